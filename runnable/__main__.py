@@ -1,0 +1,3 @@
+from runnable.cli import main
+
+main()

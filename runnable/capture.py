@@ -1,0 +1,139 @@
+"""Send a job's output to the console live and to its execution log at the same time.
+
+Capture works on file descriptors 1 and 2, not only on ``sys.stdout``: prints, ``logging``, C
+extensions and subprocesses started by the job all reach the log. While capturing, ``sys.stdout`` and
+``sys.stderr`` are line-buffered so the log keeps the order in which lines were written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, TextIO
+
+Filter = Callable[[bytes], bytes]
+# A fresh filter for each stream: a filter may hold back bytes between calls (see secrets.Masker)
+# and exposes ``flush()`` for what it holds at the end.
+FilterFactory = Callable[[], Filter]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except OSError:
+            return  # the console went away (closed pipe): keep logging regardless
+        view = view[written:]
+
+
+class OutputCapture:
+    """Tee fds 1 and 2 into ``log_path`` (appending) while still writing them to the console.
+
+    >>> import tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "x.log"
+    >>> with OutputCapture(log):
+    ...     _ = os.write(1, b"hello\\n")
+    hello
+    >>> log.read_bytes()
+    b'hello\\n'
+    """
+
+    # How long to wait at the end for output still in the pipes; a background process the job
+    # started may keep a pipe open forever, so do not wait on it indefinitely.
+    DRAIN_SECONDS = 5.0
+
+    def __init__(self, log_path: Path, make_filter: FilterFactory | None = None) -> None:
+        self.log_path = log_path
+        self.make_filter = make_filter
+        self._lock = threading.Lock()
+        self._log: BinaryIO | None = None
+        self._saved: dict[int, int] = {}
+        self._threads: list[threading.Thread] = []
+        self._streams: tuple[TextIO, TextIO] | None = None
+
+    def __enter__(self) -> OutputCapture:
+        self._flush_python_streams()
+        self._log = open(self.log_path, "ab", buffering=0)
+        for fd in (1, 2):
+            saved = os.dup(fd)
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            self._saved[fd] = saved
+            thread = threading.Thread(target=self._pump, args=(read_end, saved), daemon=True, name=f"runnable-tee-{fd}")
+            thread.start()
+            self._threads.append(thread)
+        self._streams = (sys.stdout, sys.stderr)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), line_buffering=True, errors="replace")
+        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), line_buffering=True, errors="backslashreplace")
+        return self
+
+    def _pump(self, read_end: int, console: int) -> None:
+        output_filter = self.make_filter() if self.make_filter else None
+        try:
+            while True:
+                try:
+                    data = os.read(read_end, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    flush = getattr(output_filter, "flush", None)
+                    if flush is None:
+                        return
+                    data, output_filter = flush(), None
+                    if not data:
+                        return
+                elif output_filter is not None:
+                    data = output_filter(data)
+                self._emit(console, data)
+        finally:
+            os.close(read_end)
+
+    def _emit(self, console: int, data: bytes) -> None:
+        _write_all(console, data)
+        with self._lock:
+            if self._log is not None:
+                self._log.write(data)
+
+    @staticmethod
+    def _flush_python_streams() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._flush_python_streams()
+        if self._streams is not None:
+            ours = (sys.stdout, sys.stderr)
+            sys.stdout, sys.stderr = self._streams
+            for stream in ours:
+                try:
+                    stream.detach()  # leave fds 1 and 2 open
+                except (OSError, ValueError):
+                    pass
+        for fd, saved in self._saved.items():
+            os.dup2(saved, fd)  # closes our pipe's write end: the pump sees end-of-file
+        for thread in self._threads:
+            thread.join(self.DRAIN_SECONDS)
+        if not any(thread.is_alive() for thread in self._threads):
+            for saved in self._saved.values():
+                os.close(saved)
+        # else: a process the job left running still holds a pipe; its pump keeps forwarding to
+        # the saved console fds, which stay open so the fd numbers are never reused under it.
+        with self._lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None

@@ -1,0 +1,27 @@
+"""The ``runnable`` command line. Subcommands live beside this file, one module per group."""
+
+from __future__ import annotations
+
+import click
+
+from runnable.version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runnable")
+def cli() -> None:
+    """Run jobs and work with the runs they leave: list, inspect, restore, verify."""
+
+
+def _register() -> None:
+    from runnable.cli import execute
+
+    cli.add_command(execute.execute_job)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="runnable")

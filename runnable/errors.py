@@ -1,0 +1,84 @@
+"""Every error runnable raises on purpose.
+
+    RunnableError
+    ├── ConfigurationError (ValueError)     bad configuration file, unknown service type or key
+    │   └── MissingExtraError (ImportError)  a backend needs an optional dependency
+    ├── PatternError (ValueError)           a put pattern is absolute, escapes the working folder, ...
+    ├── ParameterError (ValueError)         a parameter is missing or cannot be converted
+    ├── SecretError (KeyError)              a secret the job asks for is not available
+    ├── RunIdError (ValueError)             a run id is malformed or already taken
+    ├── RunNotFoundError (KeyError)         no run with that id
+    ├── RecordError (ValueError)            a run record is unreadable or names a path it must not
+    ├── CatalogError (OSError)              storing or reading catalog content failed
+    │   └── IntegrityError                  stored bytes do not match their recorded hash
+    ├── RestoreError                        restoring files was refused or failed
+    └── JobFailedError                      the job ran and failed (raised by ``execute()``)
+
+Catch ``RunnableError`` to handle any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RunnableError(Exception):
+    """Base class of every error runnable raises on purpose."""
+
+
+class ConfigurationError(RunnableError, ValueError):
+    """The configuration is invalid: unknown service type, unknown key, wrong value."""
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """A configured backend needs an optional dependency that is not installed."""
+
+
+class PatternError(RunnableError, ValueError):
+    """A catalog put pattern is not acceptable (absolute, escaping, empty)."""
+
+
+class ParameterError(RunnableError, ValueError):
+    """A job parameter is missing or cannot be converted to the annotated type."""
+
+
+class SecretError(RunnableError, KeyError):
+    """A secret the job needs is not available from the secrets backend."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else ""
+
+
+class RunIdError(RunnableError, ValueError):
+    """A run id is malformed or already used in this catalog."""
+
+
+class RunNotFoundError(RunnableError, KeyError):
+    """No run with the given id exists in the run-log store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class RecordError(RunnableError, ValueError):
+    """A run record cannot be read, or names a path outside where it may point."""
+
+
+class CatalogError(RunnableError, OSError):
+    """Storing or reading catalog content failed."""
+
+
+class IntegrityError(CatalogError):
+    """Stored bytes do not match the hash recorded for them."""
+
+
+class RestoreError(RunnableError):
+    """Restoring files from a run was refused or failed."""
+
+
+class JobFailedError(RunnableError):
+    """The job ran and failed; ``record`` is its run record (status ``FAIL``)."""
+
+    def __init__(self, message: str, record: Any = None) -> None:
+        super().__init__(message)
+        self.record = record

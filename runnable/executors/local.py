@@ -1,0 +1,34 @@
+"""The local executor: run the job in this process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runnable import secrets as _secrets
+from runnable.runner import JobRunner, RunOptions
+
+if TYPE_CHECKING:
+    from runnable.config import Configuration
+    from runnable.jobs import BaseJob
+    from runnable.record import RunRecord
+
+
+class LocalExecutor:
+    """Runs jobs in the calling process (``job-executor: {type: local}``)."""
+
+    def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord:
+        storage = configuration.storage_service().build()
+        run_log_store = configuration["run-log-store"].build()
+        backend = configuration["secrets"].build()
+        options.secrets = _secrets.resolve(backend, job.secrets)  # fails before the job runs
+        values = list(options.secrets.values())
+        runner = JobRunner(
+            job,
+            storage,
+            run_log_store,
+            algorithm=configuration.hash_algorithm,
+            options=options,
+            catalog_type=configuration["catalog"].type,
+            make_filter=(lambda: _secrets.Masker(values)) if values else None,
+        )
+        return runner.run()

@@ -1,0 +1,260 @@
+"""The kinds of work runnable tracks: a Python function, a shell command, a Jupyter notebook.
+
+A job says *what* runs; ``execute()`` runs it once as a tracked run (see ``runner.JobRunner``)::
+
+    from runnable import Catalog, PythonJob
+
+    def train(epochs: int = 3) -> dict:
+        ...
+
+    PythonJob(function=train, catalog=Catalog(put=["model.pkl"])).execute()
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from runnable import params as _params
+from runnable.catalog import Catalog
+from runnable.errors import JobFailedError, ParameterError
+
+if TYPE_CHECKING:
+    from runnable.record import RunRecord
+
+
+@dataclass
+class JobContext:
+    """What a running job receives from the runner."""
+
+    parameters: dict[str, Any]
+    environment: dict[str, str]  # extra variables for the job (secrets); already set in os.environ
+    working_folder: Path
+    scratch: Path  # a private folder for files runnable itself produces (an executed notebook)
+    extra_outputs: list[tuple[str, Path]] = field(default_factory=list)  # (catalog path, file) to store
+
+
+class BaseJob:
+    """Common options of every job kind: a catalog, a name, secrets."""
+
+    kind: ClassVar[str] = "job"
+
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        name: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        if catalog is not None and not isinstance(catalog, Catalog):
+            raise TypeError(f"catalog must be a runnable.Catalog, not {type(catalog).__name__}")
+        if isinstance(secrets, str):
+            secrets = [secrets]
+        self.catalog = catalog
+        self._name = name
+        self.secrets = list(secrets)
+
+    @property
+    def name(self) -> str:
+        """The job's name: the execution log is ``{name}.execution.log``."""
+        return self._name or self.default_name()
+
+    def default_name(self) -> str:
+        return self.kind
+
+    def describe(self) -> dict[str, Any]:
+        """What ran, for the run record."""
+        return {"kind": self.kind, "name": self.name}
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        """Do the work; return the values to record as ``returns``. Raise on failure."""
+        raise NotImplementedError
+
+    def execute(
+        self,
+        configuration_file: str | os.PathLike[str] | None = None,
+        parameters_file: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> RunRecord:
+        """Run the job once as a tracked run and return its record.
+
+        ``job_id`` (or ``$RUNNABLE_RUN_ID``) names the run instead of a generated id. Parameters come
+        from ``parameters_file`` (YAML) and ``RUNNABLE_PRM_<name>`` variables. Prints a JSON summary;
+        raises ``JobFailedError`` if the job failed (after recording everything).
+        """
+        from runnable.runner import execute_job
+
+        return execute_job(self, configuration_file, parameters_file, job_id, list(tags))
+
+
+class PythonJob(BaseJob):
+    """Run a Python function in this process, passing parameters by argument name.
+
+    >>> job = PythonJob(function=print, returns=[])
+    >>> job.describe()["function"]
+    'print'
+    """
+
+    kind = "python"
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        catalog: Catalog | None = None,
+        returns: Sequence[str] = (),
+        name: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        if not callable(function):
+            raise TypeError(f"PythonJob(function=...) must be callable, not {function!r}")
+        if isinstance(returns, str):
+            returns = [returns]
+        super().__init__(catalog=catalog, name=name, secrets=secrets)
+        self.function = function
+        self.returns = list(returns)
+
+    def default_name(self) -> str:
+        return str(getattr(self.function, "__name__", "function"))
+
+    def describe(self) -> dict[str, Any]:
+        function = self.function
+        described = {
+            **super().describe(),
+            "module": getattr(function, "__module__", None),
+            "function": getattr(function, "__qualname__", repr(function)),
+        }
+        try:
+            described["file"] = inspect.getsourcefile(function)
+        except TypeError:
+            pass
+        return described
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        kwargs = _params.bind(self.function, context.parameters)
+        value = self.function(**kwargs)
+        if not self.returns:
+            return {}
+        if len(self.returns) == 1:
+            return {self.returns[0]: _params.jsonable(value)}
+        if not isinstance(value, (tuple, list)) or len(value) != len(self.returns):
+            raise ParameterError(
+                f"{self.name}() was declared with returns={self.returns} but returned {type(value).__name__}"
+                f" {_short(value)}; return a tuple of {len(self.returns)} values"
+            )
+        return {name: _params.jsonable(v) for name, v in zip(self.returns, value, strict=True)}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+class ShellJob(BaseJob):
+    """Run a shell command; parameters and secrets are exported as environment variables.
+
+    >>> ShellJob(command="echo hi").describe()["command"]
+    'echo hi'
+    """
+
+    kind = "shell"
+
+    def __init__(
+        self,
+        command: str,
+        catalog: Catalog | None = None,
+        name: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        if not isinstance(command, str) or not command.strip():
+            raise TypeError(f"ShellJob(command=...) must be a non-empty string, not {command!r}")
+        super().__init__(catalog=catalog, name=name, secrets=secrets)
+        self.command = command
+
+    def default_name(self) -> str:
+        return "shell"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "command": self.command}
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        env = {**os.environ, **_params.to_environment(context.parameters)}
+        # Inherit fds 1 and 2: the runner's capture tees them to the console and the log.
+        done = subprocess.run(self.command, shell=True, cwd=context.working_folder, env=env, check=False)
+        if done.returncode != 0:
+            raise JobFailedError(f"command exited with code {done.returncode}: {self.command}")
+        return {"exit_code": 0}
+
+
+class NotebookJob(BaseJob):
+    """Execute a Jupyter notebook with a Python kernel (needs ``pip install 'runnable[notebook]'``).
+
+    Parameters are injected as in papermill (into the cell tagged ``parameters``, or at the top); the
+    executed notebook, outputs included, is stored in the run's catalog as ``{stem}.executed.ipynb``.
+    """
+
+    kind = "notebook"
+
+    def __init__(
+        self,
+        notebook: str | os.PathLike[str],
+        catalog: Catalog | None = None,
+        name: str | None = None,
+        secrets: Sequence[str] = (),
+        kernel: str | None = None,
+    ) -> None:
+        super().__init__(catalog=catalog, name=name, secrets=secrets)
+        self.notebook = Path(notebook)
+        self.kernel = kernel
+
+    def default_name(self) -> str:
+        return self.notebook.stem
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "notebook": str(self.notebook), "kernel": self.kernel}
+
+    @property
+    def output_name(self) -> str:
+        return f"{self.notebook.stem}.executed.ipynb"
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        source = self.notebook if self.notebook.is_absolute() else context.working_folder / self.notebook
+        if not source.is_file():
+            raise FileNotFoundError(f"notebook {str(self.notebook)!r} does not exist in {context.working_folder}")
+        try:
+            import papermill
+        except ImportError as exc:
+            from runnable.errors import MissingExtraError
+
+            raise MissingExtraError(
+                "NotebookJob needs a notebook engine; install it with: pip install 'runnable[notebook]'"
+            ) from exc
+        output = context.scratch / self.output_name
+        context.extra_outputs.append((self.output_name, output))
+        parameters = _params.plain(context.parameters)
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(output),
+                parameters=parameters,
+                kernel_name=self.kernel or _kernel_name(),
+                cwd=str(context.working_folder),
+                log_output=False,
+                stdout_file=sys.stdout,
+                stderr_file=sys.stderr,
+                progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as exc:
+            raise JobFailedError(f"notebook {self.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from exc
+        return {}
+
+
+def _kernel_name() -> str:
+    """The kernel to use by default: this interpreter's ipykernel, registered for it if needed."""
+    return "python3"
+

@@ -1,0 +1,153 @@
+"""Job parameters: from a YAML file and ``RUNNABLE_PRM_<name>`` environment variables.
+
+The environment wins over the file. A Python job receives each parameter by argument name,
+converted to the argument's annotated type; a shell job receives them as environment variables.
+
+>>> def f(x: int, y: str = "a"): ...
+>>> bind(f, {"x": "3"})
+{'x': 3}
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runnable.errors import ParameterError
+
+ENV_PREFIX = "RUNNABLE_PRM_"
+
+
+class _FromEnv(str):
+    """A raw string value that came from the environment (converted more freely)."""
+
+
+def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML (or JSON) file whose top level is a mapping of parameter names to values."""
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except FileNotFoundError:
+        raise ParameterError(f"parameters file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ParameterError(f"parameters file {str(path)!r} cannot be read: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"parameters file {str(path)!r} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ParameterError(
+            f"parameters file {str(path)!r} must be a mapping of names to values, e.g. 'learning_rate: 0.1'"
+        )
+    return data
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Parameters given as ``RUNNABLE_PRM_<name>=<value>`` environment variables."""
+    env = os.environ if environ is None else environ
+    return {k[len(ENV_PREFIX) :]: _FromEnv(v) for k, v in env.items() if k.startswith(ENV_PREFIX) and k != ENV_PREFIX}
+
+
+def collect(parameters_file: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """All parameters for a run: the file's, overridden by the environment's."""
+    params: dict[str, Any] = load_file(parameters_file) if parameters_file else {}
+    params.update(from_environment(environ))
+    return params
+
+
+def plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as they are recorded: environment strings parsed as JSON where they are JSON."""
+    return {k: _guess(v) if isinstance(v, _FromEnv) else v for k, v in params.items()}
+
+
+def _guess(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return str(raw)
+
+
+def _convert(name: str, value: Any, annotation: Any) -> Any:
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return _guess(value) if isinstance(value, _FromEnv) else value
+    if isinstance(value, _FromEnv):
+        if annotation is str:
+            return str(value)
+        value = _guess(value)
+    from pydantic import TypeAdapter, ValidationError  # imported on use: a heavy import
+
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        reason = "; ".join(e["msg"] for e in exc.errors())
+        raise ParameterError(
+            f"parameter {name!r}: cannot convert {value!r} to {getattr(annotation, '__name__', annotation)}"
+            f" ({reason})"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - pydantic rejects some annotations outright
+        if isinstance(exc, ParameterError):
+            raise
+        raise ParameterError(f"parameter {name!r}: cannot convert {value!r} to {annotation!r} ({exc})") from exc
+
+
+def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments to call ``function`` with: matched by name, converted by annotation.
+
+    Raises ParameterError naming the first required argument that no parameter provides.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return dict(params)
+    try:
+        from typing import get_type_hints
+
+        hints = get_type_hints(function)
+    except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to raw annotations
+        hints = {}
+    kwargs: dict[str, Any] = {}
+    takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for name, parameter in signature.parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.kind is parameter.POSITIONAL_ONLY:
+            if parameter.default is parameter.empty:
+                raise ParameterError(f"argument {name!r} of {function.__name__} is positional-only; jobs pass by name")
+            continue
+        if name in params:
+            kwargs[name] = _convert(name, params[name], hints.get(name, parameter.annotation))
+        elif parameter.default is parameter.empty:
+            raise ParameterError(
+                f"parameter {name!r} is required by {function.__name__}() but was not given; "
+                f"set it in the parameters file or as {ENV_PREFIX}{name}"
+            )
+    if takes_var_kw:
+        for name, value in params.items():
+            if name not in kwargs:
+                kwargs[name] = _convert(name, value, inspect.Parameter.empty)
+    return kwargs
+
+
+def to_environment(params: Mapping[str, Any]) -> dict[str, str]:
+    """Parameters as environment variables for a shell job: strings as-is, others as JSON."""
+    out: dict[str, str] = {}
+    for name, value in plain(params).items():
+        out[name] = value if isinstance(value, str) else json.dumps(value, default=str)
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` if it survives a JSON round trip, else a description that does."""
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return {"type": type(value).__qualname__, "repr": repr(value)[:2000]}

@@ -1,0 +1,314 @@
+"""Catalog put patterns: which files of the working folder a pattern selects.
+
+One rule covers every form: **a file is selected when the pattern matches its path or the path of
+one of its parent folders**, relative to the working folder. So
+
+* ``df.csv`` selects that file;
+* ``outputs`` or ``outputs/`` selects every file below the folder, at any depth;
+* ``plots/*.png`` selects the PNG files directly in ``plots``; ``*`` and ``?`` never cross a ``/``,
+  ``[abc]`` / ``[!abc]`` are character classes;
+* ``output/**/*.csv`` selects CSV files in ``output`` and in any folder below it (``**`` is zero or
+  more folders).
+
+>>> matches("output/**/*.csv", "output/x/y/b.csv"), matches("outputs/", "outputs/a/b.txt")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from runnable.errors import PatternError
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Match:
+    """A selected file: ``rel`` is its POSIX path relative to the working folder."""
+
+    rel: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A path a pattern reached but that is not stored, and why."""
+
+    rel: str
+    reason: str
+
+
+@dataclass
+class Selection:
+    """The result of expanding put patterns: files in a stable order, skips, empty patterns."""
+
+    files: list[Match] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+
+def normalize(pattern: str) -> str:
+    """Check ``pattern`` and return it in canonical form (no ``.`` parts, no trailing ``/``).
+
+    Raises PatternError for patterns that are empty, absolute, start with ``~`` or contain ``..``:
+    patterns are always relative to the working folder and may not leave it.
+
+    >>> normalize("./outputs/")
+    'outputs'
+    """
+    if not isinstance(pattern, str):
+        raise PatternError(f"put pattern {pattern!r} is not a string; give paths like 'outputs/' or '*.csv'")
+    where = "patterns are relative to the working folder"
+    if not pattern.strip():
+        raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
+    if "\0" in pattern:
+        raise PatternError(f"put pattern {pattern!r} contains a NUL byte")
+    if pattern.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", pattern):
+        raise PatternError(f"put pattern {pattern!r} is an absolute path; {where}")
+    if pattern.startswith("~"):
+        raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
+    parts = [p for p in pattern.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise PatternError(f"put pattern {pattern!r} uses '..' and could leave the working folder; {where}")
+    if not parts:
+        raise PatternError(f"put pattern {pattern!r} names the working folder itself; name files or folders in it")
+    return "/".join(parts)
+
+
+def _component_regex(component: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(component)
+    while i < n:
+        c = component[i]
+        if c == "*":
+            while i + 1 < n and component[i + 1] == "*":
+                i += 1
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i + 1
+            if j < n and component[j] in "!^":
+                j += 1
+            if j < n and component[j] == "]":
+                j += 1
+            while j < n and component[j] != "]":
+                j += 1
+            if j >= n:  # no closing bracket: a literal '['
+                out.append(re.escape(c))
+            else:
+                body = component[i + 1 : j]
+                negate = body[:1] in ("!", "^")
+                if negate:
+                    body = body[1:]
+                body = body.replace("\\", "\\\\").replace("^", "\\^")
+                out.append(f"[^/{body}]" if negate else f"[{body}]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=256)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a normalized pattern to a regex over POSIX relative paths."""
+    parts = pattern.split("/")
+    pieces: list[str] = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            pieces.append(".*" if last else "(?:[^/]+/)*")
+        else:
+            pieces.append(_component_regex(part) + ("" if last else "/"))
+    return re.compile("".join(pieces), re.DOTALL)
+
+
+def has_glob(pattern: str) -> bool:
+    return any(c in _GLOB_CHARS for c in pattern)
+
+
+def matches(pattern: str, rel: str) -> bool:
+    """True if ``pattern`` selects the file at relative path ``rel`` (itself or a parent folder)."""
+    regex = compile_pattern(normalize(pattern))
+    if regex.fullmatch(rel):
+        return True
+    index = rel.find("/")
+    while index != -1:
+        if regex.fullmatch(rel[:index]):
+            return True
+        index = rel.find("/", index + 1)
+    return False
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _kind_of(mode: int) -> str | None:
+    """None for a regular file or folder, else a name for a special file."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+class _Walker:
+    """Expands patterns below ``root`` without following links out of it or into loops."""
+
+    def __init__(self, root: Path, exclude: Iterable[Path]) -> None:
+        self.root = os.path.realpath(root)
+        self.exclude = {os.path.realpath(p) for p in exclude}
+        self.selection = Selection()
+        self._seen: set[str] = set()
+        self._skipped: set[str] = set()
+
+    def skip(self, rel: str, reason: str) -> None:
+        if rel not in self._skipped:
+            self._skipped.add(rel)
+            self.selection.skipped.append(Skip(rel, reason))
+
+    def add(self, rel: str, path: Path) -> bool:
+        if rel in self._seen:
+            return True
+        self._seen.add(rel)
+        self.selection.files.append(Match(rel, path))
+        return True
+
+    def consider_file(self, rel: str, abspath: str, is_link: bool) -> bool:
+        """Add a non-directory entry if it is storable; return True if added."""
+        try:
+            st = os.stat(abspath)  # follows links; the target is checked below
+        except FileNotFoundError:
+            self.skip(rel, "a broken symbolic link" if is_link else "it disappeared while listing")
+            return False
+        except OSError as exc:
+            self.skip(rel, f"cannot be examined ({exc.strerror})")
+            return False
+        if is_link:
+            target = os.path.realpath(abspath)
+            if not _within(target, self.root):
+                self.skip(rel, f"a symbolic link to {target}, outside the working folder")
+                return False
+            if stat.S_ISDIR(st.st_mode):
+                self.skip(rel, "a symbolic link to a folder (not followed, to avoid loops)")
+                return False
+        kind = _kind_of(st.st_mode)
+        if kind is not None:
+            self.skip(rel, f"{kind}; only regular files are stored")
+            return False
+        return self.add(rel, Path(abspath))
+
+    def walk(self, base_rel: str, regex: re.Pattern[str] | None, max_depth: int | None) -> int:
+        """Walk below ``base_rel``; select files whose path (or a parent's) matches ``regex``.
+
+        ``regex=None`` selects everything below. Returns the number of files selected.
+        """
+        count = 0
+        stack: list[tuple[str, bool, int]] = [(base_rel, regex is None, 0)]
+        while stack:
+            rel_dir, take_all, depth = stack.pop()
+            abs_dir = os.path.join(self.root, rel_dir) if rel_dir else self.root
+            try:
+                with os.scandir(abs_dir) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except PermissionError:
+                self.skip(rel_dir or ".", "folder cannot be listed (permission denied)")
+                continue
+            except OSError as exc:
+                self.skip(rel_dir or ".", f"folder cannot be listed ({exc.strerror})")
+                continue
+            subdirs: list[tuple[str, bool, int]] = []
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                hit = take_all or (regex is not None and regex.fullmatch(rel) is not None)
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_link = entry.is_symlink()
+                except OSError:
+                    is_dir, is_link = False, False
+                if is_dir:
+                    if os.path.realpath(entry.path) in self.exclude:
+                        continue
+                    if hit or max_depth is None or depth + 1 < max_depth:
+                        subdirs.append((rel, hit, depth + 1))
+                elif hit and self.consider_file(rel, entry.path, is_link):
+                    count += 1
+            stack.extend(reversed(subdirs))
+        return count
+
+
+def _literal_prefix(parts: Sequence[str]) -> list[str]:
+    prefix: list[str] = []
+    for part in parts:
+        if has_glob(part):
+            break
+        prefix.append(part)
+    return prefix
+
+
+def expand(patterns: Sequence[str], root: Path, exclude: Iterable[Path] = ()) -> Selection:
+    """Select the files of ``root`` that ``patterns`` name; each file once, in pattern order.
+
+    ``exclude`` lists folders never entered (the catalog and run-log folders when they live in the
+    working folder). Patterns must already be valid (see ``normalize``).
+    """
+    walker = _Walker(root, exclude)
+    for raw in patterns:
+        pattern = normalize(raw)
+        parts = pattern.split("/")
+        base_parts = _literal_prefix(parts)
+        base_rel = "/".join(base_parts)
+        base_abs = os.path.join(walker.root, *base_parts) if base_parts else walker.root
+        found = 0
+        if len(base_parts) == len(parts):  # no glob: a file or a folder
+            try:
+                lst = os.lstat(base_abs)
+            except OSError:
+                walker.selection.unmatched.append(raw)
+                continue
+            if stat.S_ISLNK(lst.st_mode):
+                target = os.path.realpath(base_abs)
+                if not _within(target, walker.root):
+                    walker.skip(base_rel, f"a symbolic link to {target}, outside the working folder")
+                    walker.selection.unmatched.append(raw)
+                    continue
+            if os.path.isdir(base_abs):
+                if os.path.realpath(base_abs) in walker.exclude:
+                    walker.selection.unmatched.append(raw)
+                    continue
+                found = walker.walk(base_rel, None, None)
+            else:
+                found = int(walker.consider_file(base_rel, base_abs, stat.S_ISLNK(lst.st_mode)))
+        else:
+            if base_parts:
+                real = os.path.realpath(base_abs)
+                if not os.path.isdir(base_abs) or not _within(real, walker.root) or real in walker.exclude:
+                    walker.selection.unmatched.append(raw)
+                    continue
+            glob_parts = parts[len(base_parts) :]
+            max_depth = None if "**" in glob_parts else len(glob_parts)
+            found = walker.walk(base_rel, compile_pattern(pattern), max_depth)
+        if not found:
+            walker.selection.unmatched.append(raw)
+    return walker.selection
+
+
+def iter_matching(patterns: Sequence[str], rels: Iterable[str]) -> Iterator[str]:
+    """The relative paths in ``rels`` that any of ``patterns`` selects (used when restoring)."""
+    normalized = [normalize(p) for p in patterns]
+    for rel in rels:
+        if any(matches(p, rel) for p in normalized):
+            yield rel

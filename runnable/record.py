@@ -1,0 +1,162 @@
+"""The run record: what ran, with which parameters, what it produced, and the hash of every file.
+
+A record is plain data that round-trips through JSON (``to_dict`` / ``from_dict``). Reading a
+record checks everything a later command will trust: the run id's shape and every file path (no
+absolute paths, no ``..``), so a hand-edited record cannot steer a restore outside its folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from runnable.errors import RecordError
+
+SCHEMA_VERSION = 1
+
+RUNNING, SUCCESS, FAIL = "RUNNING", "SUCCESS", "FAIL"
+STATUSES = (RUNNING, SUCCESS, FAIL)
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a safe name for a folder and a file, else raise RecordError.
+
+    >>> check_run_id("unsolvable-ramanujan-0634")
+    'unsolvable-ramanujan-0634'
+    """
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise RecordError(
+            f"run id {run_id!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return run_id
+
+
+def check_rel_path(rel: str) -> str:
+    """Return ``rel`` if it is a clean relative POSIX path that stays inside its folder."""
+    if not isinstance(rel, str) or not rel or "\0" in rel:
+        raise RecordError(f"file path {rel!r} in a run record is empty or not text")
+    if rel.startswith("/") or rel.startswith("~"):
+        raise RecordError(f"file path {rel!r} in a run record is absolute; refusing to use it")
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise RecordError(f"file path {rel!r} in a run record leaves its folder or is not normalized; refusing it")
+    return rel
+
+
+@dataclass
+class FileEntry:
+    """One cataloged file of a run."""
+
+    path: str  # relative to the working folder, POSIX separators
+    size: int
+    hash: dict[str, str]  # {"md5": "..."}: the algorithm beside the value
+    stored: bool  # True if a copy is in the catalog
+    location: str | None = None  # where the copy is, when stored
+
+    @property
+    def algorithm(self) -> str:
+        return next(iter(self.hash))
+
+    @property
+    def digest(self) -> str:
+        return next(iter(self.hash.values()))
+
+    @property
+    def md5(self) -> str | None:
+        return self.hash.get("md5")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileEntry:
+        try:
+            entry = cls(
+                path=check_rel_path(data["path"]),
+                size=int(data["size"]),
+                hash={str(k): str(v) for k, v in dict(data["hash"]).items()},
+                stored=bool(data["stored"]),
+                location=data.get("location"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, RecordError):
+                raise
+            raise RecordError(f"file entry {data!r} is malformed: {exc}") from exc
+        if len(entry.hash) != 1:
+            raise RecordError(f"file entry for {entry.path!r} must name exactly one hash algorithm")
+        return entry
+
+
+@dataclass
+class RunRecord:
+    """Everything known about one run. Serialised to ``{run-log store}/{run_id}.json``."""
+
+    run_id: str
+    status: str
+    job: dict[str, Any]  # kind, name, and module/function, command or notebook
+    start: str  # ISO 8601, UTC
+    end: str | None = None
+    duration_seconds: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    returns: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, Any] = field(default_factory=dict)  # git commit / dirty, when in a git repository
+    runnable_version: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)  # python, host, pid, working folder
+    catalog: dict[str, Any] = field(default_factory=dict)  # location, algorithm, store_copy, put
+    files: list[FileEntry] = field(default_factory=list)
+    execution_log: FileEntry | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    tags: list[str] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def catalog_content(self) -> list[str]:
+        """The relative paths of the cataloged files, as the summary shows them."""
+        return [f.path for f in self.files]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files"] = [f.to_dict() for f in self.files]
+        data["execution_log"] = self.execution_log.to_dict() if self.execution_log else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunRecord:
+        if not isinstance(data, dict):
+            raise RecordError("a run record must be a JSON object")
+        try:
+            status = data["status"]
+            if status not in STATUSES:
+                raise RecordError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+            log = data.get("execution_log")
+            return cls(
+                run_id=check_run_id(data["run_id"]),
+                status=status,
+                job=dict(data.get("job") or {}),
+                start=str(data["start"]),
+                end=data.get("end"),
+                duration_seconds=data.get("duration_seconds"),
+                parameters=dict(data.get("parameters") or {}),
+                returns=dict(data.get("returns") or {}),
+                code=dict(data.get("code") or {}),
+                runnable_version=str(data.get("runnable_version", "")),
+                environment=dict(data.get("environment") or {}),
+                catalog=dict(data.get("catalog") or {}),
+                files=[FileEntry.from_dict(f) for f in data.get("files") or []],
+                execution_log=FileEntry.from_dict(log) if log else None,
+                skipped=list(data.get("skipped") or []),
+                error=data.get("error"),
+                tags=[str(t) for t in data.get("tags") or []],
+                schema=int(data.get("schema", SCHEMA_VERSION)),
+            )
+        except KeyError as exc:
+            raise RecordError(f"run record is missing the field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, RecordError):
+                raise
+            raise RecordError(f"run record is malformed: {exc}") from exc

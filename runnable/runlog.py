@@ -1,0 +1,119 @@
+"""Run-log stores: where run records live, one JSON document per run.
+
+The file-system store keeps ``{log_folder}/{run_id}.json``. Creating a record is exclusive (the run
+id is reserved atomically: a hard link of a complete temporary file, which fails if the name exists),
+and every later write replaces the whole file atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from runnable.errors import RecordError, RunNotFoundError
+from runnable.record import RunRecord, check_run_id
+from runnable.transfer import atomic_write_bytes, temp_name
+
+
+@runtime_checkable
+class RunLogStore(Protocol):
+    """The primitive operations of a run-log backend."""
+
+    location: str
+
+    def create(self, record: RunRecord) -> bool:
+        """Write a record whose id must be new; return False (writing nothing) if the id exists."""
+        ...
+
+    def put(self, record: RunRecord) -> None:
+        """Write (replace) the record atomically."""
+        ...
+
+    def get(self, run_id: str) -> RunRecord:
+        """Read one record; RunNotFoundError if absent, RecordError if unreadable."""
+        ...
+
+    def exists(self, run_id: str) -> bool: ...
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every run id in the store, in no particular order."""
+        ...
+
+    def delete(self, run_id: str) -> None: ...
+
+
+def encode(record: RunRecord) -> bytes:
+    return json.dumps(record.to_dict(), indent=2, ensure_ascii=False, default=str).encode() + b"\n"
+
+
+def decode(data: bytes, origin: str) -> RunRecord:
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"run record {origin} is not valid JSON ({exc}); it may be truncated") from exc
+    try:
+        return RunRecord.from_dict(parsed)
+    except RecordError as exc:
+        raise RecordError(f"run record {origin}: {exc}") from exc
+
+
+class FileSystemRunLogStore:
+    """Run records as JSON files in a folder (``.run_log_store`` by default)."""
+
+    def __init__(self, log_folder: str | os.PathLike[str] = ".run_log_store") -> None:
+        self.root = Path(log_folder).absolute()
+        self.location = str(log_folder)
+
+    def path(self, run_id: str) -> Path:
+        return self.root / f"{check_run_id(run_id)}.json"
+
+    def create(self, record: RunRecord) -> bool:
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path(record.run_id)
+        tmp = temp_name(final)
+        try:
+            with open(tmp, "xb") as handle:
+                handle.write(encode(record))
+            try:
+                os.link(tmp, final)  # exclusive: fails if the id is taken, even by a racing run
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.unlink(tmp)
+
+    def put(self, record: RunRecord) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path(record.run_id), encode(record))
+
+    def get(self, run_id: str) -> RunRecord:
+        path = self.path(run_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise RunNotFoundError(f"no run {run_id!r} in the run-log store {self.location}") from None
+        record = decode(data, str(path))
+        if record.run_id != run_id:
+            raise RecordError(f"run record {path} names run {record.run_id!r}, not {run_id!r}")
+        return record
+
+    def exists(self, run_id: str) -> bool:
+        return self.path(run_id).exists()
+
+    def iter_ids(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    yield name[: -len(".json")]
+
+    def delete(self, run_id: str) -> None:
+        try:
+            self.path(run_id).unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,316 @@
+"""Run one job as a tracked run: the explicit core behind ``job.execute()``.
+
+The order of a run, each step's purpose in brackets:
+
+1. reserve the run id in the run-log store, exclusively, with a RUNNING record [ids never collide];
+2. under output capture: bind parameters, run the job, then select and store the catalog files
+   [the function's output, warnings and errors all reach the execution log];
+3. store the execution log, whatever happened [a failed run keeps its log];
+4. write the final record last [the record is the commit marker: data first, record after];
+5. print the JSON summary; raise ``JobFailedError`` if the run failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from runnable import config as _config
+from runnable import params as _params
+from runnable import runid
+from runnable.capture import FilterFactory, OutputCapture
+from runnable.codeinfo import git_identity
+from runnable.errors import CatalogError, JobFailedError, PatternError, RunIdError, RunnableError
+from runnable.patterns import expand
+from runnable.put import put_files, store_single
+from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
+from runnable.runlog import RunLogStore
+from runnable.storage import Storage
+from runnable.version import __version__
+
+if TYPE_CHECKING:
+    from runnable.jobs import BaseJob, JobContext
+
+ENV_RUN_ID = "RUNNABLE_RUN_ID"
+ENV_TAGS = "RUNNABLE_TAGS"
+ENV_PARAMETERS_FILE = "RUNNABLE_PARAMETERS_FILE"
+
+SUMMARY_CONTENT_KEY = "Output catalog content"
+
+# Runs started in this process (``execute-job`` uses it to tell whether a script ran its job).
+RUNS_STARTED = 0
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM during a run."""
+
+
+@dataclass
+class RunOptions:
+    """Per-run choices: explicit arguments, already merged with the environment."""
+
+    run_id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)
+    print_summary: bool = True
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into an exception so the run records FAIL itself (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(f"received signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class JobRunner:
+    """Runs ``job`` once with explicit services; ``run()`` returns the final record.
+
+    >>> # JobRunner(job, storage, run_log_store, algorithm="md5", options=RunOptions()).run()
+    """
+
+    def __init__(
+        self,
+        job: BaseJob,
+        storage: Storage,
+        run_log_store: RunLogStore,
+        algorithm: str = "md5",
+        options: RunOptions | None = None,
+        catalog_type: str = "file-system",
+        working_folder: Path | None = None,
+        make_filter: FilterFactory | None = None,
+    ) -> None:
+        self.job = job
+        self.storage = storage
+        self.run_log_store = run_log_store
+        self.algorithm = algorithm
+        self.options = options or RunOptions()
+        self.catalog_type = catalog_type
+        self.working_folder = (working_folder or Path.cwd()).absolute()
+        self.make_filter = make_filter
+
+    # -- step 1 -----------------------------------------------------------------------------
+    def reserve(self, record: RunRecord) -> RunRecord:
+        if self.options.run_id:
+            try:
+                record.run_id = check_run_id(self.options.run_id)
+            except RunnableError as exc:
+                raise RunIdError(str(exc)) from None
+            if not self.run_log_store.create(record):
+                raise RunIdError(
+                    f"run id {record.run_id!r} is already used in {self.run_log_store.location}; "
+                    "choose another id or leave it out to get a generated one"
+                )
+            return record
+        for _ in range(1000):
+            record.run_id = runid.generate()
+            if self.run_log_store.create(record):
+                return record
+        raise RunIdError("could not reserve a free run id after 1000 attempts")
+
+    def _new_record(self) -> RunRecord:
+        catalog = self.job.catalog
+        return RunRecord(
+            run_id="pending",
+            status=RUNNING,
+            job=self.job.describe(),
+            start=now(),
+            parameters=_params.plain(self.options.parameters),
+            code=git_identity(self.working_folder),
+            runnable_version=__version__,
+            environment={
+                "python": platform.python_version(),
+                "platform": platform.platform(terse=True),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "working_folder": str(self.working_folder),
+                "argv": list(sys.argv),
+            },
+            catalog={
+                "type": self.catalog_type,
+                "location": self.storage.location,
+                "algorithm": self.algorithm,
+                "store_copy": catalog.store_copy if catalog else None,
+                "put": list(catalog.put) if catalog else [],
+            },
+            tags=list(self.options.tags),
+        )
+
+    # -- the whole run ----------------------------------------------------------------------
+    def run(self) -> RunRecord:
+        from runnable.jobs import JobContext
+
+        global RUNS_STARTED
+        record = self.reserve(self._new_record())
+        RUNS_STARTED += 1
+        record.catalog["run_folder"] = self.storage.run_location(record.run_id)
+        started = time.perf_counter()
+        scratch = Path(tempfile.mkdtemp(prefix=f"runnable-{record.run_id}-"))
+        log_path = scratch / "execution.log"
+        failure: BaseException | None = None
+        interrupt: BaseException | None = None
+        saved_env = {k: os.environ.get(k) for k in self.options.secrets}
+        try:
+            context = JobContext(
+                parameters=dict(self.options.parameters),
+                environment=dict(self.options.secrets),
+                working_folder=self.working_folder,
+                scratch=scratch,
+            )
+            os.environ.update(self.options.secrets)
+            with _sigterm_as_exception(), OutputCapture(log_path, self.make_filter) as capture:
+                try:
+                    record.returns = self.job.run(context)
+                except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
+                    failure = exc
+                    if not isinstance(exc, (KeyboardInterrupt, Terminated)):
+                        traceback.print_exc()
+                    else:
+                        interrupt = exc
+                        sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
+                    sys.stderr.flush()
+                try:
+                    self._catalog_files(record, context)
+                except (RunnableError, OSError) as exc:
+                    sys.stderr.write(f"runnable: {exc}\n")
+                    failure = failure or exc
+                except BaseException as exc:  # noqa: BLE001 - an interrupt while storing
+                    interrupt = interrupt or exc
+                    failure = failure or exc
+                sys.stdout.flush()
+                sys.stderr.flush()
+                del capture
+        finally:
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            try:
+                record.execution_log = self._store_log(record, log_path)
+            except (OSError, RunnableError) as exc:
+                failure = failure or exc
+            shutil.rmtree(scratch, ignore_errors=True)
+            record.end = now()
+            record.duration_seconds = round(time.perf_counter() - started, 6)
+            record.status = FAIL if failure is not None else SUCCESS
+            if failure is not None:
+                record.error = {
+                    "type": type(failure).__name__,
+                    "message": str(failure),
+                    "traceback": "".join(traceback.format_exception(failure)),
+                }
+            self.run_log_store.put(record)  # last: the record commits the run
+        if self.options.print_summary:
+            sys.stdout.write(json.dumps(summary(record, self.run_log_store.location), indent=4) + "\n")
+            sys.stdout.flush()
+        if interrupt is not None:
+            raise interrupt
+        if failure is not None:
+            raise JobFailedError(
+                f"run {record.run_id} failed: {type(failure).__name__}: {failure}", record
+            ) from failure
+        return record
+
+    # -- step 2, after the job --------------------------------------------------------------
+    def _catalog_files(self, record: RunRecord, context: JobContext) -> None:
+        catalog = self.job.catalog
+        errors: list[str] = []
+        if catalog is not None and catalog.put:
+            exclude = [Path(self.storage.location).absolute(), Path(self.run_log_store.location).absolute()]
+            selection = expand(catalog.put, self.working_folder, exclude)
+            for skip in selection.skipped:
+                sys.stderr.write(f"runnable: warning: not storing {skip.rel!r}: {skip.reason}\n")
+            record.skipped = [{"path": s.rel, "reason": s.reason} for s in selection.skipped]
+            result = put_files(selection.files, self.storage, record.run_id, self.algorithm, catalog.store_copy)
+            record.files = result.entries
+            for rel, reason in result.failures:
+                errors.append(f"could not store {rel!r}: {reason}")
+            for pattern in selection.unmatched:
+                errors.append(f"put pattern {pattern!r} matched no file in {self.working_folder}")
+        for rel, path in context.extra_outputs:
+            if path.exists():
+                record.files.append(store_single(self.storage, record.run_id, rel, path, self.algorithm))
+        if errors:
+            for message in errors:
+                sys.stderr.write(f"runnable: error: {message}\n")
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more problems, see the execution log)" if len(errors) > 1 else ""
+            kind = PatternError if "matched no file" in first else CatalogError
+            raise kind(first + more)
+
+    # -- step 3 -----------------------------------------------------------------------------
+    def _store_log(self, record: RunRecord, log_path: Path) -> FileEntry | None:
+        if not log_path.exists():
+            return None
+        name = f"{self.job.name}.execution.log"
+        if name in record.catalog_content:  # never hide a user's file of the same name
+            name = f"{self.job.name}.runnable-execution.log"
+        return store_single(self.storage, record.run_id, name, log_path, self.algorithm)
+
+
+def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
+    """The JSON summary printed at the end of a run."""
+    out: dict[str, Any] = {
+        SUMMARY_CONTENT_KEY: record.catalog_content,
+        "status": record.status,
+        "run_id": record.run_id,
+        "catalog": record.catalog.get("run_folder"),
+        "run_record": f"{run_log_location.rstrip('/')}/{record.run_id}.json",
+        "execution_log": record.execution_log.location if record.execution_log else None,
+        "duration_seconds": record.duration_seconds,
+    }
+    if record.error:
+        out["error"] = f"{record.error['type']}: {record.error['message']}"
+    return out
+
+
+def execute_job(
+    job: BaseJob,
+    configuration_file: str | os.PathLike[str] | None,
+    parameters_file: str | os.PathLike[str] | None,
+    run_id: str | None,
+    tags: Sequence[str],
+) -> RunRecord:
+    """``job.execute()``: merge arguments with the environment, build the services, run."""
+    configuration = _config.load(configuration_file)
+    parameters_file = parameters_file or os.environ.get(ENV_PARAMETERS_FILE) or None
+    all_tags = list(tags) + [t for t in os.environ.get(ENV_TAGS, "").split(",") if t]
+    options = RunOptions(
+        run_id=run_id or os.environ.get(ENV_RUN_ID) or None,
+        parameters=_params.collect(parameters_file),
+        tags=all_tags,
+    )
+    executor = configuration["job-executor"].build()
+    result: RunRecord = executor.execute(job, configuration, options)
+    return result

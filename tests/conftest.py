@@ -1,0 +1,46 @@
+"""Shared fixtures: every test runs in its own empty working folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working folder, made the current directory, with no RUNNABLE_* variables set."""
+    for key in list(os.environ):
+        if key.startswith("RUNNABLE_"):
+            monkeypatch.delenv(key)
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    yield folder
+
+
+def run_python(code_or_file: str | Path, cwd: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a Python script (a path) or code (a string) in a real subprocess with this interpreter."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    full_env.update(env or {})
+    if isinstance(code_or_file, Path):
+        cmd = [sys.executable, str(code_or_file), *args]
+    else:
+        cmd = [sys.executable, "-c", code_or_file, *args]
+    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``runnable`` command line in a real subprocess."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "runnable", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, check=False, input=input)
