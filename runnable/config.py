@@ -14,6 +14,7 @@ errors that name what was wrong and list what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import os
 from collections.abc import Mapping
@@ -26,6 +27,13 @@ from runnable.hashing import DEFAULT_ALGORITHM, check_algorithm
 from runnable.registry import resolve
 
 ENV_CONFIG = "RUNNABLE_CONFIGURATION_FILE"
+# Set by the container and Kubernetes executors for the process they start: there the job runs in
+# that process (executor ``local``) with secrets from the environment the executor filled, whatever
+# the configuration file says, so the job does not launch itself again.
+ENV_IN_EXECUTOR = "RUNNABLE_IN_EXECUTOR"
+# Set by ``runnable execute-job --dry-run``: the container and Kubernetes executors print what they
+# would run instead of running it.
+ENV_DRY_RUN = "RUNNABLE_DRY_RUN"
 
 SECTIONS = ("catalog", "run-log-store", "job-executor", "secrets")
 
@@ -48,6 +56,13 @@ class Service:
     type: str
     config: dict[str, Any] = field(default_factory=dict)
 
+    def validate(self) -> None:
+        """Check the type exists and every setting is one its backend takes (imports the backend)."""
+        settings = self.config
+        if self.section == "catalog":
+            settings = {k: v for k, v in settings.items() if k not in CATALOG_SETTINGS}
+        check_keys(resolve(self.section, self.type), settings, self.section, self.type)
+
     def build(self, **extra: Any) -> Any:
         """Import the backend class and construct it with the settings (checked by name)."""
         cls = resolve(self.section, self.type)
@@ -67,6 +82,28 @@ class Configuration:
 
     services: dict[str, Service]
     source: str = "<defaults>"
+    path: Path | None = None  # the file it came from, absolute; None for the defaults
+
+    @property
+    def in_executor(self) -> bool:
+        """True in the process a container or Kubernetes executor started to run the job."""
+        return os.environ.get(ENV_IN_EXECUTOR, "") not in ("", "0")
+
+    def executor(self) -> Any:
+        """The job executor to use: the configured one, or ``local`` inside a container/pod."""
+        if self.in_executor:
+            from runnable.executors.local import LocalExecutor
+
+            return LocalExecutor()
+        return self.services["job-executor"].build()
+
+    def secrets_backend(self) -> Any:
+        """The secrets backend: the configured one, or the environment inside a container/pod."""
+        if self.in_executor:
+            from runnable.secrets import EnvSecrets
+
+            return EnvSecrets()
+        return self.services["secrets"].build()
 
     def __getitem__(self, section: str) -> Service:
         return self.services[section]
@@ -97,12 +134,19 @@ def check_keys(cls: Any, settings: Mapping[str, Any], section: str, type_name: s
         extra = [k for k in extra if k not in CATALOG_SETTINGS]
     if extra:
         known = ", ".join(sorted(allowed + (list(CATALOG_SETTINGS) if section == "catalog" else []))) or "none"
+        close = difflib.get_close_matches(extra[0], allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigurationError(
-            f"unknown key {extra[0]!r} in section {section!r} (type {type_name!r}); known keys: {known}"
+            f"unknown key {extra[0]!r} in section {section!r} (type {type_name!r}); {hint}known keys: {known}"
+        )
+    missing = [n for n in allowed if params[n].default is inspect.Parameter.empty and n not in settings]
+    if missing:
+        raise ConfigurationError(
+            f"section {section!r} (type {type_name!r}) needs the key {missing[0]!r} in its 'config'"
         )
 
 
-def parse(data: Any, source: str = "<dict>") -> Configuration:
+def parse(data: Any, source: str = "<dict>", path: Path | None = None) -> Configuration:
     """Validate a configuration mapping (as loaded from YAML) and fill in defaults."""
     if data is None:
         data = {}
@@ -120,6 +164,7 @@ def parse(data: Any, source: str = "<dict>") -> Configuration:
             default = DEFAULTS[section]
             services[section] = Service(section, default["type"], dict(default["config"]))
             continue
+
         if not isinstance(raw, dict):
             raise ConfigurationError(f"section {section!r} in {source} must be a mapping like {{type: ..., config: {{...}}}}")
         bad = [k for k in raw if k not in ("type", "config")]
@@ -133,14 +178,15 @@ def parse(data: Any, source: str = "<dict>") -> Configuration:
             raise ConfigurationError(f"section {section!r} in {source}: 'config' must be a mapping")
         if type_name == DEFAULTS[section]["type"]:
             config = {**DEFAULTS[section]["config"], **config}
-        resolve(section, type_name, check_only=True)
-        services[section] = Service(section, type_name, dict(config))
+        service = Service(section, type_name, dict(config))
+        service.validate()
+        services[section] = service
     algorithm = services["catalog"].config.get("hash_algorithm", DEFAULT_ALGORITHM)
     try:
         check_algorithm(algorithm)
     except ConfigurationError as exc:
         raise ConfigurationError(f"section 'catalog' in {source}: {exc}") from None
-    return Configuration(services, source)
+    return Configuration(services, source, path)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Configuration:
@@ -162,4 +208,4 @@ def load(path: str | os.PathLike[str] | None = None) -> Configuration:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"configuration file {str(path)!r} is not valid YAML: {exc}") from exc
-    return parse(data, repr(str(path)))
+    return parse(data, repr(str(path)), file.absolute())

@@ -45,6 +45,7 @@ def _entry_points(section: str) -> dict[str, Any]:
 
 
 def known_types(section: str) -> list[str]:
+    """Every type name ``section`` accepts: the built-in ones and those other packages register."""
     return sorted(set(BUILTIN.get(section, {})) | set(_entry_points(section)))
 
 
@@ -73,7 +74,17 @@ def resolve(section: str, type_name: str, check_only: bool = False) -> Any:
         return getattr(module, attribute)
     plugins = _entry_points(section)
     if type_name in plugins:
-        return None if check_only else plugins[type_name].load()
+        if check_only:
+            return None
+        entry_point = plugins[type_name]
+        try:
+            return entry_point.load()
+        except (ImportError, AttributeError) as exc:
+            dist = getattr(entry_point.dist, "name", None) or "its package"
+            raise ConfigurationError(
+                f"{section} type {type_name!r} is registered by {dist} as {entry_point.value!r} but cannot "
+                f"be loaded ({type(exc).__name__}: {exc}); reinstall {dist} or fix the entry point"
+            ) from exc
     raise ConfigurationError(
         f"unknown {section} type {type_name!r}; known types: {', '.join(known_types(section))}"
     )

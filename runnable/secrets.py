@@ -10,11 +10,15 @@ writes: the execution log, the console copy of the output, the run record and th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runnable.errors import ConfigurationError, SecretError
+
+if TYPE_CHECKING:
+    from runnable.record import RunRecord
 
 MASK = b"*****"
 
@@ -74,28 +78,67 @@ class Masker:
 
     def __init__(self, values: Iterable[str]) -> None:
         self.values = sorted({v.encode() for v in values if v}, key=len, reverse=True)
+        # Longest first: where one secret starts with another, the whole of the longer is masked.
+        self._pattern = re.compile(b"|".join(re.escape(v) for v in self.values)) if self.values else None
+        self._longest = len(self.values[0]) if self.values else 0
         self._held = b""
 
     def __call__(self, data: bytes) -> bytes:
-        if not self.values:
+        if self._pattern is None:
             return data
         data = self._held + data
-        for value in self.values:
-            data = data.replace(value, MASK)
-        keep = 0
-        for value in self.values:
-            for n in range(min(len(value) - 1, len(data)), 0, -1):
-                if data.endswith(value[:n]):
-                    keep = max(keep, n)
-                    break
-        self._held = data[len(data) - keep :] if keep else b""
-        return data[: len(data) - keep] if keep else data
+        cut = self._partial_start(data)
+        out = bytearray()
+        pos = 0
+        for match in self._pattern.finditer(data):
+            if match.start() >= cut:
+                break  # may be the start of a longer secret: decide when more bytes arrive
+            out += data[pos : match.start()] + MASK
+            pos = match.end()
+        cut = max(cut, pos)
+        out += data[pos:cut]
+        self._held = data[cut:]
+        return bytes(out)
+
+    def _partial_start(self, data: bytes) -> int:
+        """Where the shortest tail of ``data`` that could still grow into a secret begins."""
+        for start in range(max(0, len(data) - self._longest + 1), len(data)):
+            tail = data[start:]
+            if any(len(v) > len(tail) and v.startswith(tail) for v in self.values):
+                return start
+        return len(data)
 
     def flush(self) -> bytes:
         held, self._held = self._held, b""
-        return held
+        return self._pattern.sub(MASK, held) if self._pattern is not None else held
 
     def text(self, value: str) -> str:
         for secret in self.values:
             value = value.replace(secret.decode(), MASK.decode())
         return value
+
+
+def mask_value(value: Any, masker: Masker) -> Any:
+    """``value`` (JSON-like data) with every secret value inside its strings replaced by ``*****``."""
+    if isinstance(value, str):
+        return masker.text(value)
+    if isinstance(value, dict):
+        return {mask_value(k, masker): mask_value(v, masker) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_value(v, masker) for v in value]
+    return value
+
+
+def mask_record(record: RunRecord, values: Iterable[str]) -> None:
+    """Mask secret ``values`` in the parts of ``record`` a job's data can reach.
+
+    The parameters, the returned values and the error (message and traceback); the summary is
+    made from the record, so it is masked too.
+    """
+    masker = Masker(values)
+    if not masker.values:
+        return
+    record.parameters = mask_value(record.parameters, masker)
+    record.returns = mask_value(record.returns, masker)
+    if record.error:
+        record.error = mask_value(record.error, masker)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from runnable.config import ENV_CONFIG, ENV_DRY_RUN
 from runnable.errors import JobFailedError, RunnableError
 from runnable.runner import ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
 
@@ -19,15 +20,19 @@ from runnable.runner import ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
 @click.option("--parameters", "parameters_file", type=click.Path(exists=True, dir_okay=False), help="Parameters YAML.")
 @click.option("--run-id", help="Use this run id instead of a generated one.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.option("--dry-run", is_flag=True,
+              help="With a local-container or k8s-job executor: print the command or manifest, run nothing.")
 def execute_job(file: Path, config_file: str | None, parameters_file: str | None, run_id: str | None,
-                tags: tuple[str, ...]) -> None:
+                tags: tuple[str, ...], dry_run: bool) -> None:
     """Run the job that FILE defines.
 
     FILE is run as a script (as `python FILE` would); the job it executes picks up the options given
     here. A script that only defines `main()` returning a job, without calling it, is handled too.
     """
     if config_file:
-        os.environ["RUNNABLE_CONFIGURATION_FILE"] = str(Path(config_file).absolute())
+        os.environ[ENV_CONFIG] = str(Path(config_file).absolute())
+    if dry_run:
+        os.environ[ENV_DRY_RUN] = "1"
     if parameters_file:
         os.environ[ENV_PARAMETERS_FILE] = str(Path(parameters_file).absolute())
     if run_id:

@@ -17,6 +17,6 @@ if TYPE_CHECKING:
 
 
 class Executor(Protocol):
-    def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord:
-        """Run the job once and return its final record."""
+    def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord | None:
+        """Run the job once and return its final record (None for a dry run: nothing ran)."""
         ...

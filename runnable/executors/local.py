@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from runnable import secrets as _secrets
+from runnable.config import ENV_DRY_RUN
+from runnable.errors import ConfigurationError
 from runnable.runner import JobRunner, RunOptions
 
 if TYPE_CHECKING:
@@ -17,9 +20,14 @@ class LocalExecutor:
     """Runs jobs in the calling process (``job-executor: {type: local}``)."""
 
     def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord:
+        if remote_dry_run() and not configuration.in_executor:
+            raise ConfigurationError(
+                "--dry-run shows what the local-container and k8s-job executors would start; this "
+                "configuration uses the local executor, which has nothing to show: run without --dry-run"
+            )
         storage = configuration.storage_service().build()
         run_log_store = configuration["run-log-store"].build()
-        backend = configuration["secrets"].build()
+        backend = configuration.secrets_backend()  # the environment inside a container or pod
         options.secrets = _secrets.resolve(backend, job.secrets)  # fails before the job runs
         values = list(options.secrets.values())
         runner = JobRunner(
@@ -32,3 +40,7 @@ class LocalExecutor:
             make_filter=(lambda: _secrets.Masker(values)) if values else None,
         )
         return runner.run()
+
+
+def remote_dry_run() -> bool:
+    return os.environ.get(ENV_DRY_RUN, "") not in ("", "0")

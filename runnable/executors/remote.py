@@ -1,0 +1,175 @@
+"""What the container and Kubernetes executors share: handing a run to another process.
+
+The process that calls ``execute()`` (the *outer* process) does not run the job. It
+
+1. chooses the run id (the one asked for, or a fresh one free in the run-log store it can see);
+2. names the script to run again inside (the file that called ``execute()``);
+3. starts ``runnable execute-job SCRIPT --run-id ID --config FILE`` elsewhere, with
+   ``RUNNABLE_IN_EXECUTOR=1`` so that the inner process runs the job itself (executor ``local``)
+   and reads its secrets from the environment the outer process filled;
+4. records the outcome: the inner process writes the run record; the outer process adds how the
+   container or pod ended, marks a run that was killed mid-way ``FAIL``, and writes a ``FAIL``
+   record for a run that never started (image missing, engine not running).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runnable import params as _params
+from runnable import runid
+from runnable.config import ENV_DRY_RUN, ENV_IN_EXECUTOR
+from runnable.errors import ConfigurationError, JobFailedError, RecordError, RunIdError
+from runnable.record import FAIL, RUNNING, RunRecord, check_run_id
+
+if TYPE_CHECKING:
+    from runnable.config import Configuration
+    from runnable.jobs import BaseJob
+    from runnable.runlog import RunLogStore
+    from runnable.runner import RunOptions
+
+# Environment variables every inner process gets, by value (nothing secret).
+INNER_ENV = {ENV_IN_EXECUTOR: "1"}
+
+
+def mark_started() -> None:
+    """Count a run handed elsewhere as started, so ``execute-job`` does not call ``main()`` again."""
+    from runnable import runner
+
+    runner.RUNS_STARTED += 1
+
+
+def dry_run_requested(configured: bool) -> bool:
+    """True if the configuration or ``runnable execute-job --dry-run`` asks for a dry run."""
+    return configured or os.environ.get(ENV_DRY_RUN, "") not in ("", "0")
+
+
+def script_file(working_folder: Path) -> Path:
+    """The script that called ``execute()``, relative to ``working_folder``.
+
+    The inner process runs that same script again, so it must be a file inside the working folder
+    (which is what a container or an image sees). A notebook, a REPL or ``python -c`` has no such
+    file: that is an error saying what to do instead.
+    """
+    main = sys.modules.get("__main__")
+    candidate = getattr(main, "__file__", None)
+    if not candidate:
+        raise ConfigurationError(
+            "cannot tell which script to run in the container or pod: execute() was not called from a "
+            "Python script (a notebook, a REPL or 'python -c' has no file); put the job in a .py file and "
+            "run it with 'python FILE.py' or 'runnable execute-job FILE.py --config ...'"
+        )
+    path = Path(candidate).absolute()
+    try:
+        return path.relative_to(working_folder)
+    except ValueError:
+        raise ConfigurationError(
+            f"the script {str(path)!r} is outside the working folder {str(working_folder)!r}; the container "
+            "or pod sees only the working folder, so run the script from a folder that contains it"
+        ) from None
+
+
+def choose_run_id(options: RunOptions, run_log_store: RunLogStore | None) -> str:
+    """The run id for the inner process: the one asked for (checked), or a fresh one.
+
+    The inner process reserves it; the outer one only checks the store it can see, so that a taken
+    id fails here, before anything starts.
+    """
+    if options.run_id:
+        try:
+            run_id = check_run_id(options.run_id)
+        except RecordError as exc:
+            raise RunIdError(str(exc)) from None
+        if run_log_store is not None and run_log_store.exists(run_id):
+            raise RunIdError(
+                f"run id {run_id!r} is already used in {run_log_store.location}; "
+                "choose another id or leave it out to get a generated one"
+            )
+        return run_id
+    for _ in range(1000):
+        run_id = runid.generate()
+        if run_log_store is None or not run_log_store.exists(run_id):
+            return run_id
+    raise RunIdError("could not find a free run id after 1000 attempts")
+
+
+def parameter_env(options: RunOptions) -> dict[str, str]:
+    """The run's parameters as ``RUNNABLE_PRM_<name>`` variables for the inner process.
+
+    Strings go as they are, other values as JSON (what ``RUNNABLE_PRM_`` variables mean anyway).
+    """
+    return {_params.ENV_PREFIX + k: v for k, v in _params.to_environment(options.parameters).items()}
+
+
+def inner_arguments(script: str, config: str | None, run_id: str | None, tags: list[str]) -> list[str]:
+    """The arguments of ``runnable execute-job`` inside the container or pod."""
+    args = ["runnable", "execute-job", script]
+    if config:
+        args += ["--config", config]
+    if run_id:
+        args += ["--run-id", run_id]
+    for tag in tags:
+        args += ["--tag", tag]
+    return args
+
+
+def record_outcome(
+    run_log_store: RunLogStore,
+    job: BaseJob,
+    configuration: Configuration,
+    run_id: str,
+    start: str,
+    outcome: dict[str, Any],
+    failure: str | None,
+    print_summary: bool,
+) -> RunRecord:
+    """Add ``outcome`` (how the container or pod ended) to the run's record and return it.
+
+    ``failure`` is None when the container or pod ended well, else a sentence saying how it ended.
+    A record still ``RUNNING`` means the inner process was killed: it becomes ``FAIL`` with
+    ``failure``. No record means the job never started: a ``FAIL`` record is written. Raises
+    ``JobFailedError`` for a failed run, like the local executor.
+    """
+    from runnable.runner import now, summary
+
+    changed = False
+    if run_log_store.exists(run_id):
+        record = run_log_store.get(run_id)
+        if record.status == RUNNING:
+            record.status = FAIL
+            record.end = now()
+            record.error = {"type": "ExecutorError", "message": failure or "the run did not finish", "traceback": ""}
+            changed = True
+    else:
+        record = RunRecord(
+            run_id=run_id,
+            status=FAIL,
+            job=job.describe(),
+            start=start,
+            end=now(),
+            catalog={"type": configuration["catalog"].type},
+            error={
+                "type": "ExecutorError",
+                "message": (failure or "the job's process ended") + " before the job wrote a run record; "
+                "the job did not start (see the output above)",
+                "traceback": "",
+            },
+        )
+        if not run_log_store.create(record):  # it appeared meanwhile: keep what the job wrote
+            record = run_log_store.get(run_id)
+        else:
+            changed = True
+    record.environment = {**record.environment, "executor": outcome}
+    run_log_store.put(record)
+    if changed and print_summary:
+        sys.stdout.write(json.dumps(summary(record, run_log_store.location), indent=4) + "\n")
+        sys.stdout.flush()
+    if record.status == FAIL:
+        message = record.error["message"] if record.error else "failed"
+        raise JobFailedError(f"run {run_id} failed: {message}", record)
+    return record
+

@@ -1,0 +1,149 @@
+"""Secrets: given to the job as environment variables, never written anywhere by runnable."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runnable import secrets as _secrets
+from tests.conftest import run_cli, run_python
+
+SECRET = "hunter2-Xq9"
+
+JOB = textwrap.dedent(
+    """
+    import hashlib, os, sys, time
+    from runnable import PythonJob
+
+    def use_secret(fail: bool = False):
+        value = os.environ["DB_PASSWORD"]
+        with open("seen.sha256", "w") as f:
+            f.write(hashlib.sha256(value.encode()).hexdigest())
+        print("connecting with", value)
+        # the same value split across two writes, with a pause between them
+        sys.stdout.write("split: " + value[:4]); sys.stdout.flush(); time.sleep(0.2)
+        sys.stdout.write(value[4:] + " end\\n"); sys.stdout.flush()
+        print("on stderr:", value, file=sys.stderr)
+        if fail:
+            raise RuntimeError(f"login refused for password {value}")
+        return value
+
+    def main():
+        job = PythonJob(function=use_secret, returns=["echo"], secrets=["DB_PASSWORD"])
+        job.execute()
+        return job
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+
+def _everything_written(workdir: Path) -> str:
+    texts = []
+    for path in workdir.rglob("*"):
+        if path.is_file() and path.name != "seen.sha256":
+            texts.append(path.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
+def _sha(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_env_secret_reaches_job_and_is_masked_everywhere(workdir: Path, fail: bool) -> None:
+    (workdir / "job.py").write_text(JOB)
+    env = {"DB_PASSWORD": SECRET}
+    if fail:
+        env["RUNNABLE_PRM_fail"] = "true"
+    done = run_python(Path("job.py"), workdir, env=env)
+    assert done.returncode == (1 if fail else 0), done.stderr
+    assert (workdir / "seen.sha256").read_text() == _sha(SECRET)  # the job got the real value
+    console = done.stdout + done.stderr
+    assert SECRET not in console
+    assert "connecting with *****" in console
+    assert "split: ***** end" in console
+    written = _everything_written(workdir)
+    assert SECRET not in written
+    summary = json.loads(done.stdout[done.stdout.index("{"):done.stdout.rindex("}") + 1])
+    record_path = workdir / summary["run_record"]
+    record = json.loads(record_path.read_text())
+    log = (workdir / summary["execution_log"]).read_text()
+    assert "connecting with *****" in log and "split: ***** end" in log and "on stderr: *****" in log
+    if fail:
+        assert record["status"] == "FAIL"
+        assert record["error"]["message"] == "login refused for password *****"
+        assert "*****" in record["error"]["traceback"]
+        assert summary["error"] == "RuntimeError: login refused for password *****"
+    else:
+        assert record["returns"] == {"echo": "*****"}
+
+
+def test_dotenv_backend(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB)
+    (workdir / "secrets.env").write_text(f"DB_PASSWORD={SECRET}\n")
+    (workdir / "c.yaml").write_text("secrets: {type: dotenv, config: {location: secrets.env}}\n")
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml")
+    assert done.returncode == 0, done.stderr
+    assert (workdir / "seen.sha256").read_text() == _sha(SECRET)
+    assert SECRET not in done.stdout + done.stderr
+    written = _everything_written(workdir).replace((workdir / "secrets.env").read_text(), "")
+    assert SECRET not in written
+
+
+@pytest.mark.parametrize("backend", ["env", "dotenv"])
+def test_missing_secret_fails_before_the_job_runs(workdir: Path, backend: str) -> None:
+    (workdir / "job.py").write_text(JOB)
+    (workdir / ".env").write_text("OTHER=1\n")
+    (workdir / "c.yaml").write_text(f"secrets: {{type: {backend}}}\n")
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml")
+    assert done.returncode == 2
+    assert "secret 'DB_PASSWORD' is not available" in done.stderr
+    assert not (workdir / "seen.sha256").exists()  # the job did not run
+    assert not (workdir / ".run_log_store").exists()  # and no run was created
+
+
+def test_missing_secret_raises_secret_error_from_python(workdir: Path) -> None:
+    code = textwrap.dedent(
+        """
+        from runnable import PythonJob, SecretError
+        try:
+            PythonJob(function=print, secrets=["NOPE_SECRET"]).execute()
+        except SecretError as exc:
+            print("SecretError:", exc)
+        """
+    )
+    done = run_python(code, workdir)
+    assert done.stdout.strip().startswith("SecretError: secret 'NOPE_SECRET' is not available")
+
+
+def test_shell_job_secret_masked(workdir: Path) -> None:
+    code = textwrap.dedent(
+        """
+        from runnable import ShellJob
+        ShellJob(command='echo "pw=$DB_PASSWORD"', secrets=["DB_PASSWORD"]).execute()
+        """
+    )
+    done = run_python(code, workdir, env={"DB_PASSWORD": SECRET})
+    assert done.returncode == 0, done.stderr
+    assert "pw=*****" in done.stdout
+    assert SECRET not in _everything_written(workdir) + done.stdout + done.stderr
+
+
+def test_masker_holds_back_partial_values() -> None:
+    masker = _secrets.Masker(["abcdef", "abc"])
+    out = b"".join(masker(chunk) for chunk in [b"x ab", b"cd", b"ef y ab", b"c z a"]) + masker.flush()
+    assert out == b"x ***** y ***** z a"
+    assert _secrets.Masker([])(b"abc") == b"abc"
+
+
+def test_mask_value_walks_nested_data() -> None:
+    masker = _secrets.Masker(["s3cret"])
+    data = {"a": ["x s3cret", {"s3cret": 1}], "b": 2}
+    assert _secrets.mask_value(data, masker) == {"a": ["x *****", {"*****": 1}], "b": 2}
