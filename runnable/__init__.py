@@ -20,7 +20,9 @@ from runnable.errors import (
     RunnableError,
     RunNotFoundError,
     SecretError,
+    UsageError,
 )
+from runnable.history import Run, get_run, runs
 from runnable.jobs import NotebookJob, PythonJob, ShellJob
 from runnable.version import __version__
 
@@ -37,10 +39,14 @@ __all__ = [
     "PythonJob",
     "RecordError",
     "RestoreError",
+    "Run",
     "RunIdError",
     "RunNotFoundError",
     "RunnableError",
     "SecretError",
     "ShellJob",
+    "UsageError",
     "__version__",
+    "get_run",
+    "runs",
 ]

@@ -12,6 +12,7 @@
     ├── CatalogError (OSError)              storing or reading catalog content failed
     │   └── IntegrityError                  stored bytes do not match their recorded hash
     ├── RestoreError                        restoring files was refused or failed
+    ├── UsageError (ValueError)             an argument is not acceptable (a date, a duration, ...)
     └── JobFailedError                      the job ran and failed (raised by ``execute()``)
 
 Catch ``RunnableError`` to handle any of them.
@@ -76,9 +77,17 @@ class RestoreError(RunnableError):
     """Restoring files from a run was refused or failed."""
 
 
-class JobFailedError(RunnableError):
-    """The job ran and failed; ``record`` is its run record (status ``FAIL``)."""
+class UsageError(RunnableError, ValueError):
+    """An argument given to a command or function is not acceptable (a date, a duration, ...)."""
 
-    def __init__(self, message: str, record: Any = None) -> None:
+
+class JobFailedError(RunnableError):
+    """The job ran and failed; ``record`` is its run record (status ``FAIL``).
+
+    ``exit_code`` is set when a command or process failed with one (negative: killed by that signal).
+    """
+
+    def __init__(self, message: str, record: Any = None, exit_code: int | None = None) -> None:
         super().__init__(message)
         self.record = record
+        self.exit_code = exit_code

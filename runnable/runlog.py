@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import RunRecord, check_run_id
-from runnable.transfer import atomic_write_bytes, temp_name
+from runnable.transfer import TEMP_PREFIX, atomic_write_bytes, temp_name
 
 
 @runtime_checkable
@@ -43,6 +44,40 @@ class RunLogStore(Protocol):
         ...
 
     def delete(self, run_id: str) -> None: ...
+
+
+@runtime_checkable
+class IndexedRunLogStore(RunLogStore, Protocol):
+    """A run-log store that can keep a listing index beside its records (optional, for speed).
+
+    The index is a cache: ``runnable.index`` rebuilds whatever the stamps show to be stale, so the
+    records stay the only source of truth. A store without these methods still works; listing then
+    reads every record.
+    """
+
+    def iter_stamps(self) -> Iterator[tuple[str, str]]:
+        """Every run id with a stamp that changes whenever its record is written (mtime, ETag)."""
+        ...
+
+    def read_index(self) -> bytes | None:
+        """The last index written, or None if there is none."""
+        ...
+
+    def write_index(self, data: bytes) -> None:
+        """Replace the index atomically."""
+        ...
+
+
+@runtime_checkable
+class CleanableRunLogStore(RunLogStore, Protocol):
+    """A run-log store that can remove temporary files abandoned by crashed writers (optional)."""
+
+    def clean_temporaries(self, older_than_seconds: float) -> int:
+        """Remove temporaries older than this; return the bytes freed."""
+        ...
+
+
+INDEX_NAME = ".index.json"  # starts with '.': never mistaken for a run record
 
 
 def encode(record: RunRecord) -> bytes:
@@ -117,3 +152,47 @@ class FileSystemRunLogStore:
             self.path(run_id).unlink()
         except FileNotFoundError:
             pass
+
+    # -- the listing index (see IndexedRunLogStore) -----------------------------------------
+    def iter_stamps(self) -> Iterator[tuple[str, str]]:
+        if not self.root.is_dir():
+            return
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".json") and not name.startswith("."):
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:  # deleted while listing
+                        continue
+                    # Every write is a rename of a new file: a new inode, so the stamp changes even
+                    # when two writes land in the same clock tick with the same size.
+                    yield name[: -len(".json")], f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+
+    def read_index(self) -> bytes | None:
+        try:
+            return (self.root / INDEX_NAME).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_index(self, data: bytes) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.root / INDEX_NAME, data)
+
+    def clean_temporaries(self, older_than_seconds: float) -> int:
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than_seconds
+        freed = 0
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_mtime <= cutoff:
+                        os.unlink(entry.path)
+                        freed += st.st_size
+                except FileNotFoundError:
+                    continue  # its writer finished or removed it meanwhile
+        return freed

@@ -18,6 +18,13 @@ def _register() -> None:
 
     cli.add_command(execute.execute_job)
 
+    from runnable.cli import catalog, gc, logs, runs  # run history (issue 4)
+
+    cli.add_command(runs.runs_group)
+    cli.add_command(logs.logs)
+    cli.add_command(catalog.catalog_group)
+    cli.add_command(gc.gc)
+
 
 _register()
 

@@ -1,0 +1,116 @@
+"""``runnable catalog get | verify``: restore a run's files; check stored content against records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from runnable.cli.output import (
+    EXIT_PROBLEMS,
+    config_option,
+    emit_json,
+    errors_to_exit,
+    fail,
+    json_option,
+    open_history,
+    table,
+)
+from runnable.errors import RecordError, RunNotFoundError
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """Restore and verify the files runs stored."""
+
+
+@catalog_group.command("get")
+@click.argument("run_id")
+@click.argument("patterns", nargs=-1)
+@click.option("--to", "destination", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default="the working folder", help="Folder to restore into (created if needed).")
+@click.option("--force", is_flag=True, help="Overwrite files whose content differs from the run's.")
+@json_option
+@config_option
+def get(run_id: str, patterns: tuple[str, ...], destination: Path, force: bool, as_json: bool,
+        config_file: str | None) -> None:
+    """Restore the files of RUN_ID (all, or those PATTERNS select, as in Catalog(put=...)) into --to.
+
+    Every byte is checked against the recorded hash as it is written; a file already there with the
+    same content is left alone; one with other content is kept unless --force. Exits 1 if any
+    selected file could not be restored.
+    """
+    with errors_to_exit():
+        report = open_history(config_file).get(run_id).restore(patterns, destination, force)
+    if as_json:
+        emit_json(asdict(report) | {"ok": report.ok})
+    else:
+        for rel in report.written:
+            click.echo(f"restored    {rel}")
+        for rel in report.identical:
+            click.echo(f"unchanged   {rel} (already there with the same content)")
+        for rel, why in report.refused:
+            click.echo(f"refused     {rel}: {why}")
+        for rel, digest in report.not_stored:
+            click.echo(f"not stored  {rel}: recorded by hash only ({digest}); no copy to restore")
+        for rel, why in report.failed:
+            click.echo(f"failed      {rel}: {why}")
+        click.echo(f"{len(report.written)} restored, {len(report.identical)} unchanged, "
+                   f"{len(report.refused) + len(report.not_stored) + len(report.failed)} not restored "
+                   f"into {destination}")
+    if not report.ok:
+        raise SystemExit(EXIT_PROBLEMS)
+
+
+@catalog_group.command("verify")
+@click.argument("run_ids", nargs=-1)
+@click.option("--all", "all_runs", is_flag=True, help="Verify every run.")
+@click.option("--working-folder", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default="the current folder", help="Where hash-only files (store_copy=False) are checked.")
+@json_option
+@config_option
+def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_json: bool,
+           config_file: str | None) -> None:
+    """Re-hash stored copies of RUN_IDS (or --all) and compare with their records.
+
+    Hash-only files are compared with the working folder. Each file is OK, CHANGED, MISSING or
+    CORRUPT; exits 1 if any file is not OK.
+    """
+    from runnable.verify import RunCheck, verify_record
+
+    if bool(run_ids) == all_runs:
+        fail("give one or more run ids, or --all")
+    checks: list[RunCheck] = []
+    with errors_to_exit():
+        history = open_history(config_file)
+        ids = sorted(history.ids()) if all_runs else list(run_ids)
+        if not all_runs:
+            for run_id in ids:
+                history.get(run_id)  # unknown ids fail early, with suggestions
+        for run_id in ids:
+            try:
+                record = history.record(run_id)
+            except RunNotFoundError:
+                continue  # deleted meanwhile (--all)
+            except RecordError as exc:
+                checks.append(RunCheck(run_id, error=str(exc)))
+                continue
+            checks.append(verify_record(record, history.storage, working_folder))
+    problems = sum(1 for c in checks for f in c.files if not f.ok) + sum(1 for c in checks if c.error)
+    if as_json:
+        emit_json([asdict(c) | {"ok": c.ok} for c in checks])
+    else:
+        rows = []
+        for check in checks:
+            if check.error:
+                rows.append([check.run_id, "-", "UNREADABLE", check.error])
+            for f in check.files:
+                rows.append([check.run_id, f.path, f.state, f.detail])
+        if rows:
+            table(["RUN ID", "FILE", "STATE", "DETAIL"], rows)
+        files = sum(len(c.files) for c in checks)
+        click.echo(f"{len(checks)} run(s), {files} file(s) checked: "
+                   + (f"{problems} problem(s)" if problems else "all OK"))
+    if problems:
+        raise SystemExit(EXIT_PROBLEMS)

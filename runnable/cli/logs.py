@@ -1,0 +1,31 @@
+"""``runnable logs RUN_ID``: print a run's execution log."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import click
+
+from runnable.cli.output import EXIT_PROBLEMS, config_option, errors_to_exit, fail, open_history
+from runnable.errors import IntegrityError
+
+
+@click.command("logs")
+@click.argument("run_id")
+@config_option
+def logs(run_id: str, config_file: str | None) -> None:
+    """Print the execution log of RUN_ID (everything the job wrote to stdout and stderr)."""
+    with errors_to_exit():
+        run = open_history(config_file).get(run_id)
+        entry = run.record.execution_log
+        if entry is None:
+            fail(f"run {run_id} stored no execution log", EXIT_PROBLEMS)
+            return
+        try:
+            with run.open(entry.path) as handle:
+                shutil.copyfileobj(handle, sys.stdout.buffer)
+        except IntegrityError as exc:
+            sys.stdout.flush()
+            fail(str(exc), EXIT_PROBLEMS)
+        sys.stdout.flush()

@@ -1,0 +1,165 @@
+"""``runnable runs list | show | diff``: find runs and see what they recorded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from runnable.cli.output import (
+    config_option,
+    emit_json,
+    errors_to_exit,
+    human_bytes,
+    human_duration,
+    json_option,
+    open_history,
+    short_time,
+    table,
+)
+from runnable.record import STATUSES, FileEntry, RunRecord
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """List past runs, show one in full, compare two."""
+
+
+@runs_group.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
+              help="Only runs with this status (repeatable).")
+@click.option("--since", metavar="DATE", help="Only runs started since DATE (2024-05-01, 2024-05-01T13:00) "
+                                              "or a time ago (7d, 12h).")
+@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all must match).")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most N runs.")
+@json_option
+@config_option
+def list_runs(statuses: tuple[str, ...], since: str | None, tags: tuple[str, ...], limit: int | None,
+              as_json: bool, config_file: str | None) -> None:
+    """List runs, newest first: id, status, start (UTC), duration, job, files and bytes stored."""
+    with errors_to_exit():
+        history = open_history(config_file)
+        found = history.runs(status=[s.upper() for s in statuses], since=since, tag=tags, limit=limit)
+    summaries = [run.summary for run in found]
+    if as_json:
+        emit_json([s.to_dict() for s in summaries])
+        return
+    for s in summaries:
+        if s.status == "UNREADABLE":
+            click.echo(f"warning: run {s.run_id}: {s.error}", err=True)
+    rows = []
+    for s in summaries:
+        status = s.status
+        if s.error and "owner process died" in s.error:
+            status = "FAIL (owner process died)"
+        rows.append([s.run_id, status, short_time(s.start), human_duration(s.duration_seconds), s.job or "-",
+                     str(s.files), human_bytes(s.bytes_stored)])
+    if not rows:
+        click.echo("no runs" + (" match" if statuses or since or tags else f" in {history.store.location}"))
+        return
+    table(["RUN ID", "STATUS", "START (UTC)", "DURATION", "JOB", "FILES", "STORED"], rows,
+          right=["DURATION", "FILES", "STORED"])
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _job_text(job: dict[str, Any]) -> str:
+    what = job.get("function") or job.get("command") or job.get("notebook") or ""
+    if job.get("module") and job.get("function"):
+        what = f"{job['module']}.{job['function']}"
+    return f"{job.get('kind', '?')} {job.get('name', '')}" + (f" ({what})" if what else "")
+
+
+def _file_rows(files: list[FileEntry]) -> list[list[str]]:
+    return [[f.path, human_bytes(f.size), f"{f.algorithm}:{f.digest}", "yes" if f.stored else "hash only"]
+            for f in files]
+
+
+def show_record(record: RunRecord) -> None:
+    """Print a record for people."""
+    env = record.environment
+    code = record.code
+    lines = [
+        ("run id", record.run_id),
+        ("status", record.status),
+        ("job", _job_text(record.job)),
+        ("start", f"{short_time(record.start)} UTC"),
+        ("end", f"{short_time(record.end)} UTC" if record.end else "-"),
+        ("duration", human_duration(record.duration_seconds)),
+        ("tags", ", ".join(record.tags) or "-"),
+        ("code", (f"git {code.get('commit')}" + (" (uncommitted changes)" if code.get("dirty") else ""))
+         if code.get("commit") else "not in a git repository"),
+        ("runnable", record.runnable_version or "-"),
+        ("ran on", f"{env.get('host', '?')} pid {env.get('pid', '?')}, python {env.get('python', '?')}"),
+        ("working folder", str(env.get("working_folder", "-"))),
+        ("catalog", f"{record.catalog.get('run_folder') or record.catalog.get('location', '-')} "
+                    f"({record.catalog.get('algorithm', '?')})"),
+    ]
+    if record.error:
+        lines.append(("error", f"{record.error.get('type')}: {record.error.get('message')}"))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        click.echo(f"{key.ljust(width)}  {value}")
+    for title, values in (("parameters", record.parameters), ("returns", record.returns)):
+        click.echo(f"\n{title}:" + ("" if values else " none"))
+        for key, value in values.items():
+            click.echo(f"  {key} = {_value(value)}")
+    click.echo("")
+    if record.files:
+        table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"])
+    else:
+        click.echo("files: none")
+    if record.execution_log:
+        log = record.execution_log
+        click.echo(f"\nexecution log: {log.location or log.path} ({human_bytes(log.size)})")
+    for skip in record.skipped:
+        click.echo(f"skipped: {skip.get('path')}: {skip.get('reason')}")
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@json_option
+@config_option
+def show(run_id: str, as_json: bool, config_file: str | None) -> None:
+    """Show everything RUN_ID recorded: parameters, returns, code, every file with its hash."""
+    with errors_to_exit():
+        record = open_history(config_file).get(run_id).record
+    if as_json:
+        emit_json(record.to_dict())
+    else:
+        show_record(record)
+
+
+@runs_group.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@json_option
+@config_option
+def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None:
+    """Show what differs between RUN_A and RUN_B: parameters, returns, files (by hash)."""
+    from dataclasses import asdict
+
+    from runnable.diff import diff_records
+
+    with errors_to_exit():
+        history = open_history(config_file)
+        result = diff_records(history.get(run_a).record, history.get(run_b).record)
+    if as_json:
+        emit_json(asdict(result))
+        return
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    click.echo(f"--- {result.a}\n+++ {result.b}")
+    for title, changes, as_value in (("parameters", result.parameters, True), ("returns", result.returns, True),
+                                     ("files", result.files, False)):
+        click.echo(f"{title}:" + ("" if changes else " same"))
+        for change in changes:
+            show = _value if as_value else str
+            if change.kind == "changed":
+                detail = f"{show(change.a)} -> {show(change.b)}"
+            else:
+                detail = show(change.b if change.kind == "added" else change.a)
+            click.echo(f"  {marks[change.kind]} {change.key}: {detail}")
+    click.echo(f"{result.same_files} file(s) identical")

@@ -1,0 +1,77 @@
+"""What differs between two runs: parameters, returns and files (added, removed, changed by hash).
+
+>>> from runnable.record import RunRecord
+>>> a = RunRecord("a", "SUCCESS", {}, "", parameters={"lr": 0.1})
+>>> b = RunRecord("b", "SUCCESS", {}, "", parameters={"lr": 0.2, "seed": 1})
+>>> [(c.key, c.kind) for c in diff_records(a, b).parameters]
+[('lr', 'changed'), ('seed', 'added')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from runnable.record import FileEntry, RunRecord
+
+ADDED, REMOVED, CHANGED = "added", "removed", "changed"
+
+
+@dataclass
+class Change:
+    """One difference: ``a`` is the value in the first run, ``b`` in the second (None if absent)."""
+
+    key: str
+    kind: str  # added / removed / changed
+    a: Any = None
+    b: Any = None
+
+
+@dataclass
+class RunDiff:
+    a: str
+    b: str
+    parameters: list[Change] = field(default_factory=list)
+    returns: list[Change] = field(default_factory=list)
+    files: list[Change] = field(default_factory=list)
+    same_files: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.parameters or self.returns or self.files)
+
+
+def diff_values(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
+    """Keys added, removed or with a different value, sorted by key."""
+    changes: list[Change] = []
+    for key in sorted(set(a) | set(b)):
+        if key not in b:
+            changes.append(Change(key, REMOVED, a[key], None))
+        elif key not in a:
+            changes.append(Change(key, ADDED, None, b[key]))
+        elif a[key] != b[key]:
+            changes.append(Change(key, CHANGED, a[key], b[key]))
+    return changes
+
+
+def _describe(entry: FileEntry) -> str:
+    return f"{entry.algorithm}:{entry.digest} ({entry.size} bytes)"
+
+
+def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
+    """Compare two records. Files are equal when their hashes are (same algorithm and value)."""
+    result = RunDiff(a.run_id, b.run_id, diff_values(a.parameters, b.parameters), diff_values(a.returns, b.returns))
+    files_a = {f.path: f for f in a.files}
+    files_b = {f.path: f for f in b.files}
+    for path in sorted(set(files_a) | set(files_b)):
+        fa, fb = files_a.get(path), files_b.get(path)
+        if fb is None and fa is not None:
+            result.files.append(Change(path, REMOVED, _describe(fa), None))
+        elif fa is None and fb is not None:
+            result.files.append(Change(path, ADDED, None, _describe(fb)))
+        elif fa is not None and fb is not None:
+            if fa.hash != fb.hash:
+                result.files.append(Change(path, CHANGED, _describe(fa), _describe(fb)))
+            else:
+                result.same_files += 1
+    return result

@@ -1,0 +1,167 @@
+"""Garbage collection: delete whole runs, then the stored content no remaining run refers to.
+
+The decision is made from the records themselves (never the listing index), in this order:
+
+1. choose runs to delete: those matching every filter given (``statuses``, ``older_than``), minus
+   the ``keep_last`` newest of them. A RUNNING run whose owner is alive, or cannot be checked, is
+   never chosen; one whose owner died is first settled as FAIL. No filter at all deletes no run.
+2. delete each chosen run: record first (so no record ever points at deleted content), then its
+   run folder;
+3. delete every object no remaining record refers to -- unless a record could not be read (its
+   references are unknown) or a run is in progress (it stores objects before its record names them),
+   or new runs appeared meanwhile; then objects are kept and the report says why;
+4. remove temporary files abandoned by crashed writers: all of them when no run is in progress,
+   else only those older than a day (a live run may be writing the younger ones).
+
+>>> # collect(History.from_config(), Policy(statuses=("FAIL",)), dry_run=True).bytes_freed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from runnable.errors import RecordError, RunNotFoundError, UsageError
+from runnable.history import History
+from runnable.record import RUNNING, STATUSES, RunRecord
+from runnable.runlog import CleanableRunLogStore
+from runnable.verify import iter_entries
+from runnable.when import parse_record_time
+
+# Temporaries younger than this may belong to a copy in progress.
+TEMPORARY_GRACE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which runs to delete. Empty policy: none (only unreferenced content is collected)."""
+
+    keep_last: int | None = None
+    older_than: timedelta | None = None
+    statuses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.keep_last is not None and self.keep_last < 0:
+            raise UsageError(f"keep_last must be 0 or more, not {self.keep_last}")
+        bad = [s for s in self.statuses if s not in STATUSES]
+        if bad:
+            raise UsageError(f"status {bad[0]!r} is not one of {', '.join(STATUSES)}")
+
+    @property
+    def selects_runs(self) -> bool:
+        return self.keep_last is not None or self.older_than is not None or bool(self.statuses)
+
+
+@dataclass
+class DeletedRun:
+    run_id: str
+    status: str
+    start: str
+    bytes: int  # stored bytes the run referred to (freed only where no other run shares them)
+
+
+@dataclass
+class Report:
+    """What gc deleted (or, in a dry run, would delete)."""
+
+    dry_run: bool
+    runs: list[DeletedRun] = field(default_factory=list)
+    objects: list[tuple[str, str, int]] = field(default_factory=list)  # (algorithm, digest, size)
+    objects_kept_because: str | None = None
+    temporaries_bytes: int = 0
+    kept_running: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(size for _, _, size in self.objects) + self.temporaries_bytes
+
+
+def _read_all(history: History) -> tuple[dict[str, RunRecord], list[str]]:
+    records: dict[str, RunRecord] = {}
+    unreadable: list[str] = []
+    for run_id in history.ids():
+        try:
+            records[run_id] = history.record(run_id)  # settles dead owners as FAIL
+        except RunNotFoundError:
+            continue  # deleted meanwhile
+        except RecordError:
+            unreadable.append(run_id)
+    return records, unreadable
+
+
+def choose(records: dict[str, RunRecord], policy: Policy, now: datetime) -> tuple[list[RunRecord], list[str]]:
+    """(runs to delete, running runs spared), from the records."""
+    newest_first = sorted(records.values(), key=lambda r: (r.start, r.run_id), reverse=True)
+    running = [r.run_id for r in newest_first if r.status == RUNNING]
+    if not policy.selects_runs:
+        return [], running
+    candidates = []
+    for record in newest_first:
+        if record.status == RUNNING:
+            continue  # alive or unknown: _read_all already settled the dead ones
+        if policy.statuses and record.status not in policy.statuses:
+            continue
+        if policy.older_than is not None:
+            started = parse_record_time(record.start)
+            if started is None or started > now - policy.older_than:
+                continue
+        candidates.append(record)
+    if policy.keep_last:
+        candidates = candidates[policy.keep_last :]
+    return candidates, running
+
+
+def collect(history: History, policy: Policy, dry_run: bool = False, now: datetime | None = None) -> Report:
+    """Apply ``policy``; with ``dry_run`` only report what would be deleted."""
+    now = now or datetime.now(UTC)
+    report = Report(dry_run)
+    records, unreadable = _read_all(history)
+    doomed, running = choose(records, policy, now)
+    report.kept_running = running
+    for record in doomed:
+        size = sum(e.size for e in iter_entries(record) if e.stored)
+        if not dry_run:
+            try:
+                history.store.delete(record.run_id)  # the record first: nothing may point at deleted data
+                history.storage.delete_run(record.run_id)
+            except OSError as exc:
+                report.failures.append((f"run {record.run_id}", exc.strerror or str(exc)))
+                continue
+        report.runs.append(DeletedRun(record.run_id, record.status, record.start, size))
+        del records[record.run_id]
+
+    if unreadable:
+        report.objects_kept_because = (
+            f"the record of {', '.join(sorted(unreadable))} cannot be read, so what it refers to is unknown; "
+            "fix or delete it, then run gc again"
+        )
+    elif running:
+        report.objects_kept_because = (
+            f"{len(running)} run(s) are in progress ({', '.join(running[:3])}) and may be storing content "
+            "their records do not name yet; run gc again when they finish"
+        )
+    else:
+        referenced = {(e.algorithm, e.digest) for r in records.values() for e in iter_entries(r) if e.stored}
+        unreferenced = [o for o in history.storage.iter_objects() if (o[0], o[1]) not in referenced]
+        # A run that started while we read would have reserved a record: look again before deleting.
+        if set(history.ids()) != set(records) | ({r.run_id for r in doomed} if dry_run else set()):
+            report.objects_kept_because = "new runs appeared while gc was reading; run gc again"
+        else:
+            for algorithm, digest, size in unreferenced:
+                if not dry_run:
+                    try:
+                        size = history.storage.delete_object(algorithm, digest)
+                    except OSError as exc:
+                        report.failures.append((f"object {algorithm}:{digest}", exc.strerror or str(exc)))
+                        continue
+                report.objects.append((algorithm, digest, size))
+    if not dry_run:
+        grace = TEMPORARY_GRACE_SECONDS if running or set(history.ids()) != set(records) else 0.0
+        try:
+            report.temporaries_bytes = history.storage.clean_temporaries(grace)
+            if isinstance(history.store, CleanableRunLogStore):
+                report.temporaries_bytes += history.store.clean_temporaries(grace)
+        except OSError as exc:
+            report.failures.append(("temporary files", exc.strerror or str(exc)))
+    return report

@@ -1,0 +1,321 @@
+"""Run history: find past runs and read what they recorded and stored.
+
+``History`` is the explicit core (a run-log store and a storage, passed in); ``runs()`` and
+``get_run()`` build one from the configuration, as ``job.execute()`` does::
+
+    import runnable
+
+    for run in runnable.runs(status="SUCCESS", since="7d", limit=5):   # newest first
+        print(run.run_id, run.start, run.parameters)
+
+    run = runnable.get_run("unsolvable-ramanujan-0634")
+    for f in run.files:                       # path, size, md5, stored
+        print(f.path, f.size, f.md5, f.stored)
+    with run.open("df.csv") as handle:        # the stored copy, checked against its hash
+        print(handle.read()[:100])
+
+A RUNNING record whose owner process has died (same host, process gone or its id reused) is a run
+that will never finish: it is reported, and rewritten, as FAIL with the error "owner process died".
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from runnable.errors import RecordError, RestoreError, RunNotFoundError
+from runnable.index import RunIndex, RunSummary
+from runnable.liveness import owner_alive
+from runnable.record import FAIL, RUNNING, FileEntry, RunRecord, check_run_id
+from runnable.runlog import RunLogStore
+from runnable.storage import Storage
+from runnable.verify import VerifiedReader, open_stored
+from runnable.when import parse_moment, parse_record_time
+
+if TYPE_CHECKING:
+    from runnable.config import Configuration
+    from runnable.restore import RestoreReport
+    from runnable.verify import RunCheck
+
+OWNER_DIED = "owner process died"
+
+
+class Run:
+    """One run: its summary at hand, its full record read on first use.
+
+    >>> # run = runnable.get_run("unsolvable-ramanujan-0634"); run.status, run.files[0].md5
+    """
+
+    def __init__(self, history: History, summary: RunSummary, record: RunRecord | None = None) -> None:
+        self._history = history
+        self._summary = summary
+        self._record = record
+
+    def __repr__(self) -> str:
+        return f"<Run {self.run_id} {self.status} {self._summary.start}>"
+
+    # -- from the summary (no record read) ----------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return self._summary.run_id
+
+    @property
+    def status(self) -> str:
+        """RUNNING, SUCCESS or FAIL."""
+        return self._summary.status
+
+    @property
+    def start(self) -> datetime | None:
+        """When the run started (timezone-aware, UTC)."""
+        return parse_record_time(self._summary.start)
+
+    @property
+    def end(self) -> datetime | None:
+        """When the run ended; None while it runs (or if its owner died)."""
+        return parse_record_time(self._summary.end)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return self._summary.duration_seconds
+
+    @property
+    def job(self) -> str:
+        """The job's name."""
+        return self._summary.job
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._summary.tags)
+
+    @property
+    def summary(self) -> RunSummary:
+        return self._summary
+
+    # -- from the record --------------------------------------------------------------------
+    @property
+    def record(self) -> RunRecord:
+        """The full run record (read from the run-log store once)."""
+        if self._record is None:
+            self._record = self._history.record(self.run_id)
+        return self._record
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.record.parameters
+
+    @property
+    def returns(self) -> dict[str, Any]:
+        return self.record.returns
+
+    @property
+    def files(self) -> list[FileEntry]:
+        """The cataloged files: each has ``.path``, ``.size``, ``.md5`` (or ``.hash``), ``.stored``."""
+        return self.record.files
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return self.record.error
+
+    def file(self, path: str) -> FileEntry:
+        """The entry for ``path`` (as recorded, e.g. ``data_folder/data.txt``)."""
+        for entry in self.record.files:
+            if entry.path == path:
+                return entry
+        log = self.record.execution_log
+        if log is not None and log.path == path:
+            return log
+        known = [f.path for f in self.record.files]
+        close = difflib.get_close_matches(path, known, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; it has: {', '.join(known) or 'no files'}"
+        raise RestoreError(f"run {self.run_id} has no file {path!r}{hint}")
+
+    def open(self, path: str) -> BinaryIO:
+        """Read a stored file without restoring it; IntegrityError at its end if the bytes are corrupt.
+
+        >>> # with run.open("df.csv") as handle: data = handle.read()
+        """
+        entry = self.file(path)
+        if not entry.stored:
+            raise RestoreError(
+                f"{path!r} of run {self.run_id} was recorded by hash only ({entry.algorithm} {entry.digest}); "
+                "no copy is stored, so it cannot be read from the catalog"
+            )
+        try:
+            stream = open_stored(self._history.storage, self.run_id, entry)
+        except FileNotFoundError:
+            raise RestoreError(
+                f"the stored copy of {path!r} of run {self.run_id} is missing from {self._history.storage.location}"
+            ) from None
+        return io.BufferedReader(VerifiedReader(stream, entry))
+
+    def log(self) -> str:
+        """The execution log's text ('' if the run stored none)."""
+        entry = self.record.execution_log
+        if entry is None:
+            return ""
+        with self.open(entry.path) as handle:
+            return handle.read().decode("utf-8", errors="replace")
+
+    def verify(self, working_folder: str | os.PathLike[str] | None = None) -> RunCheck:
+        """Re-hash this run's stored copies (and hash-only files in ``working_folder``, default cwd)."""
+        from runnable.verify import verify_record
+
+        return verify_record(self.record, self._history.storage, Path(working_folder or Path.cwd()))
+
+    def restore(self, patterns: Iterable[str] = (), to: str | os.PathLike[str] | None = None,
+                force: bool = False) -> RestoreReport:
+        """Restore files (all, or those ``patterns`` select) into ``to`` (default: cwd).
+
+        >>> # report = run.restore(["data_folder/"], to="restored"); report.ok
+        """
+        from runnable.restore import restore
+
+        return restore(self.record, self._history.storage, list(patterns), Path(to or Path.cwd()), force)
+
+
+class History:
+    """The runs of one run-log store and their stored files.
+
+    >>> # History(storage, run_log_store).runs(limit=3)
+    """
+
+    def __init__(self, storage: Storage, store: RunLogStore) -> None:
+        self.storage = storage
+        self.store = store
+
+    @classmethod
+    def from_config(cls, config: str | os.PathLike[str] | Configuration | None = None) -> History:
+        """Build the services the configuration names (``None``: $RUNNABLE_CONFIGURATION_FILE or defaults)."""
+        from runnable import config as _config
+
+        configuration = config if isinstance(config, _config.Configuration) else _config.load(config)
+        return cls(configuration.storage_service().build(), configuration["run-log-store"].build())
+
+    # -- owners that died -------------------------------------------------------------------
+    def _settle(self, record: RunRecord) -> RunRecord:
+        """Rewrite a RUNNING record whose owner died as FAIL (the truth); return it."""
+        if record.status != RUNNING:
+            return record
+        if owner_alive(record.environment, parse_record_time(record.start)) is not False:
+            return record
+        record.status = FAIL
+        env = record.environment
+        record.error = {
+            "type": "OwnerDied",
+            "message": f"{OWNER_DIED} (pid {env.get('pid')} on {env.get('host')}) before the run finished",
+            "traceback": "",
+        }
+        self.store.put(record)
+        return record
+
+    def _settle_summary(self, summary: RunSummary) -> RunSummary:
+        if summary.status != RUNNING:
+            return summary
+        environment = {"host": summary.host, "pid": summary.pid}
+        if owner_alive(environment, parse_record_time(summary.start)) is not False:
+            return summary
+        try:
+            return RunSummary.of(self._settle(self.store.get(summary.run_id)))
+        except (RunNotFoundError, RecordError):
+            return summary
+
+    # -- finding runs -----------------------------------------------------------------------
+    def summaries(self) -> list[RunSummary]:
+        """Every run's summary, newest first (dead owners settled)."""
+        found = [self._settle_summary(s) for s in RunIndex(self.store).summaries()]
+        found.sort(key=lambda s: (s.start, s.run_id), reverse=True)
+        return found
+
+    def ids(self) -> list[str]:
+        return list(self.store.iter_ids())
+
+    def runs(
+        self,
+        status: str | Iterable[str] | None = None,
+        since: str | date | datetime | None = None,
+        tag: str | Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs newest first, filtered by status, start time and tag (a run must have every tag)."""
+        statuses = {status.upper()} if isinstance(status, str) else {s.upper() for s in status or ()}
+        tags = {tag} if isinstance(tag, str) else set(tag or ())
+        moment = parse_moment(since) if since is not None else None
+        out: list[Run] = []
+        for summary in self.summaries():
+            if statuses and summary.status not in statuses:
+                continue
+            if tags and not tags.issubset(summary.tags):
+                continue
+            if moment is not None:
+                started = parse_record_time(summary.start)
+                if started is None or started < moment:
+                    continue
+            out.append(Run(self, summary))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def record(self, run_id: str) -> RunRecord:
+        """The record of ``run_id`` (dead owner settled); RunNotFoundError suggests close ids."""
+        try:
+            check_run_id(run_id)
+            record = self.store.get(run_id)
+        except RunNotFoundError:
+            raise RunNotFoundError(self.not_found_message(run_id)) from None
+        except RecordError:
+            if not _valid_id(run_id):  # a malformed id names no run; still suggest the closest
+                raise RunNotFoundError(self.not_found_message(run_id)) from None
+            raise
+        return self._settle(record)
+
+    def get(self, run_id: str) -> Run:
+        """The run ``run_id``; RunNotFoundError (a KeyError) naming the closest ids if there is none."""
+        record = self.record(run_id)
+        return Run(self, RunSummary.of(record), record)
+
+    def suggest(self, run_id: str, n: int = 3) -> list[str]:
+        return difflib.get_close_matches(run_id, self.ids(), n=n, cutoff=0.5)
+
+    def not_found_message(self, run_id: str) -> str:
+        close = self.suggest(run_id)
+        hint = f"; did you mean {' or '.join(close)}?" if close else "; `runnable runs list` shows every run"
+        return f"no run {run_id!r} in the run-log store {self.store.location}{hint}"
+
+
+def _valid_id(run_id: str) -> bool:
+    try:
+        check_run_id(run_id)
+    except RecordError:
+        return False
+    return True
+
+
+def runs(
+    status: str | Iterable[str] | None = None,
+    since: str | date | datetime | None = None,
+    tag: str | Iterable[str] | None = None,
+    limit: int | None = None,
+    config: str | os.PathLike[str] | Configuration | None = None,
+) -> list[Run]:
+    """Past runs, newest first.
+
+    ``status``: "SUCCESS", "FAIL" or "RUNNING" (or several); ``since``: a datetime, a date, an ISO
+    text or a time ago like "7d"; ``tag``: runs carrying this tag (or all these tags); ``config``: a
+    configuration file (default: $RUNNABLE_CONFIGURATION_FILE, else the default folders).
+
+    >>> # [r.run_id for r in runnable.runs(status="FAIL", since="2024-05-01", limit=10)]
+    """
+    return History.from_config(config).runs(status=status, since=since, tag=tag, limit=limit)
+
+
+def get_run(run_id: str, config: str | os.PathLike[str] | Configuration | None = None) -> Run:
+    """The run ``run_id``. Raises RunNotFoundError (a KeyError) suggesting the closest ids.
+
+    >>> # run = runnable.get_run("unsolvable-ramanujan-0634"); run.parameters
+    """
+    return History.from_config(config).get(run_id)

@@ -1,0 +1,144 @@
+"""Restore a run's stored files into a folder, checking every byte against the record.
+
+Rules, in the order they are applied to each selected file:
+
+1. the destination must resolve inside the target folder -- whatever the record says, and through
+   any symbolic links already there -- else the file is refused;
+2. a file already there with the recorded content is left alone (nothing to do);
+3. a file already there with other content is refused unless ``force``;
+4. an entry recorded by hash only (``store_copy=False``) is reported as not restorable, with its hash;
+5. otherwise the stored copy is streamed to a temporary file beside the destination while it is
+   hashed, and renamed into place only if the hash and size match the record.
+
+Every file is attempted; the report says what happened to each.
+
+>>> # restore(record, storage, ["data_folder/"], Path("restored"), force=False).ok
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runnable.errors import UsageError
+from runnable.hashing import CHUNK_SIZE, hash_file, new_hasher
+from runnable.patterns import iter_matching
+from runnable.record import FileEntry, RunRecord, check_rel_path
+from runnable.storage import Storage
+from runnable.transfer import temp_name
+from runnable.verify import open_stored
+
+
+@dataclass
+class RestoreReport:
+    """What happened to each selected file."""
+
+    run_id: str
+    destination: Path
+    written: list[str] = field(default_factory=list)
+    identical: list[str] = field(default_factory=list)  # already there with the recorded content
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    not_stored: list[tuple[str, str]] = field(default_factory=list)  # (path, "md5:...")
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+    @property
+    def ok(self) -> bool:
+        """True when every selected file is now in the folder with its recorded content."""
+        return not (self.refused or self.not_stored or self.failed)
+
+
+def select(record: RunRecord, patterns: list[str]) -> list[FileEntry]:
+    """The entries ``patterns`` select (all when empty); UsageError if a pattern selects nothing."""
+    if not patterns:
+        return list(record.files)
+    by_path = {f.path: f for f in record.files}
+    chosen = set(iter_matching(patterns, by_path))
+    for pattern in patterns:
+        if not any(True for _ in iter_matching([pattern], by_path)):
+            listing = ", ".join(sorted(by_path)) or "no files"
+            raise UsageError(f"pattern {pattern!r} matches no file of run {record.run_id}; it has: {listing}")
+    return [f for f in record.files if f.path in chosen]
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def restore(record: RunRecord, storage: Storage, patterns: list[str], destination: Path,
+            force: bool = False) -> RestoreReport:
+    """Restore the selected files of ``record`` into ``destination`` (created if needed)."""
+    report = RestoreReport(record.run_id, destination)
+    entries = select(record, patterns)
+    destination.mkdir(parents=True, exist_ok=True)
+    root = os.path.realpath(destination)
+    for entry in entries:
+        try:
+            _restore_one(record.run_id, entry, storage, root, force, report)
+        except OSError as exc:
+            report.failed.append((entry.path, exc.strerror or str(exc)))
+    return report
+
+
+def _restore_one(run_id: str, entry: FileEntry, storage: Storage, root: str, force: bool,
+                 report: RestoreReport) -> None:
+    rel = entry.path
+    try:
+        check_rel_path(rel)  # records are checked when read; check again where it matters
+    except ValueError as exc:
+        report.refused.append((rel, str(exc)))
+        return
+    target = os.path.join(root, *rel.split("/"))
+    # realpath resolves links already on disk; the parts still missing are created inside.
+    parent = os.path.realpath(os.path.dirname(target))
+    if not _inside(parent, root):
+        report.refused.append((rel, f"it would be written outside {root} (through {parent})"))
+        return
+    target = os.path.join(parent, os.path.basename(target))
+    expected = f"{entry.algorithm}:{entry.digest}"
+    if os.path.islink(target):
+        if not force:
+            report.refused.append((rel, "a symbolic link is there; use --force to replace the link"))
+            return
+    elif os.path.isdir(target):
+        report.failed.append((rel, "a folder is there"))
+        return
+    elif os.path.exists(target):
+        digest, _ = hash_file(target, entry.algorithm)
+        if digest == entry.digest:
+            report.identical.append(rel)
+            return
+        if not force:
+            report.refused.append((rel, f"a different file is there ({entry.algorithm} {digest}); "
+                                        "use --force to overwrite it"))
+            return
+    if not entry.stored:
+        report.not_stored.append((rel, expected))
+        return
+    os.makedirs(parent, exist_ok=True)
+    tmp = temp_name(Path(target))
+    try:
+        hasher = new_hasher(entry.algorithm)
+        size = 0
+        try:
+            source = open_stored(storage, run_id, entry)
+        except FileNotFoundError:
+            report.failed.append((rel, f"the stored copy ({expected}) is missing from {storage.location}"))
+            return
+        with source, open(tmp, "xb") as out:
+            while chunk := source.read(CHUNK_SIZE):
+                hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        digest = hasher.hexdigest()
+        if digest != entry.digest or size != entry.size:
+            report.failed.append((rel, f"the stored copy is CORRUPT: expected {expected} ({entry.size} bytes), "
+                                       f"read {entry.algorithm}:{digest} ({size} bytes); not restored"))
+            return
+        os.replace(tmp, target)
+        report.written.append(rel)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,173 @@
+"""Check stored content against the hashes a run recorded.
+
+Each file of a run gets one of four verdicts:
+
+* ``OK``       the bytes match the recorded hash;
+* ``CORRUPT``  the stored copy exists but its bytes no longer match (bit rot, a hand edit);
+* ``CHANGED``  a hash-only entry (``store_copy=False``) whose file in the working folder differs;
+* ``MISSING``  the stored copy, or the working-folder file of a hash-only entry, is gone.
+
+>>> import io; hash_stream(io.BytesIO(b"abc"), "md5")
+('900150983cd24fb0d6963f7d28e17f72', 3)
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from runnable.errors import CatalogError, IntegrityError
+from runnable.hashing import CHUNK_SIZE, Hasher, hash_file, new_hasher
+from runnable.record import FileEntry, RunRecord, check_rel_path
+from runnable.storage import Storage
+
+OK, CHANGED, MISSING, CORRUPT = "OK", "CHANGED", "MISSING", "CORRUPT"
+
+
+@dataclass
+class FileCheck:
+    """The verdict on one file of a run."""
+
+    path: str
+    state: str  # OK / CHANGED / MISSING / CORRUPT
+    stored: bool
+    expected: str  # "md5:..." as recorded
+    actual: str | None = None  # what we found, when we could hash something
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == OK
+
+
+@dataclass
+class RunCheck:
+    """Every verdict for one run; ``error`` is set when the record itself could not be read."""
+
+    run_id: str
+    files: list[FileCheck] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(f.ok for f in self.files)
+
+
+def hash_stream(stream: BinaryIO, algorithm: str) -> tuple[str, int]:
+    """Hash everything left in ``stream``; return ``(hexdigest, size)``."""
+    hasher = new_hasher(algorithm)
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+def open_stored(storage: Storage, run_id: str, entry: FileEntry) -> BinaryIO:
+    """Open the stored copy of ``entry``: its object by hash, else the run's file.
+
+    Raises FileNotFoundError if neither exists. The bytes are not checked; see ``VerifiedReader``.
+    """
+    try:
+        return storage.open_object(entry.algorithm, entry.digest)
+    except FileNotFoundError:
+        return storage.open_run_file(run_id, entry.path)
+
+
+class VerifiedReader(io.RawIOBase):
+    """Reads a stored file and raises IntegrityError at its end if the bytes do not match the record.
+
+    >>> import io
+    >>> e = FileEntry("a.txt", 3, {"md5": "900150983cd24fb0d6963f7d28e17f72"}, True)
+    >>> VerifiedReader(io.BytesIO(b"abc"), e).read()
+    b'abc'
+    """
+
+    def __init__(self, stream: BinaryIO, entry: FileEntry) -> None:
+        super().__init__()
+        self._stream = stream
+        self._entry = entry
+        self._hasher: Hasher = new_hasher(entry.algorithm)
+        self._size = 0
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        n = len(data)
+        if n:
+            buffer[:n] = data
+            self._hasher.update(data)
+            self._size += n
+        elif not self._checked:
+            self._checked = True
+            digest = self._hasher.hexdigest()
+            if digest != self._entry.digest or self._size != self._entry.size:
+                raise IntegrityError(
+                    f"stored copy of {self._entry.path!r} is corrupt: expected {self._entry.algorithm} "
+                    f"{self._entry.digest} ({self._entry.size} bytes), read {digest} ({self._size} bytes)"
+                )
+        return n
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            super().close()
+
+
+def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
+    """Re-hash the stored copy of ``entry``."""
+    expected = f"{entry.algorithm}:{entry.digest}"
+    try:
+        with open_stored(storage, run_id, entry) as stream:
+            digest, size = hash_stream(stream, entry.algorithm)
+    except FileNotFoundError:
+        return FileCheck(entry.path, MISSING, True, expected, detail="the stored copy is gone")
+    except (OSError, CatalogError) as exc:
+        return FileCheck(entry.path, MISSING, True, expected, detail=f"cannot read the stored copy: {exc}")
+    actual = f"{entry.algorithm}:{digest}"
+    if digest != entry.digest or size != entry.size:
+        return FileCheck(entry.path, CORRUPT, True, expected, actual,
+                         f"stored copy has {size} bytes hashing to {digest}")
+    return FileCheck(entry.path, OK, True, expected, actual)
+
+
+def check_working(folder: Path, entry: FileEntry) -> FileCheck:
+    """Compare a hash-only entry with the file now in the working folder."""
+    expected = f"{entry.algorithm}:{entry.digest}"
+    path = folder.joinpath(*check_rel_path(entry.path).split("/"))
+    if not path.is_file():
+        return FileCheck(entry.path, MISSING, False, expected, detail=f"no file {path}")
+    try:
+        digest, size = hash_file(path, entry.algorithm)
+    except OSError as exc:
+        return FileCheck(entry.path, MISSING, False, expected, detail=f"cannot read {path}: {exc.strerror}")
+    actual = f"{entry.algorithm}:{digest}"
+    if digest != entry.digest:
+        return FileCheck(entry.path, CHANGED, False, expected, actual,
+                         f"{path} has changed since the run ({size} bytes now)")
+    return FileCheck(entry.path, OK, False, expected, actual)
+
+
+def iter_entries(record: RunRecord) -> Iterator[FileEntry]:
+    """The run's files, then its execution log."""
+    yield from record.files
+    if record.execution_log is not None:
+        yield record.execution_log
+
+
+def verify_record(record: RunRecord, storage: Storage, working_folder: Path) -> RunCheck:
+    """Check every file of ``record``: stored copies by re-hashing, hash-only entries in the folder."""
+    result = RunCheck(record.run_id)
+    for entry in iter_entries(record):
+        if entry.stored:
+            result.files.append(check_stored(storage, record.run_id, entry))
+        else:
+            result.files.append(check_working(working_folder, entry))
+    return result
