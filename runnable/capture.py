@@ -56,6 +56,7 @@ class OutputCapture:
         self._saved: dict[int, int] = {}
         self._threads: list[threading.Thread] = []
         self._streams: tuple[TextIO, TextIO] | None = None
+        self._ours: tuple[io.TextIOWrapper, io.TextIOWrapper] | None = None
 
     def __enter__(self) -> OutputCapture:
         self._flush_python_streams()
@@ -70,8 +71,11 @@ class OutputCapture:
             thread.start()
             self._threads.append(thread)
         self._streams = (sys.stdout, sys.stderr)
-        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), line_buffering=True, errors="replace")
-        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), line_buffering=True, errors="backslashreplace")
+        self._ours = (
+            io.TextIOWrapper(open(1, "wb", closefd=False), line_buffering=True, errors="replace"),
+            io.TextIOWrapper(open(2, "wb", closefd=False), line_buffering=True, errors="backslashreplace"),
+        )
+        sys.stdout, sys.stderr = self._ours
         return self
 
     def _pump(self, read_end: int, console: int) -> None:
@@ -117,10 +121,10 @@ class OutputCapture:
     ) -> None:
         self._flush_python_streams()
         if self._streams is not None:
-            ours = (sys.stdout, sys.stderr)
             sys.stdout, sys.stderr = self._streams
-            for stream in ours:
+            for stream in self._ours or ():  # ours only: a stream the job put in place is not ours to close
                 try:
+                    stream.flush()
                     stream.detach()  # leave fds 1 and 2 open
                 except (OSError, ValueError):
                     pass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ class JobContext:
     working_folder: Path
     scratch: Path  # a private folder for files runnable itself produces (an executed notebook)
     extra_outputs: list[tuple[str, Path]] = field(default_factory=list)  # (catalog path, file) to store
+    # Parameters as the job received them, after conversion; the runner records these.
+    resolved_parameters: dict[str, Any] = field(default_factory=dict)
 
 
 class BaseJob:
@@ -81,8 +84,8 @@ class BaseJob:
         parameters_file: str | os.PathLike[str] | None = None,
         job_id: str | None = None,
         tags: Sequence[str] = (),
-    ) -> RunRecord:
-        """Run the job once as a tracked run and return its record.
+    ) -> RunRecord | None:
+        """Run the job once as a tracked run and return its record (None for a dry run).
 
         ``job_id`` (or ``$RUNNABLE_RUN_ID``) names the run instead of a generated id. Parameters come
         from ``parameters_file`` (YAML) and ``RUNNABLE_PRM_<name>`` variables. Prints a JSON summary;
@@ -137,6 +140,7 @@ class PythonJob(BaseJob):
 
     def run(self, context: JobContext) -> dict[str, Any]:
         kwargs = _params.bind(self.function, context.parameters)
+        context.resolved_parameters = {name: _params.jsonable(v) for name, v in kwargs.items()}
         value = self.function(**kwargs)
         if not self.returns:
             return {}
@@ -186,8 +190,16 @@ class ShellJob(BaseJob):
         env = {**os.environ, **_params.to_environment(context.parameters)}
         # Inherit fds 1 and 2: the runner's capture tees them to the console and the log.
         done = subprocess.run(self.command, shell=True, cwd=context.working_folder, env=env, check=False)
+        if done.returncode < 0:
+            try:
+                name = signal.Signals(-done.returncode).name
+            except ValueError:
+                name = str(-done.returncode)
+            raise JobFailedError(f"command was killed by signal {name}: {self.command}", exit_code=done.returncode)
         if done.returncode != 0:
-            raise JobFailedError(f"command exited with code {done.returncode}: {self.command}")
+            raise JobFailedError(
+                f"command exited with code {done.returncode}: {self.command}", exit_code=done.returncode
+            )
         return {"exit_code": 0}
 
 
@@ -237,24 +249,48 @@ class NotebookJob(BaseJob):
         output = context.scratch / self.output_name
         context.extra_outputs.append((self.output_name, output))
         parameters = _params.plain(context.parameters)
+        engine_options: dict[str, Any] = {}
+        if self.kernel is None:
+            engine_options["kernel_manager_class"] = _this_interpreter_kernel_manager()
         try:
             papermill.execute_notebook(
                 str(source),
                 str(output),
                 parameters=parameters,
-                kernel_name=self.kernel or _kernel_name(),
+                kernel_name=self.kernel or "python3",
                 cwd=str(context.working_folder),
                 log_output=False,
                 stdout_file=sys.stdout,
                 stderr_file=sys.stderr,
                 progress_bar=False,
+                **engine_options,
             )
         except papermill.PapermillExecutionError as exc:
             raise JobFailedError(f"notebook {self.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from exc
         return {}
 
 
-def _kernel_name() -> str:
-    """The kernel to use by default: this interpreter's ipykernel, registered for it if needed."""
-    return "python3"
+def _this_interpreter_kernel_manager() -> type[Any]:
+    """A kernel manager that starts ipykernel with this very interpreter (``sys.executable``).
 
+    By default a notebook runs in the same Python as the job, whatever kernels are registered: a
+    ``python3`` kernelspec found on ``JUPYTER_PATH`` or in ``~/.local/share/jupyter`` may belong to
+    another Python (another virtual environment, the system's) without the job's packages, or to one
+    that no longer exists. ``NotebookJob(kernel="name")`` still selects a registered kernel by name.
+    """
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import KernelManager
+
+    class ThisInterpreterKernelManager(KernelManager):
+        @property
+        def kernel_spec(self) -> KernelSpec:
+            if self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(
+                    name="python3",
+                    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.executable})",
+                    language="python",
+                )
+            return self._kernel_spec
+
+    return ThisInterpreterKernelManager

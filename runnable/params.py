@@ -145,7 +145,16 @@ def to_environment(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` if it survives a JSON round trip, else a description that does."""
+    """``value`` if it survives a JSON round trip, else a description that does.
+
+    A pydantic model becomes its JSON form, so a recorded parameter can be given again as-is.
+    """
+    dump = getattr(value, "model_dump", None)
+    if callable(dump) and not isinstance(value, type):
+        try:
+            return dump(mode="json")
+        except Exception:  # noqa: BLE001 - fall back to the generic description below
+            pass
     try:
         json.dumps(value)
         return value

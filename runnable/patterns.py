@@ -79,7 +79,38 @@ def normalize(pattern: str) -> str:
         raise PatternError(f"put pattern {pattern!r} uses '..' and could leave the working folder; {where}")
     if not parts:
         raise PatternError(f"put pattern {pattern!r} names the working folder itself; name files or folders in it")
-    return "/".join(parts)
+    normal = "/".join(parts)
+    # Check the canonical form too, so normalize(normalize(p)) == normalize(p): './~' and ' /'.
+    if not normal.strip():
+        raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
+    if normal.startswith("~"):
+        raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
+    return normal
+
+
+def _class_regex(body: str, negate: bool) -> str:
+    """A ``[...]`` class as a regex: every character escaped, ``a-z`` kept as a range.
+
+    Escaping each character keeps ``re`` from reading ``[[``, ``&&``, ``--``, ``||`` or ``~~`` as
+    set operations (a FutureWarning today) and a reversed range such as ``z-a`` is dropped, as
+    fnmatch does, instead of raising ``re.error`` in the middle of a run.
+    """
+    items: list[str] = []
+    k, n = 0, len(body)
+    while k < n:
+        if k + 2 < n and body[k + 1] == "-":
+            low, high = body[k], body[k + 2]
+            if low <= high:
+                items.append(f"{re.escape(low)}-{re.escape(high)}")
+            k += 3
+        else:
+            items.append(re.escape(body[k]))
+            k += 1
+    inside = "".join(items)
+    if negate:
+        return f"[^/{inside}]"
+    # A range such as ``.-0`` spans '/', which a class must never match (it never crosses folders).
+    return f"(?!/)[{inside}]" if inside else "(?!)"  # only empty ranges: matches nothing
 
 
 def _component_regex(component: str) -> str:
@@ -108,8 +139,7 @@ def _component_regex(component: str) -> str:
                 negate = body[:1] in ("!", "^")
                 if negate:
                     body = body[1:]
-                body = body.replace("\\", "\\\\").replace("^", "\\^")
-                out.append(f"[^/{body}]" if negate else f"[{body}]")
+                out.append(_class_regex(body, negate))
                 i = j
         else:
             out.append(re.escape(c))
@@ -279,12 +309,14 @@ def expand(patterns: Sequence[str], root: Path, exclude: Iterable[Path] = ()) ->
             except OSError:
                 walker.selection.unmatched.append(raw)
                 continue
-            if stat.S_ISLNK(lst.st_mode):
-                target = os.path.realpath(base_abs)
-                if not _within(target, walker.root):
-                    walker.skip(base_rel, f"a symbolic link to {target}, outside the working folder")
-                    walker.selection.unmatched.append(raw)
-                    continue
+            # Check the real path even when the last part is no link: a parent folder may be one
+            # (``etc/passwd`` with ``etc -> /etc``).
+            target = os.path.realpath(base_abs)
+            if not _within(target, walker.root):
+                how = "a symbolic link to" if stat.S_ISLNK(lst.st_mode) else "reached through a symbolic link:"
+                walker.skip(base_rel, f"{how} {target}, outside the working folder")
+                walker.selection.unmatched.append(raw)
+                continue
             if os.path.isdir(base_abs):
                 if os.path.realpath(base_abs) in walker.exclude:
                     walker.selection.unmatched.append(raw)

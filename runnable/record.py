@@ -8,10 +8,11 @@ absolute paths, no ``..``), so a hand-edited record cannot steer a restore outsi
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from runnable.errors import RecordError
+from runnable.hashing import is_hex_digest
 
 SCHEMA_VERSION = 1
 
@@ -45,6 +46,16 @@ def check_rel_path(rel: str) -> str:
     if any(part in ("", ".", "..") for part in parts):
         raise RecordError(f"file path {rel!r} in a run record leaves its folder or is not normalized; refusing it")
     return rel
+
+
+def _refuse_unknown(data: dict[str, Any], cls: type, what: str) -> None:
+    """Refuse fields this version does not know: guessing at them could mean trusting a lie."""
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise RecordError(
+            f"{what} has unknown field(s) {', '.join(map(repr, unknown))}; it was edited by hand or written "
+            "by a newer runnable; refusing to use it"
+        )
 
 
 @dataclass
@@ -88,6 +99,15 @@ class FileEntry:
             raise RecordError(f"file entry {data!r} is malformed: {exc}") from exc
         if len(entry.hash) != 1:
             raise RecordError(f"file entry for {entry.path!r} must name exactly one hash algorithm")
+        # The digest becomes a path in the object store: anything but hex could point elsewhere.
+        if not is_hex_digest(entry.digest, entry.algorithm):
+            raise RecordError(
+                f"file entry for {entry.path!r} has hash {entry.algorithm}:{entry.digest!r}, which is not "
+                f"a {entry.algorithm} digest; refusing it (was the record edited by hand?)"
+            )
+        if entry.size < 0:
+            raise RecordError(f"file entry for {entry.path!r} has a negative size {entry.size}")
+        _refuse_unknown(data, cls, f"file entry for {entry.path!r}")
         return entry
 
 
@@ -129,6 +149,7 @@ class RunRecord:
     def from_dict(cls, data: Any) -> RunRecord:
         if not isinstance(data, dict):
             raise RecordError("a run record must be a JSON object")
+        _refuse_unknown(data, cls, "run record")
         try:
             status = data["status"]
             if status not in STATUSES:

@@ -1,0 +1,101 @@
+"""Notebook jobs: a real kernel runs the notebook; the executed copy is stored in the run's catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runnable import Catalog, JobFailedError, NotebookJob
+
+nbformat = pytest.importorskip("nbformat", reason="needs the notebook extra: pip install 'runnable[notebook]'")
+pytest.importorskip("papermill", reason="needs the notebook extra: pip install 'runnable[notebook]'")
+pytest.importorskip("ipykernel", reason="needs the notebook extra: pip install 'runnable[notebook]'")
+
+
+def write_notebook(path: Path, *cells: str, parameters: str = "rows = 2\nlabel = 'default'") -> None:
+    nb = nbformat.v4.new_notebook()
+    tagged = nbformat.v4.new_code_cell(parameters)
+    tagged.metadata["tags"] = ["parameters"]
+    nb.cells = [tagged, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def record_of(run_id: str) -> dict[str, Any]:
+    return json.loads(Path(f".run_log_store/{run_id}.json").read_text())
+
+
+def outputs_text(nb: Any) -> str:
+    text = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text.append(output.get("text", "") or json.dumps(output.get("data", {})))
+    return "".join(text)
+
+
+CELLS = (
+    "import sys, pathlib\nprint('kernel python', sys.executable)",
+    "pathlib.Path('table.csv').write_text('\\n'.join(str(i) for i in range(rows)) + '\\n')\n"
+    "print(f'{label}: wrote {rows} rows')",
+)
+
+
+def test_notebook_runs_with_parameters_and_is_stored_executed(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_notebook(workdir / "analysis.ipynb", *CELLS)
+    monkeypatch.setenv("RUNNABLE_PRM_rows", "5")
+    Path("params.yaml").write_text("label: monthly\n")
+    record = NotebookJob(notebook="analysis.ipynb", catalog=Catalog(put=["table.csv"])).execute(
+        parameters_file="params.yaml", job_id="nb-ok"
+    )
+    assert record.status == "SUCCESS"
+    data = record_of("nb-ok")
+    assert data["job"]["kind"] == "notebook" and data["job"]["notebook"] == "analysis.ipynb"
+    assert data["parameters"] == {"rows": 5, "label": "monthly"}
+    assert [f["path"] for f in data["files"]] == ["table.csv", "analysis.executed.ipynb"]
+    assert Path("table.csv").read_text() == "0\n1\n2\n3\n4\n"
+    executed = nbformat.read(".catalog/nb-ok/analysis.executed.ipynb", as_version=4)
+    text = outputs_text(executed)
+    assert "monthly: wrote 5 rows" in text
+    import sys
+
+    assert f"kernel python {sys.executable}" in text  # the job's own interpreter ran the notebook
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert not Path("analysis.executed.ipynb").exists()  # the working folder is left as it was
+    log = Path(".catalog/nb-ok/analysis.execution.log").read_text()
+    assert "monthly: wrote 5 rows" in log
+
+
+def test_failing_cell_fails_the_run_and_keeps_the_executed_notebook(workdir: Path) -> None:
+    write_notebook(workdir / "broken.ipynb", "print('before')", "raise ValueError('cell exploded')", "print('after')")
+    with pytest.raises(JobFailedError, match="cell exploded"):
+        NotebookJob(notebook="broken.ipynb").execute(job_id="nb-fail")
+    data = record_of("nb-fail")
+    assert data["status"] == "FAIL"
+    assert "ValueError" in data["error"]["message"] and "cell exploded" in data["error"]["message"]
+    assert [f["path"] for f in data["files"]] == ["broken.executed.ipynb"]
+    executed = nbformat.read(".catalog/nb-fail/broken.executed.ipynb", as_version=4)
+    text = outputs_text(executed)
+    assert "before" in text and "after" not in text
+
+
+def test_missing_notebook_fails_naming_it(workdir: Path) -> None:
+    with pytest.raises(JobFailedError, match="'absent.ipynb' does not exist"):
+        NotebookJob(notebook="absent.ipynb").execute()
+
+
+def test_a_foreign_python3_kernelspec_does_not_hijack_the_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 'python3' kernel registered for another interpreter (here: one that does not exist) is ignored."""
+    spec_dir = workdir.parent / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": ["/nonexistent/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Some other Python", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(workdir.parent / "jupyter"))
+    write_notebook(workdir / "small.ipynb", "print('ran', rows)")
+    record = NotebookJob(notebook="small.ipynb").execute(job_id="nb-env")
+    assert record.status == "SUCCESS"
+    assert "ran 2" in outputs_text(nbformat.read(".catalog/nb-env/small.executed.ipynb", as_version=4))
