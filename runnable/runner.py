@@ -33,10 +33,18 @@ from typing import TYPE_CHECKING, Any
 
 from runnable import config as _config
 from runnable import params as _params
+from runnable import progress as _progress
 from runnable import runid
 from runnable.capture import FilterFactory, OutputCapture
 from runnable.codeinfo import git_identity
-from runnable.errors import CatalogError, JobFailedError, PatternError, RunIdError, RunnableError
+from runnable.errors import (
+    CatalogError,
+    JobFailedError,
+    ParameterError,
+    PatternError,
+    RunIdError,
+    RunnableError,
+)
 from runnable.patterns import expand
 from runnable.put import put_files, store_single
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
@@ -93,6 +101,32 @@ def _sigterm_as_exception() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while a run commits (log, then record), and deliver them after.
+
+    Without this, a signal arriving while the execution log is stored kills the process (SIGTERM)
+    or unwinds it (Ctrl-C) before the final record is written, leaving it RUNNING.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, hold) for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for pending in dict.fromkeys(caught):
+            signal.raise_signal(pending)
+
+
 class JobRunner:
     """Runs ``job`` once with explicit services; ``run()`` returns the final record.
 
@@ -118,6 +152,7 @@ class JobRunner:
         self.catalog_type = catalog_type
         self.working_folder = (working_folder or Path.cwd()).absolute()
         self.make_filter = make_filter
+        self._terminal: int | None = None  # stderr's terminal during a run, for the progress bar
 
     # -- step 1 -----------------------------------------------------------------------------
     def reserve(self, record: RunRecord) -> RunRecord:
@@ -126,7 +161,7 @@ class JobRunner:
                 record.run_id = check_run_id(self.options.run_id)
             except RunnableError as exc:
                 raise RunIdError(str(exc)) from None
-            if not self.run_log_store.create(record):
+            if not self._create(record):
                 raise RunIdError(
                     f"run id {record.run_id!r} is already used in {self.run_log_store.location}; "
                     "choose another id or leave it out to get a generated one"
@@ -134,9 +169,19 @@ class JobRunner:
             return record
         for _ in range(1000):
             record.run_id = runid.generate()
-            if self.run_log_store.create(record):
+            if self._create(record):
                 return record
         raise RunIdError("could not reserve a free run id after 1000 attempts")
+
+    def _create(self, record: RunRecord) -> bool:
+        try:
+            return self.run_log_store.create(record)
+        except OSError as exc:  # a full disk or a read-only folder: say where, not only errno 28
+            raise CatalogError(
+                f"could not write the record of run {record.run_id} in the run-log store "
+                f"{self.run_log_store.location}: {exc.strerror or exc}; free space or fix permissions "
+                "there, then run again"
+            ) from exc
 
     def _new_record(self) -> RunRecord:
         catalog = self.job.catalog
@@ -188,21 +233,28 @@ class JobRunner:
                 scratch=scratch,
             )
             os.environ.update(self.options.secrets)
-            with _sigterm_as_exception(), OutputCapture(log_path, self.make_filter) as capture:
+            # The progress bar's terminal is taken before capture turns fd 2 into a pipe.
+            with _progress.terminal() as self._terminal, _sigterm_as_exception(), \
+                    OutputCapture(log_path, self.make_filter) as capture:
                 try:
                     record.returns = self.job.run(context)
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
-                    if not isinstance(exc, (KeyboardInterrupt, Terminated)):
+                    if isinstance(exc, (JobFailedError, ParameterError)):
+                        # A failed command or a bad parameter: runnable's own stack would only distract.
+                        sys.stderr.write(f"runnable: error: {type(exc).__name__}: {exc}\n")
+                    elif not isinstance(exc, (KeyboardInterrupt, Terminated)):
                         traceback.print_exc()
                     else:
                         interrupt = exc
                         sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
                     sys.stderr.flush()
+                record.parameters.update(context.resolved_parameters)  # as the job received them
                 try:
                     self._catalog_files(record, context)
                 except (RunnableError, OSError) as exc:
-                    sys.stderr.write(f"runnable: {exc}\n")
+                    if not getattr(exc, "reported", False):  # else its lines are in the log already
+                        sys.stderr.write(f"runnable: error: {exc}\n")
                     failure = failure or exc
                 except BaseException as exc:  # noqa: BLE001 - an interrupt while storing
                     interrupt = interrupt or exc
@@ -211,32 +263,43 @@ class JobRunner:
                 sys.stderr.flush()
                 del capture
         finally:
-            for key, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            try:
-                record.execution_log = self._store_log(record, log_path)
-            except (OSError, RunnableError) as exc:
-                failure = failure or exc
-            shutil.rmtree(scratch, ignore_errors=True)
-            record.end = now()
-            record.duration_seconds = round(time.perf_counter() - started, 6)
-            record.status = FAIL if failure is not None else SUCCESS
-            if failure is not None:
-                record.error = {
-                    "type": type(failure).__name__,
-                    "message": str(failure),
-                    "traceback": "".join(traceback.format_exception(failure)),
-                }
-            self.run_log_store.put(record)  # last: the record commits the run
+            with _signals_held():  # a Ctrl-C or SIGTERM now waits until the record is written
+                for key, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+                try:
+                    record.execution_log = self._store_log(record, log_path)
+                except (OSError, RunnableError) as exc:
+                    failure = failure or exc
+                shutil.rmtree(scratch, ignore_errors=True)
+                record.end = now()
+                record.duration_seconds = round(time.perf_counter() - started, 6)
+                record.status = FAIL if failure is not None else SUCCESS
+                if failure is not None:
+                    record.error = {
+                        "type": type(failure).__name__,
+                        "message": str(failure),
+                        "traceback": "".join(traceback.format_exception(failure)),
+                    }
+                    if getattr(failure, "exit_code", None) is not None:  # a failed command's code
+                        record.error["exit_code"] = failure.exit_code  # type: ignore[attr-defined]
+                if self.options.secrets:  # secret values never reach the record or the summary
+                    from runnable.secrets import mask_record
+
+                    mask_record(record, self.options.secrets.values())
+                self.run_log_store.put(record)  # last: the record commits the run
         if self.options.print_summary:
             sys.stdout.write(json.dumps(summary(record, self.run_log_store.location), indent=4) + "\n")
             sys.stdout.flush()
         if interrupt is not None:
             raise interrupt
         if failure is not None:
+            if self.options.secrets:  # the chained exception's text could hold a secret's value
+                error = record.error or {}
+                raise JobFailedError(f"run {record.run_id} failed: {error.get('type')}: {error.get('message')}",
+                                     record) from None
             raise JobFailedError(
                 f"run {record.run_id} failed: {type(failure).__name__}: {failure}", record
             ) from failure
@@ -252,7 +315,9 @@ class JobRunner:
             for skip in selection.skipped:
                 sys.stderr.write(f"runnable: warning: not storing {skip.rel!r}: {skip.reason}\n")
             record.skipped = [{"path": s.rel, "reason": s.reason} for s in selection.skipped]
-            result = put_files(selection.files, self.storage, record.run_id, self.algorithm, catalog.store_copy)
+            with _progress.for_files(selection.files, self._terminal) as bar:
+                result = put_files(selection.files, self.storage, record.run_id, self.algorithm,
+                                   catalog.store_copy, progress=bar)
             record.files = result.entries
             for rel, reason in result.failures:
                 errors.append(f"could not store {rel!r}: {reason}")
@@ -260,14 +325,19 @@ class JobRunner:
                 errors.append(f"put pattern {pattern!r} matched no file in {self.working_folder}")
         for rel, path in context.extra_outputs:
             if path.exists():
-                record.files.append(store_single(self.storage, record.run_id, rel, path, self.algorithm))
+                try:
+                    record.files.append(store_single(self.storage, record.run_id, rel, path, self.algorithm))
+                except (RunnableError, OSError) as exc:
+                    errors.append(f"could not store {rel!r}: {exc}")
         if errors:
             for message in errors:
                 sys.stderr.write(f"runnable: error: {message}\n")
             first = errors[0]
             more = f" (and {len(errors) - 1} more problems, see the execution log)" if len(errors) > 1 else ""
             kind = PatternError if "matched no file" in first else CatalogError
-            raise kind(first + more)
+            error = kind(first + more)
+            setattr(error, "reported", True)  # noqa: B010 - printed above, one line per problem
+            raise error
 
     # -- step 3 -----------------------------------------------------------------------------
     def _store_log(self, record: RunRecord, log_path: Path) -> FileEntry | None:
@@ -301,8 +371,11 @@ def execute_job(
     parameters_file: str | os.PathLike[str] | None,
     run_id: str | None,
     tags: Sequence[str],
-) -> RunRecord:
-    """``job.execute()``: merge arguments with the environment, build the services, run."""
+) -> RunRecord | None:
+    """``job.execute()``: merge arguments with the environment, build the services, run.
+
+    Returns None for a dry run of the container or Kubernetes executor (nothing ran).
+    """
     configuration = _config.load(configuration_file)
     parameters_file = parameters_file or os.environ.get(ENV_PARAMETERS_FILE) or None
     all_tags = list(tags) + [t for t in os.environ.get(ENV_TAGS, "").split(",") if t]
@@ -311,6 +384,6 @@ def execute_job(
         parameters=_params.collect(parameters_file),
         tags=all_tags,
     )
-    executor = configuration["job-executor"].build()
-    result: RunRecord = executor.execute(job, configuration, options)
+    executor = configuration.executor()  # ``local`` inside a container or pod started by runnable
+    result: RunRecord | None = executor.execute(job, configuration, options)
     return result

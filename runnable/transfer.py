@@ -1,7 +1,8 @@
-"""Copy a file while hashing it: one read per byte, constant memory, atomic result.
+"""Copy a file while hashing it, and write files atomically.
 
-The destination is written under a temporary name in its own folder and renamed into place only
-when every byte is written, so a crash never leaves a file that looks complete but is not.
+Every copy reads each byte once (see ``hashing.hash_stream``) and lands under a temporary name that
+is renamed into place only when complete, so a crash never leaves a file that looks complete but is
+not. Temporary names start with ``TEMP_PREFIX`` so garbage collection can find abandoned ones.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "a").write_bytes(b"abc")
@@ -12,30 +13,55 @@ when every byte is written, so a crash never leaves a file that looks complete b
 
 from __future__ import annotations
 
+import itertools
 import os
-import threading
-import uuid
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from queue import Queue
 
-from runnable.hashing import CHUNK_SIZE, new_hasher
+from runnable.hashing import SMALL_FILE, SourceChangedError, hash_stream
 
 Progress = Callable[[int], None]
 
-# Below this size a file is copied in the calling thread; above it, hashing runs in a helper thread
-# overlapped with writing (hashlib and blake3 release the GIL on large buffers).
-_OVERLAP_THRESHOLD = 8 * CHUNK_SIZE
-# Buffers in flight between the reader and the hashing thread: bounds memory at ~4 MiB a file.
-_BUFFERS = 4
-
 TEMP_PREFIX = ".runnable-tmp-"
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+READ_FLAGS = os.O_RDONLY | _O_CLOEXEC
+# Exclusive create: a temporary name is never shared, and never follows a planted symbolic link.
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+_SESSION = os.urandom(6).hex()  # with the pid and a counter: unique names without a syscall each
+_COUNTER = itertools.count()
+
+
+def unique_temp(name: str) -> str:
+    """A fresh temporary file name (no folder) for a file that will become ``name``.
+
+    Unique across processes (process id and random bits) and threads (``next`` on a counter is
+    atomic under the GIL); creating it with O_EXCL would catch an impossible collision anyway.
+    """
+    full = f"{TEMP_PREFIX}{os.getpid()}-{_SESSION}-{next(_COUNTER)}-{name}"
+    if len(full) <= 63:  # the common case: short enough in any encoding (4 bytes a character at most)
+        return full
+    # Names are limited to 255 *bytes*: cut by encoded length, never inside a character, so a name
+    # like 'é' * 127 + 'x' still gets a valid temporary name.
+    return os.fsencode(full)[:255].decode("utf-8", errors="ignore")
 
 
 def temp_name(destination: Path) -> Path:
     """A unique temporary name beside ``destination`` (same folder, so the rename is atomic)."""
-    return destination.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{destination.name}"[:255])
+    return destination.with_name(unique_temp(destination.name))
+
+
+def remove_quietly(path: str | os.PathLike[str]) -> None:
+    """Delete ``path`` if it exists (cleanup after a failure must not hide the failure)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 @contextmanager
@@ -46,10 +72,7 @@ def atomic_path(destination: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, destination)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        remove_quietly(tmp)
         raise
 
 
@@ -64,8 +87,38 @@ def atomic_write_bytes(destination: Path, data: bytes, mode: int | None = None) 
             os.chmod(tmp, mode)
 
 
-class SourceChangedError(OSError):
-    """The source file changed size while it was being copied."""
+def write_new_file(path: str | os.PathLike[str], data: bytes | memoryview, mode: int = READ_ONLY) -> None:
+    """Create ``path`` (which must not exist) holding ``data``; remove it again if writing fails.
+
+    The file is created with ``mode`` directly (0o444 by default): the open descriptor may still
+    write, and no separate chmod is needed. Not atomic on its own: pass a temporary name.
+    """
+    fd = os.open(path, CREATE_FLAGS, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        remove_quietly(path)
+        raise
+    os.close(fd)
+
+
+def read_small(fd: int, before: os.stat_result, name: str | os.PathLike[str]) -> bytes:
+    """Read the whole of a small regular file in one call, checking its size did not change.
+
+    Asks for one byte more than the size: getting it means the file grew, getting less that it
+    shrank. One read call, so no second ``fstat`` for the modification time (a large file's copy,
+    many calls long, checks that too).
+    """
+    data = os.read(fd, before.st_size + 1)
+    if len(data) != before.st_size:
+        raise SourceChangedError(
+            f"{name} changed size while it was being read ({before.st_size} -> {len(data)}+ bytes); "
+            "store it again once it is complete"
+        )
+    return data
 
 
 def copy_and_hash(
@@ -73,90 +126,40 @@ def copy_and_hash(
     destination: Path,
     algorithm: str,
     progress: Progress | None = None,
+    mode: int = 0o644,
 ) -> tuple[str, int]:
-    """Copy ``source`` to ``destination`` (not atomic: callers pass a temporary name) and hash it.
+    """Copy ``source`` to the new file ``destination`` and hash it, reading each byte once.
 
-    Returns ``(hexdigest, size)`` of exactly the bytes written. Raises SourceChangedError if the
-    source's size differs before and after the copy (it was being written to).
+    Not atomic by itself: callers pass a temporary name and rename it. Returns ``(hexdigest, size)``
+    of exactly the bytes written; raises SourceChangedError (and removes ``destination``) if the
+    source changed while it was copied.
     """
-    hasher = new_hasher(algorithm)
-    size = 0
-    with open(source, "rb", buffering=0) as src:
-        size_before = os.fstat(src.fileno()).st_size
-        with open(destination, "xb", buffering=0) as dst:
-            if size_before < _OVERLAP_THRESHOLD:
-                buffer = bytearray(CHUNK_SIZE)
-                view = memoryview(buffer)
-                while n := src.readinto(buffer):
-                    chunk = view[:n]
-                    hasher.update(chunk)
-                    _write_all(dst.fileno(), chunk)
-                    size += n
-                    if progress:
-                        progress(n)
-            else:
-                size = _overlapped_copy(src.fileno(), dst.fileno(), hasher, progress)
-        size_after = os.stat(source).st_size
-    if size != size_before or size_after != size_before:
-        raise SourceChangedError(
-            f"{source} changed size while it was being stored ({size_before} -> {size_after} bytes)"
-        )
-    return hasher.hexdigest(), size
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-
-
-def _overlapped_copy(src: int, dst: int, hasher: object, progress: Progress | None) -> int:
-    """Read each chunk once; write it here while a helper thread hashes it."""
-    free: Queue[bytearray] = Queue()
-    for _ in range(_BUFFERS):
-        free.put(bytearray(CHUNK_SIZE))
-    full: Queue[tuple[bytearray, int] | None] = Queue(maxsize=_BUFFERS)
-    returned: Queue[bytearray] = Queue()
-    update = hasher.update  # type: ignore[attr-defined]
-    failure: list[BaseException] = []
-
-    def hash_worker() -> None:
-        try:
-            while (item := full.get()) is not None:
-                buf, n = item
-                update(memoryview(buf)[:n])
-                returned.put(buf)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
-            failure.append(exc)
-            while full.get() is not None:
-                pass
-
-    worker = threading.Thread(target=hash_worker, name="runnable-hash", daemon=True)
-    worker.start()
-    size = 0
-    pending = 0
+    src = os.open(source, READ_FLAGS)
     try:
-        while True:
-            if free.empty() and pending:
-                free.put(returned.get())
-                pending -= 1
-            buf = free.get()
-            n = os.readv(src, [buf])
-            if not n:
-                free.put(buf)
-                break
-            _write_all(dst, memoryview(buf)[:n])
-            full.put((buf, n))
-            pending += 1
-            size += n
-            if progress:
-                progress(n)
-            while not returned.empty():
-                free.put(returned.get())
-                pending -= 1
+        dst = os.open(destination, CREATE_FLAGS, mode)
+        try:
+            result = hash_stream(src, algorithm, sink=dst, progress=progress, name=source)
+        except BaseException:
+            os.close(dst)
+            remove_quietly(destination)
+            raise
+        os.close(dst)
+        return result
     finally:
-        full.put(None)
-        worker.join()
-    if failure:
-        raise failure[0]
-    return size
+        os.close(src)
+
+
+__all__ = [
+    "READ_ONLY",
+    "SMALL_FILE",
+    "TEMP_PREFIX",
+    "SourceChangedError",
+    "atomic_path",
+    "atomic_write_bytes",
+    "copy_and_hash",
+    "read_small",
+    "remove_quietly",
+    "temp_name",
+    "unique_temp",
+    "write_new_file",
+]

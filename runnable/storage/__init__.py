@@ -30,6 +30,9 @@ class Storage(Protocol):
     #: A short description of where content lives, e.g. ``.catalog`` or ``s3://bucket/prefix``.
     location: str
 
+    # Optional, not part of the protocol check: ``put_workers`` (int) tells ``put_files`` how many
+    # files to store at once; 2 when absent. The file-system catalog sets 1 (see storage/local.py).
+
     def store(
         self,
         run_id: str,

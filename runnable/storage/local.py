@@ -25,12 +25,29 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from runnable.errors import CatalogError
+from runnable.errors import CatalogError, RecordError
+from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream
+from runnable.record import check_run_id
 from runnable.storage import Stored
-from runnable.transfer import TEMP_PREFIX, copy_and_hash, temp_name
+from runnable.transfer import (
+    CREATE_FLAGS,
+    READ_FLAGS,
+    READ_ONLY,
+    TEMP_PREFIX,
+    read_small,
+    remove_quietly,
+    unique_temp,
+    write_new_file,
+)
 
 OBJECTS = ".objects"
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+TMP = "tmp"
+_READ_ONLY = READ_ONLY
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+: a file created without a name
+# Link failures that mean "this file system cannot do it here", answered by copying instead:
+# EMLINK (an object already has the most hard links allowed, 65000 on ext4), EPERM/ENOTSUP (no hard
+# links, e.g. some network and FUSE file systems), EXDEV (the run folder is a mount of its own).
+_LINK_UNSUPPORTED = (errno.EMLINK, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV)
 
 
 def _reflink(source: str, destination: str) -> bool:
@@ -61,10 +78,23 @@ class FileSystemStorage:
     '49f68a5c8493ec2c0bf489821c21fc3b'
     """
 
+    #: Files ``put_files`` stores at once. One: each small file is a handful of system calls on
+    #: directories, and a second thread only adds contention for the GIL and the directories'
+    #: locks (10,000 files of 1 KiB on a fresh ext4, 2 cores: 0.72 s with one thread, 1.10 s with
+    #: two, 1.13 s with three). A large file overlaps its own reading, writing and hashing anyway.
+    put_workers = 1
+
     def __init__(self, catalog_location: str | os.PathLike[str] = ".catalog") -> None:
         self.root = Path(catalog_location).absolute()
         self.location = str(catalog_location)
         self._reflink_works: bool | None = None
+        self._tmpfile_works: bool | None = None if _O_TMPFILE else False
+        # Folders known to exist: for 10,000 small files this saves two of every file's ~10 system
+        # calls. A folder removed behind our back is noticed (FileNotFoundError) and made again.
+        self._dirs: set[str] = set()
+        self._shown = str(Path(self.location))  # how locations are shown: as given, normalised
+        self._root = str(self.root)
+        self._objects = f"{self._root}/{OBJECTS}"
 
     # -- layout -----------------------------------------------------------------------------
     def object_path(self, algorithm: str, digest: str) -> Path:
@@ -81,7 +111,22 @@ class FileSystemStorage:
         return path
 
     def run_location(self, run_id: str) -> str:
-        return str(Path(self.location) / run_id)
+        return f"{self._shown}/{run_id}"
+
+    def _ensure_dir(self, folder: str) -> None:
+        if folder not in self._dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._dirs.add(folder)
+
+    def _retry_in_new_dir(self, folder: str, action: Callable[[], None]) -> None:
+        """Run ``action`` (which creates a name in ``folder``), making the folder if it vanished."""
+        self._ensure_dir(folder)
+        try:
+            action()
+        except FileNotFoundError:
+            self._dirs.discard(folder)
+            self._ensure_dir(folder)
+            action()
 
     # -- storing ----------------------------------------------------------------------------
     def store(
@@ -92,64 +137,165 @@ class FileSystemStorage:
         algorithm: str,
         progress: Callable[[int], None] | None = None,
     ) -> Stored:
-        tmp_dir = self.root / OBJECTS / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(tmp_dir / "object")
+        # Plain strings on this path, not pathlib: for 10,000 small files pathlib alone cost ~40 us a
+        # file, as much as the system calls.
+        destination = self._run_path(run_id, rel)  # refuse a bad path before reading anything
+        src = os.open(source, READ_FLAGS)
         try:
-            digest, size = copy_and_hash(source, tmp, algorithm, progress)
-            os.chmod(tmp, _READ_ONLY)
-            obj = self.object_path(algorithm, digest)
-            new = self._commit_object(tmp, obj)
+            before = os.fstat(src)
+            if stat.S_ISREG(before.st_mode) and before.st_size <= SMALL_FILE:
+                data = read_small(src, before, source)
+                digest, size = hash_bytes(data, algorithm), len(data)
+                if progress:
+                    progress(size)
+                obj = self._object(algorithm, digest)
+                new = self._commit_bytes(data, obj)
+            else:
+                digest, size, obj, new = self._copy_large(src, source, algorithm, progress)
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        self._present(obj, self.run_file(run_id, rel))
-        return Stored(digest=digest, size=size, location=str(Path(self.location) / run_id / rel), new=new)
+            os.close(src)
+        self._present(obj, destination)
+        return Stored(digest=digest, size=size, location=f"{self._shown}/{run_id}/{rel}", new=new)
 
-    def _commit_object(self, tmp: Path, obj: Path) -> bool:
-        """Give the complete temporary file its content name; False if that content was stored."""
-        if obj.exists():
-            return False
-        obj.parent.mkdir(parents=True, exist_ok=True)
+    def _object(self, algorithm: str, digest: str) -> str:
+        return f"{self._objects}/{algorithm}/{digest[:2]}/{digest[2:]}"
+
+    def _run_path(self, run_id: str, rel: str) -> str:
+        """``run_file`` as a string, checked without pathlib (same rule: it must stay in the run)."""
         try:
-            os.link(tmp, obj)  # atomic and exclusive: a concurrent twin simply loses the race
-        except FileExistsError:
+            check_run_id(run_id)
+        except RecordError as exc:
+            raise CatalogError(f"cannot store into run {run_id!r}: {exc}") from None
+        if rel.startswith("/") or "\0" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+            raise CatalogError(f"catalog path {rel!r} would leave the run folder of {run_id!r}")
+        return f"{self._root}/{run_id}/{rel}"
+
+    def _temp_object(self) -> str:
+        folder = f"{self._objects}/{TMP}"
+        self._ensure_dir(folder)
+        return f"{folder}/{unique_temp('object')}"
+
+    def _commit_bytes(self, data: bytes, obj: str) -> bool:
+        """Store a small content read into memory; the hash is known first, so a duplicate costs no
+        write at all. False if that content was already stored."""
+        if os.path.exists(obj):
             return False
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EXDEV):
-                raise
-            os.replace(tmp, obj)  # file systems without hard links
+        if self._tmpfile_works is not False:
+            folder = os.path.dirname(obj)
+            self._ensure_dir(folder)
+            try:
+                created = self._commit_anonymous(data, folder, obj)
+            except FileNotFoundError:
+                self._dirs.discard(folder)  # removed behind our back: make it again, once
+                self._ensure_dir(folder)
+                created = self._commit_anonymous(data, folder, obj)
+            if created is not None:
+                return created
+        tmp = self._temp_object()
+        write_new_file(tmp, data)  # no fsync: the same durability as cp (see docs/storage.md)
+        try:
+            self._retry_in_new_dir(os.path.dirname(obj), lambda: os.replace(tmp, obj))
+        except BaseException:
+            remove_quietly(tmp)
+            raise
         return True
 
-    def _present(self, obj: Path, destination: Path) -> None:
-        """Make ``destination`` show the object's content: reflink, else hard link, else copy."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(destination)
+    def _commit_anonymous(self, data: bytes, folder: str, obj: str) -> bool | None:
+        """Write ``data`` to a file with no name (O_TMPFILE) and link it as ``obj``: one directory
+        change instead of three (create, rename, and the temporary's removal), and a crash leaves
+        nothing behind at all. None if this system cannot (no O_TMPFILE, no /proc): use a temporary
+        name instead. 10,000 files of 1 KiB: 0.52 s here, against 0.60-1.2 s with named temporaries."""
         try:
-            if not self._try_reflink(obj, tmp):
-                try:
-                    os.link(obj, tmp)
-                except OSError as exc:
-                    if exc.errno not in (errno.EMLINK, errno.EPERM, errno.ENOTSUP, errno.EXDEV):
-                        raise
-                    shutil.copyfile(obj, tmp)
-            os.chmod(tmp, _READ_ONLY)
-            os.replace(tmp, destination)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            fd = os.open(folder, _O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, _READ_ONLY)
+        except FileNotFoundError:
             raise
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOTSUP):
+                raise
+            self._tmpfile_works = False
+            return None
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            try:
+                # A dir_fd makes os.link use linkat(..., AT_SYMLINK_FOLLOW), which gives the open
+                # file a name; /proc/self/fd/N is absolute, so the dir_fd itself is not used.
+                os.link(f"/proc/self/fd/{fd}", obj, src_dir_fd=fd)
+            except FileExistsError:
+                return False  # a concurrent twin stored the same content first
+            except OSError as exc:
+                if self._tmpfile_works or exc.errno not in (errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EACCES):
+                    raise
+                self._tmpfile_works = False
+                return None
+        finally:
+            os.close(fd)
+        self._tmpfile_works = True
+        return True
 
-    def _try_reflink(self, obj: Path, tmp: Path) -> bool:
-        if self._reflink_works is False:
-            return False
-        ok = _reflink(str(obj), str(tmp))
+    def _copy_large(
+        self, src: int, source: Path, algorithm: str, progress: Callable[[int], None] | None
+    ) -> tuple[str, int, str, bool]:
+        """Copy into a temporary object while hashing, then give it its content name."""
+        tmp = self._temp_object()
+        try:
+            out = os.open(tmp, CREATE_FLAGS, _READ_ONLY)
+            try:
+                digest, size = hash_stream(src, algorithm, sink=out, progress=progress, name=source)
+            finally:
+                os.close(out)
+            obj = self._object(algorithm, digest)
+            if os.path.exists(obj):
+                return digest, size, obj, False  # dedup: the finally below drops the copy
+            # Rename, not link: a concurrent twin that wins the race replaces identical bytes.
+            self._retry_in_new_dir(os.path.dirname(obj), lambda: os.replace(tmp, obj))
+            return digest, size, obj, True
+        finally:
+            remove_quietly(tmp)
+
+    def _present(self, obj: str, destination: str) -> None:
+        """Make ``destination`` show the object's content: reflink, else hard link, else copy.
+
+        A hard link to a new name is atomic on its own (the name appears complete or not at all),
+        so the common case costs one system call; a temporary name is only needed to replace an
+        existing file or to build a copy.
+        """
+        if self._reflink_works is not False and self._via_temporary(
+            destination, lambda tmp: self._try_reflink(obj, tmp)
+        ):
+            return
+        try:
+            self._retry_in_new_dir(os.path.dirname(destination), lambda: os.link(obj, destination))
+            return
+        except FileExistsError:
+            linked = self._via_temporary(destination, lambda tmp: _link_or_false(obj, tmp))
+        except OSError as exc:
+            if exc.errno not in _LINK_UNSUPPORTED:
+                raise
+            linked = False
+        if not linked:
+            self._via_temporary(destination, lambda tmp: _copy_read_only(obj, tmp))
+
+    def _via_temporary(self, destination: str, make: Callable[[str], bool]) -> bool:
+        """Build ``destination`` under a temporary name with ``make``; rename it into place if True."""
+        folder, name = os.path.split(destination)
+        os.makedirs(folder, exist_ok=True)  # not the cache: this rare path must not trust a stale entry
+        tmp = f"{folder}/{unique_temp(name)}"
+        try:
+            if not make(tmp):
+                return False
+            os.replace(tmp, destination)
+            return True
+        finally:
+            remove_quietly(tmp)
+
+    def _try_reflink(self, obj: str, tmp: str) -> bool:
+        ok = _reflink(obj, tmp)
         if self._reflink_works is None:
             self._reflink_works = ok
+        if ok:
+            os.chmod(tmp, _READ_ONLY)
         return ok
 
     # -- reading ----------------------------------------------------------------------------
@@ -167,7 +313,7 @@ class FileSystemStorage:
         if not base.is_dir():
             return
         for algo_dir in sorted(base.iterdir()):
-            if algo_dir.name == "tmp" or not algo_dir.is_dir():
+            if algo_dir.name == TMP or not algo_dir.is_dir():
                 continue
             for prefix in sorted(algo_dir.iterdir()):
                 for obj in sorted(prefix.iterdir()):
@@ -191,7 +337,7 @@ class FileSystemStorage:
     def clean_temporaries(self, older_than_seconds: float) -> int:
         freed = 0
         cutoff = time.time() - older_than_seconds
-        candidates = [self.root / OBJECTS / "tmp"]
+        candidates = [self.root / OBJECTS / TMP]
         for folder in candidates:
             if not folder.is_dir():
                 continue
@@ -200,3 +346,19 @@ class FileSystemStorage:
                     freed += entry.lstat().st_size
                     entry.unlink()
         return freed
+
+
+def _link_or_false(obj: str, tmp: str) -> bool:
+    try:
+        os.link(obj, tmp)
+    except OSError as exc:
+        if exc.errno not in _LINK_UNSUPPORTED:
+            raise
+        return False
+    return True
+
+
+def _copy_read_only(obj: str, tmp: str) -> bool:
+    shutil.copyfile(obj, tmp)
+    os.chmod(tmp, _READ_ONLY)
+    return True

@@ -1,0 +1,209 @@
+"""Copying while hashing: exact bytes, every algorithm, failures that leave nothing behind, progress."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pty
+import random
+import select
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from blake3 import blake3
+
+from runnable.hashing import CHUNK_SIZE, SMALL_FILE, SourceChangedError, hash_bytes, hash_file
+from runnable.progress import TransferProgress
+from runnable.transfer import TEMP_PREFIX, atomic_write_bytes, copy_and_hash, write_new_file
+
+from .conftest import run_python
+
+SIZES = [0, 1, SMALL_FILE - 1, SMALL_FILE, SMALL_FILE + 1, 5 * CHUNK_SIZE + 123]
+
+
+def reference(data: bytes, algorithm: str) -> str:
+    if algorithm == "blake3":
+        return str(blake3(data).hexdigest())
+    return hashlib.new(algorithm, data).hexdigest()
+
+
+def data_of(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@pytest.mark.parametrize("algorithm", ["md5", "sha256", "blake3"])
+@pytest.mark.parametrize("size", SIZES)
+def test_copy_is_byte_identical_and_hash_is_of_the_whole_content(tmp_path: Path, algorithm: str,
+                                                                   size: int) -> None:
+    data = data_of(size, seed=size)
+    source = tmp_path / "source.bin"
+    source.write_bytes(data)
+    seen: list[int] = []
+    digest, copied = copy_and_hash(source, tmp_path / "copy.bin", algorithm, seen.append)
+    assert (digest, copied) == (reference(data, algorithm), size)
+    assert (tmp_path / "copy.bin").read_bytes() == data
+    assert sum(seen) == size
+    assert hash_file(source, algorithm) == (digest, size)
+    assert hash_bytes(data, algorithm) == digest
+
+
+def test_large_copies_keep_hashing_off_the_reading_thread_and_stop_their_helper(tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(data_of(6 * CHUNK_SIZE))
+    before = {t.name for t in threading.enumerate()}
+    copy_and_hash(source, tmp_path / "copy.bin", "md5")
+    assert {t.name for t in threading.enumerate()} == before  # no helper thread left running
+
+
+def test_a_failure_mid_copy_removes_the_partial_destination(tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(data_of(8 * CHUNK_SIZE))
+    destination = tmp_path / "partial.bin"
+    done = 0
+
+    def interrupt(n: int) -> None:
+        nonlocal done
+        done += n
+        if done >= 3 * CHUNK_SIZE:
+            raise KeyboardInterrupt("simulated Ctrl-C half way")
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_and_hash(source, destination, "md5", interrupt)
+    assert not destination.exists()
+    assert [t.name for t in threading.enumerate() if t.name == "runnable-hash"] == []
+
+
+@pytest.mark.parametrize("change", ["shrink", "grow", "rewrite"])
+def test_a_source_that_changes_during_the_copy_is_refused(tmp_path: Path, change: str) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(data_of(4 * CHUNK_SIZE))
+    destination = tmp_path / "copy.bin"
+    calls = 0
+
+    def meddle(n: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls != 2:
+            return
+        if change == "shrink":
+            os.truncate(source, CHUNK_SIZE // 2)
+        elif change == "grow":
+            with open(source, "ab") as handle:
+                handle.write(b"more")
+        else:  # same size, new bytes: only the modification time tells
+            with open(source, "r+b") as handle:
+                handle.write(b"x" * 10)
+            stat = os.stat(source)
+            os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+    with pytest.raises(SourceChangedError, match="big.bin"):
+        copy_and_hash(source, destination, "sha256", meddle)
+    assert not destination.exists()
+    calls = 0
+    if change == "grow":  # hashing alone notices it too
+        with pytest.raises(SourceChangedError):
+            hash_file(source, "md5", meddle)
+
+
+def test_writes_refuse_existing_names_and_atomic_write_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "x.bin"
+    write_new_file(target, b"one")
+    assert target.read_bytes() == b"one"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o444)
+    with pytest.raises(FileExistsError):
+        write_new_file(target, b"two")
+    atomic_write_bytes(tmp_path / "y.json", b"{}")
+    assert (tmp_path / "y.json").read_bytes() == b"{}"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(TEMP_PREFIX)] == []
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+def test_progress_counts_without_a_terminal_and_draws_nothing() -> None:
+    with TransferProgress(total_bytes=100, total_files=2, terminal_fd=None, delay=0) as bar:
+        bar.add_bytes(60)
+        bar.add_file()
+        bar.add_bytes(40)
+        bar.add_file()
+    assert (bar.bytes_done, bar.files_done, bar.shown) == (100, 2, False)
+
+
+def test_progress_draws_on_a_terminal_once_the_delay_has_passed() -> None:
+    main, side = pty.openpty()
+    try:
+        with TransferProgress(total_bytes=3 * 1024 * 1024, total_files=3, terminal_fd=side, delay=0) as bar:
+            bar.add_bytes(1024 * 1024)
+            bar.add_file()
+            text = _read_until(main, b"1/3 files")
+        assert bar.shown
+        assert b"storing" in text
+        with TransferProgress(total_bytes=1, total_files=1, terminal_fd=side, delay=30) as quick:
+            quick.add_bytes(1)
+        assert not quick.shown  # finished before the delay: nothing drawn
+    finally:
+        os.close(main)
+        os.close(side)
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 10.0) -> bytes:
+    seen = b""
+    while needle not in seen:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, f"no {needle!r} on the terminal; saw {seen!r}"
+        seen += os.read(fd, 65536)
+    return seen
+
+
+JOB = """\
+from runnable import Catalog, PythonJob
+
+def make():
+    with open("out.bin", "wb") as handle:
+        handle.write(b"x" * (3 * 1024 * 1024))
+
+PythonJob(function=make, catalog=Catalog(put=["out.bin"])).execute()
+"""
+
+
+def test_a_run_shows_no_progress_bar_when_output_is_not_a_terminal(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB + "import sys; print('rich loaded:', 'rich' in sys.modules)\n")
+    done = run_python(Path("job.py"), workdir, env={"RUNNABLE_PROGRESS_DELAY": "0"})
+    assert done.returncode == 0, done.stderr
+    assert "rich loaded: False" in done.stdout
+    assert "\x1b[" not in done.stdout + done.stderr  # no terminal control sequences at all
+    assert "storing" not in done.stderr
+
+
+def test_a_run_on_a_terminal_draws_the_bar_there_and_not_in_the_execution_log(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB)
+    main, side = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    env["RUNNABLE_PROGRESS_DELAY"] = "0"
+    try:
+        proc = subprocess.Popen([sys.executable, "job.py"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                stderr=side, text=True)
+        os.close(side)
+        on_terminal = b""
+        while True:
+            ready, _, _ = select.select([main], [], [], 60)
+            if not ready:
+                break
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            on_terminal += chunk
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(main)
+    assert proc.returncode == 0, on_terminal.decode(errors="replace")
+    assert b"1/1 files" in on_terminal
+    logs = list((workdir / ".catalog").glob("*/*.execution.log"))
+    assert len(logs) == 1
+    assert "files" not in logs[0].read_text() and "\x1b[" not in logs[0].read_text()
+    assert '"status": "SUCCESS"' in out
