@@ -5,6 +5,8 @@ files it writes in a per-run catalog with the hash of every file.
 >>> job = PythonJob(function=len, catalog=Catalog(put=["df.csv"]))
 """
 
+from typing import TYPE_CHECKING, Any
+
 from runnable.catalog import Catalog
 from runnable.errors import (
     CatalogError,
@@ -22,9 +24,20 @@ from runnable.errors import (
     SecretError,
     UsageError,
 )
-from runnable.history import Run, get_run, runs
 from runnable.jobs import NotebookJob, PythonJob, ShellJob
 from runnable.version import __version__
+
+if TYPE_CHECKING:
+    from runnable.history import Run, get_run, runs
+
+
+def __getattr__(name: str) -> Any:
+    # The history API is imported on first use: a job that never lists runs does not pay for it.
+    if name in ("Run", "get_run", "runs"):
+        from runnable import history
+
+        return getattr(history, name)
+    raise AttributeError(f"module 'runnable' has no attribute {name!r}")
 
 __all__ = [
     "Catalog",

@@ -80,8 +80,14 @@ class CleanableRunLogStore(RunLogStore, Protocol):
 INDEX_NAME = ".index.json"  # starts with '.': never mistaken for a run record
 
 
+# Records up to this many files are indented for people reading them; larger ones are written
+# compact, because indenting switches json to its pure-Python encoder (0.1 s per 10,000 files).
+_INDENT_UP_TO_FILES = 1000
+
+
 def encode(record: RunRecord) -> bytes:
-    return json.dumps(record.to_dict(), indent=2, ensure_ascii=False, default=str).encode() + b"\n"
+    indent = 2 if len(record.files) <= _INDENT_UP_TO_FILES else None
+    return json.dumps(record.to_dict(), indent=indent, ensure_ascii=False, default=str).encode() + b"\n"
 
 
 def decode(data: bytes, origin: str) -> RunRecord:

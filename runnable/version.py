@@ -1,8 +1,3 @@
-"""The installed version of runnable."""
+"""The version of runnable (the single source: pyproject.toml reads it from here)."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("runnable")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+__version__ = "0.1.0"
