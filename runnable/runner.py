@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runnable import config as _config
@@ -78,6 +78,24 @@ class RunOptions:
     tags: list[str] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
     print_summary: bool = True
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without runnable's own frames at the top (they only distract).
+
+    An error raised inside runnable itself keeps its full traceback.
+    """
+    return "".join(traceback.format_exception(type(exc), exc, _user_frames(exc)))
+
+
+def _user_frames(exc: BaseException) -> TracebackType | None:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    return tb if tb is not None else exc.__traceback__
 
 
 def now() -> str:
@@ -244,7 +262,7 @@ class JobRunner:
                         # A failed command or a bad parameter: runnable's own stack would only distract.
                         sys.stderr.write(f"runnable: error: {type(exc).__name__}: {exc}\n")
                     elif not isinstance(exc, (KeyboardInterrupt, Terminated)):
-                        traceback.print_exc()
+                        sys.stderr.write(user_traceback(exc))
                     else:
                         interrupt = exc
                         sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
@@ -281,7 +299,7 @@ class JobRunner:
                     record.error = {
                         "type": type(failure).__name__,
                         "message": str(failure),
-                        "traceback": "".join(traceback.format_exception(failure)),
+                        "traceback": user_traceback(failure),
                     }
                     if getattr(failure, "exit_code", None) is not None:  # a failed command's code
                         record.error["exit_code"] = failure.exit_code  # type: ignore[attr-defined]
@@ -302,7 +320,7 @@ class JobRunner:
                                      record) from None
             raise JobFailedError(
                 f"run {record.run_id} failed: {type(failure).__name__}: {failure}", record
-            ) from failure
+            ) from failure.with_traceback(_user_frames(failure))
         return record
 
     # -- step 2, after the job --------------------------------------------------------------

@@ -13,8 +13,9 @@ file named by ``secrets_file``; they are never written to records or logs)::
 Keys under ``prefix`` mirror the file-system catalog, so a person with any S3 browser finds a run's
 files by run id and relative path::
 
-    {prefix}/.objects/md5/90/0150983cd24fb0d6963f7d28e17f72   each distinct content once
-    {prefix}/.objects/tmp/{uuid}                             partial uploads of ``run_files: pointer``
+    {prefix}/.objects/md5/90/0150983cd24fb0d6963f7d28e17f72   each distinct content once: its bytes,
+                                                             or an alias naming a blob (large files)
+    {prefix}/.objects/blobs/{uuid}                           the bytes of a large file, uploaded once
     {prefix}/{run-id}/{relative path}                        the run's files (pointers by default)
     {run-log prefix}/{run-id}.json                           the run record, written last
 
@@ -22,11 +23,19 @@ How a file is stored, reading it exactly once:
 
 * up to one part (8 MiB): read into memory and hashed; if the content key exists nothing is uploaded
   (the run file is a pointer, or a server-side copy), else one PUT;
-* larger: streamed as a multipart upload while it is hashed -- to a temporary key (``run_files:
-  pointer``, the default) or to the run key itself (``copy``: the upload *is* the browsable copy) --
-  then server-side copied to the content key only if that content is new. Memory stays at about
-  ``part_size x (max_concurrency + 2)`` whatever the file size. If anything fails mid-stream the
-  multipart upload is aborted, so no object that looks complete appears.
+* larger, ``run_files: pointer`` (the default): streamed as a multipart upload while it is hashed,
+  to a *blob* key that is final from the start; once the hash is known, the content key is created
+  as a small *alias* naming the blob with a conditional PUT (``If-None-Match: *``). If the content
+  was already stored (or a racing store won the create) the blob is deleted again. Nothing is ever
+  copied server-side, so there is no 5 GiB ``CopyObject`` limit;
+* larger, ``run_files: copy``: streamed to the run key itself (the upload *is* the browsable copy),
+  then server-side copied to the content key only if that content is new (``CopyObject``: at most
+  5 GiB on AWS).
+
+Memory stays at about ``part_size x (max_concurrency + 2)`` whatever the file size. If anything
+fails mid-stream the multipart upload is aborted, so no object that looks complete appears. A blob
+left by a killed process (uploaded, no alias yet) is removed by ``clean_temporaries`` (``runnable
+gc``) once it is older than the grace period and no alias names it.
 * ``hash_first: true`` hashes large files before uploading: unchanged content then uploads zero
   bytes, at the price of a second local read for new content.
 
@@ -61,7 +70,8 @@ if TYPE_CHECKING:
     from obstore.store import RetryConfig, S3Store
 
 OBJECTS = ".objects"
-TMP = f"{OBJECTS}/tmp"
+TMP = f"{OBJECTS}/tmp"  # temporary uploads of earlier versions; still cleaned
+BLOBS = f"{OBJECTS}/blobs"
 
 # 8 MiB parts: S3 needs >= 5 MiB per part (except the last) and at most 10,000 parts, so 8 MiB
 # covers files up to 78 GiB. 8 parts in flight: on moto (benchmarks/s3_bench.py, 256 MiB) 8 in
@@ -72,6 +82,11 @@ MAX_CONCURRENCY = 8
 
 # Run files in pointer mode carry this metadata instead of the bytes.
 _POINTER_TYPE = "application/vnd.runnable.pointer+json"
+# A content key whose bytes live in a blob (large files, pointer mode) holds this instead.
+_ALIAS_TYPE = "application/vnd.runnable.alias+json"
+# Aliases and pointers are JSON of about 150 bytes: only objects this small can be one, so larger
+# objects never need a GET to tell (aliases only stand for files larger than one part, >= 5 MiB).
+_ALIAS_MAX = 1024
 _RUN_FILE_MODES = ("copy", "pointer")
 
 # Retries of each request (every part of a multipart upload is retried on its own): exponential
@@ -266,21 +281,20 @@ class S3Storage:
                         progress(size)
                     self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
                     return Stored(digest=digest, size=size, location=location, new=False)
-            upload_key = run_key if self.run_files == "copy" else f"{TMP}/{uuid.uuid4().hex}"
+            if self.run_files == "pointer":
+                digest, size, new = self._store_blob(source, algorithm, progress)
+                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
+                return Stored(digest=digest, size=size, location=location, new=new)
             try:
-                digest, size = self._stream_upload(source, upload_key, algorithm, progress)
+                digest, size = self._stream_upload(source, run_key, algorithm, progress)
                 object_key = self.object_key(algorithm, digest)
                 new = not self.has_object(algorithm, digest)
                 if new:
                     # Two runs storing the same new content may both copy: the bytes are identical.
-                    obs.copy(self.store_client, upload_key, object_key)
-                if self.run_files == "pointer":
-                    self._present(run_key, object_key, algorithm, digest, size)
+                    obs.copy(self.store_client, run_key, object_key)
             except BaseException:
-                self._delete_quietly(upload_key)
+                self._delete_quietly(run_key)
                 raise
-            if self.run_files == "pointer":
-                self._delete_quietly(upload_key)
             return Stored(digest=digest, size=size, location=location, new=new)
         except (SourceChangedError, CatalogError, FileNotFoundError, PermissionError, IsADirectoryError):
             raise
@@ -307,6 +321,36 @@ class S3Storage:
         _obstore().put(self.store_client, self.object_key(algorithm, digest), data, use_multipart=False)
         self._count(len(data))
         return digest, len(data), True
+
+    def _store_blob(
+        self, source: Path, algorithm: str, progress: Callable[[int], None] | None
+    ) -> tuple[str, int, bool]:
+        """Stream ``source`` to a fresh blob, then claim its content key with an alias (no copy).
+
+        The alias is created with a conditional PUT, so of two stores racing with the same new
+        content exactly one alias (and one blob) survives; the loser deletes its blob.
+        """
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+        obs = _obstore()
+        blob_key = f"{BLOBS}/{uuid.uuid4().hex}"
+        try:
+            digest, size = self._stream_upload(source, blob_key, algorithm, progress)
+            object_key = self.object_key(algorithm, digest)
+            new = not self.has_object(algorithm, digest)
+            if new:
+                alias = json.dumps({"blob": blob_key, "hash": {algorithm: digest}, "size": size}).encode()
+                try:
+                    obs.put(self.store_client, object_key, alias, mode="create",
+                            attributes={"Content-Type": _ALIAS_TYPE}, use_multipart=False)
+                except (AlreadyExistsError, PreconditionError):
+                    new = False
+        except BaseException:
+            self._delete_quietly(blob_key)
+            raise
+        if not new:
+            self._delete_quietly(blob_key)  # the content was already stored: nothing new is kept
+        return digest, size, new
 
     def _stream_upload(
         self, source: Path, key: str, algorithm: str, progress: Callable[[int], None] | None
@@ -350,7 +394,7 @@ class S3Storage:
         """Make the run's file show the object: a server-side copy, or a pointer object."""
         obs = _obstore()
         if self.run_files == "copy":
-            obs.copy(self.store_client, object_key, run_key)
+            obs.copy(self.store_client, self._data_key(object_key), run_key)
             return
         pointer = json.dumps({"object": object_key, "hash": {algorithm: digest}, "size": size}).encode()
         obs.put(self.store_client, run_key, pointer, attributes={"Content-Type": _POINTER_TYPE}, use_multipart=False)
@@ -378,11 +422,43 @@ class S3Storage:
             raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
         if not object_key.startswith(OBJECTS + "/") or ".." in object_key.split("/"):
             raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} names {object_key!r}, not an object")
-        return _open_stream(self._get(object_key, f"object {object_key} (named by {rel!r} of run {run_id})"))
+        return self._open_content(object_key, f"object {object_key} (named by {rel!r} of run {run_id})")
 
     def open_object(self, algorithm: str, digest: str) -> BinaryIO:
-        key = self.object_key(algorithm, digest)
-        return _open_stream(self._get(key, f"object {algorithm}:{digest}"))
+        return self._open_content(self.object_key(algorithm, digest), f"object {algorithm}:{digest}")
+
+    def _open_content(self, key: str, what: str) -> BinaryIO:
+        """Open a content key, following an alias to its blob."""
+        result = self._get(key, what)
+        if result.attributes.get("Content-Type") != _ALIAS_TYPE:
+            return _open_stream(result)
+        blob_key = self._alias_target(key, bytes(result.bytes()))
+        return _open_stream(self._get(blob_key, f"{what} (its blob {blob_key})"))
+
+    def _alias_target(self, key: str, body: bytes) -> str:
+        try:
+            blob_key = str(json.loads(body)["blob"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CatalogError(f"alias {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
+        if not blob_key.startswith(BLOBS + "/") or len(blob_key.split("/")) != 3 or ".." in blob_key:
+            raise CatalogError(f"alias {_url(self.bucket, self.prefix, key)} names {blob_key!r}, not a blob")
+        return blob_key
+
+    def _read_alias(self, key: str) -> str | None:
+        """The blob a small content key names, or None if it holds its bytes itself (or is gone)."""
+        try:
+            result = _obstore().get(self.store_client, key)
+        except FileNotFoundError:
+            return None
+        if result.attributes.get("Content-Type") != _ALIAS_TYPE:
+            return None
+        return self._alias_target(key, bytes(result.bytes()))
+
+    def _data_key(self, object_key: str) -> str:
+        """The key holding the content's bytes: the object itself or the blob its alias names."""
+        if int(_obstore().head(self.store_client, object_key)["size"]) > _ALIAS_MAX:
+            return object_key
+        return self._read_alias(object_key) or object_key
 
     def _get(self, key: str, what: str) -> Any:
         try:
@@ -401,12 +477,39 @@ class S3Storage:
             return False
         return True
 
-    def iter_objects(self) -> Iterator[tuple[str, str, int]]:
+    def _listing(self) -> tuple[list[tuple[str, str, str, int]], dict[str, tuple[int, float]]]:
+        """One listing of ``.objects/``: content keys as (key, algorithm, digest, size), and blobs
+        as key -> (size, last-modified timestamp)."""
+        contents: list[tuple[str, str, str, int]] = []
+        blobs: dict[str, tuple[int, float]] = {}
         for batch in _obstore().list(self.store_client, OBJECTS + "/", chunk_size=1000):
             for meta in batch:
-                parts = str(meta["path"]).split("/")
-                if len(parts) == 4 and parts[0] == OBJECTS and parts[1] != "tmp":
-                    yield parts[1], parts[2] + parts[3], int(meta["size"])
+                path = str(meta["path"])
+                parts = path.split("/")
+                if len(parts) == 3 and path.startswith(BLOBS + "/"):
+                    blobs[path] = (int(meta["size"]), meta["last_modified"].timestamp())
+                elif len(parts) == 4 and parts[0] == OBJECTS and parts[1] not in ("tmp", "blobs"):
+                    contents.append((path, parts[1], parts[2] + parts[3], int(meta["size"])))
+        return contents, blobs
+
+    def _aliases(self, contents: list[tuple[str, str, str, int]]) -> dict[str, str]:
+        """Content key -> blob key for every alias among ``contents`` (one GET per small object)."""
+        found: dict[str, str] = {}
+        for key, _algorithm, _digest, size in contents:
+            if size <= _ALIAS_MAX:
+                blob_key = self._read_alias(key)
+                if blob_key:
+                    found[key] = blob_key
+        return found
+
+    def iter_objects(self) -> Iterator[tuple[str, str, int]]:
+        contents, blobs = self._listing()
+        # Without blobs there are no aliases (nothing to look up): one listing, no GET.
+        aliases = self._aliases(contents) if blobs else {}
+        for key, algorithm, digest, size in contents:
+            if key in aliases:
+                size = blobs.get(aliases[key], (0, 0.0))[0]  # a missing blob: verify reports it
+            yield algorithm, digest, size
 
     # -- deleting ---------------------------------------------------------------------------
     def delete_object(self, algorithm: str, digest: str) -> int:
@@ -416,7 +519,15 @@ class S3Storage:
             size = int(obs.head(self.store_client, key)["size"])
         except FileNotFoundError:
             return 0
-        obs.delete(self.store_client, key)
+        blob_key = self._read_alias(key) if size <= _ALIAS_MAX else None
+        obs.delete(self.store_client, key)  # the alias first: a blob without alias is an orphan gc removes
+        if blob_key is None:
+            return size
+        try:
+            size = int(obs.head(self.store_client, blob_key)["size"])
+        except FileNotFoundError:
+            return 0
+        obs.delete(self.store_client, blob_key)
         return size
 
     def delete_run(self, run_id: str) -> None:
@@ -427,7 +538,9 @@ class S3Storage:
             obs.delete(self.store_client, keys[start : start + 1000])
 
     def clean_temporaries(self, older_than_seconds: float) -> int:
-        """Delete abandoned temporary uploads (``.objects/tmp``) older than the cutoff.
+        """Delete abandoned uploads older than the cutoff: temporary keys (``.objects/tmp``, left by
+        earlier versions) and orphan blobs (``.objects/blobs``) that no alias names -- a process
+        killed between uploading a blob and creating its alias leaves one.
 
         Incomplete multipart uploads are invisible objects that obstore cannot list; give the bucket
         an ``AbortIncompleteMultipartUpload`` lifecycle rule for those (see docs/s3.md).
@@ -440,6 +553,14 @@ class S3Storage:
                 if meta["last_modified"].timestamp() < cutoff:
                     obs.delete(self.store_client, meta["path"])
                     freed += int(meta["size"])
+        contents, blobs = self._listing()
+        old = {key: size for key, (size, modified) in blobs.items() if modified < cutoff}
+        if old:
+            referenced = set(self._aliases(contents).values())
+            for key, size in old.items():
+                if key not in referenced:
+                    obs.delete(self.store_client, key)
+                    freed += size
         return freed
 
 
