@@ -56,6 +56,8 @@ class OutputCapture:
         self._saved: dict[int, int] = {}
         self._threads: list[threading.Thread] = []
         self._streams: tuple[TextIO, TextIO] | None = None
+        #: Set if writing the log failed (the console copy went on): the log is incomplete.
+        self.log_error: OSError | None = None
         self._ours: tuple[io.TextIOWrapper, io.TextIOWrapper] | None = None
 
     def __enter__(self) -> OutputCapture:
@@ -103,7 +105,12 @@ class OutputCapture:
         _write_all(console, data)
         with self._lock:
             if self._log is not None:
-                self._log.write(data)
+                try:
+                    self._log.write(data)
+                except OSError as exc:  # a full disk: keep the console going, report it at the end
+                    self.log_error = exc
+                    self._log.close()
+                    self._log = None
 
     @staticmethod
     def _flush_python_streams() -> None:

@@ -203,6 +203,14 @@ class History:
             return record
         if owner_alive(record.environment, parse_record_time(record.start)) is not False:
             return record
+        # The owner is dead, so it writes nothing more; but it may have finished between our read
+        # and the check above: read again so a final record is never overwritten.
+        try:
+            record = self.store.get(record.run_id)
+        except (RunNotFoundError, RecordError):
+            return record
+        if record.status != RUNNING:
+            return record
         record.status = FAIL
         env = record.environment
         record.error = {

@@ -32,9 +32,13 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     file = Path(path)
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParameterError(f"parameters file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"parameters file {str(path)!r} is not UTF-8 text; save it as UTF-8 YAML") from exc
+    except IsADirectoryError:
+        raise ParameterError(f"parameters file {str(path)!r} is a folder; give the path of a YAML file") from None
     except OSError as exc:
         raise ParameterError(f"parameters file {str(path)!r} cannot be read: {exc.strerror}") from exc
     try:

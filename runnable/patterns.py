@@ -205,6 +205,10 @@ class _Walker:
         self._seen: set[str] = set()
         self._skipped: set[str] = set()
 
+    def in_excluded(self, real: str) -> bool:
+        """True if the real path ``real`` is one of the excluded folders or inside one."""
+        return any(_within(real, folder) for folder in self.exclude)
+
     def skip(self, rel: str, reason: str) -> None:
         if rel not in self._skipped:
             self._skipped.add(rel)
@@ -317,17 +321,18 @@ def expand(patterns: Sequence[str], root: Path, exclude: Iterable[Path] = ()) ->
                 walker.skip(base_rel, f"{how} {target}, outside the working folder")
                 walker.selection.unmatched.append(raw)
                 continue
+            if walker.in_excluded(target):
+                walker.skip(base_rel, "inside runnable's own catalog or run-log folder")
+                walker.selection.unmatched.append(raw)
+                continue
             if os.path.isdir(base_abs):
-                if os.path.realpath(base_abs) in walker.exclude:
-                    walker.selection.unmatched.append(raw)
-                    continue
                 found = walker.walk(base_rel, None, None)
             else:
                 found = int(walker.consider_file(base_rel, base_abs, stat.S_ISLNK(lst.st_mode)))
         else:
             if base_parts:
                 real = os.path.realpath(base_abs)
-                if not os.path.isdir(base_abs) or not _within(real, walker.root) or real in walker.exclude:
+                if not os.path.isdir(base_abs) or not _within(real, walker.root) or walker.in_excluded(real):
                     walker.selection.unmatched.append(raw)
                     continue
             glob_parts = parts[len(base_parts) :]

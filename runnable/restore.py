@@ -18,6 +18,7 @@ Every file is attempted; the report says what happened to each.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,10 @@ def _restore_one(run_id: str, entry: FileEntry, storage: Storage, root: str, for
             return
     elif os.path.isdir(target):
         report.failed.append((rel, "a folder is there"))
+        return
+    elif os.path.exists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
+        # A FIFO, socket or device: never opened (reading a FIFO would hang), never replaced.
+        report.failed.append((rel, "a special file (FIFO, socket or device) is there; remove it first"))
         return
     elif os.path.exists(target):
         digest, _ = hash_file(target, entry.algorithm)

@@ -279,7 +279,11 @@ class JobRunner:
                     failure = failure or exc
                 sys.stdout.flush()
                 sys.stderr.flush()
-                del capture
+            if capture.log_error is not None:
+                failure = failure or CatalogError(
+                    f"the execution log of run {record.run_id} could not be written completely "
+                    f"({capture.log_error.strerror or capture.log_error}); free space in {scratch.parent}"
+                )
         finally:
             with _signals_held():  # a Ctrl-C or SIGTERM now waits until the record is written
                 for key, value in saved_env.items():

@@ -122,7 +122,12 @@ class VerifiedReader(io.RawIOBase):
 
 
 def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
-    """Re-hash the stored copy of ``entry``."""
+    """Re-hash the stored copy of ``entry`` (its object), then check the run folder's copy.
+
+    The run folder is what people browse and the spec promises, so a file missing from it is a
+    problem even when its object is whole. When the storage can tell that the run's file *is* the
+    object (a hard link), it is not read twice.
+    """
     expected = f"{entry.algorithm}:{entry.digest}"
     try:
         with open_stored(storage, run_id, entry) as stream:
@@ -135,6 +140,18 @@ def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
     if digest != entry.digest or size != entry.size:
         return FileCheck(entry.path, CORRUPT, True, expected, actual,
                          f"stored copy has {size} bytes hashing to {digest}")
+    is_object = getattr(storage, "run_file_is_object", None)
+    try:
+        if is_object is None or not is_object(run_id, entry.path, entry.algorithm, entry.digest):
+            with storage.open_run_file(run_id, entry.path) as stream:
+                run_digest, run_size = hash_stream(stream, entry.algorithm)
+            if run_digest != entry.digest or run_size != entry.size:
+                return FileCheck(entry.path, CORRUPT, True, expected, f"{entry.algorithm}:{run_digest}",
+                                 f"the run folder's copy has {run_size} bytes hashing to {run_digest}")
+    except FileNotFoundError:
+        return FileCheck(entry.path, MISSING, True, expected, actual, "the run folder's copy is gone")
+    except (OSError, CatalogError) as exc:
+        return FileCheck(entry.path, MISSING, True, expected, actual, f"cannot read the run folder's copy: {exc}")
     return FileCheck(entry.path, OK, True, expected, actual)
 
 

@@ -113,6 +113,18 @@ class FileSystemStorage:
     def run_location(self, run_id: str) -> str:
         return f"{self._shown}/{run_id}"
 
+    def run_file_is_object(self, run_id: str, rel: str, algorithm: str, digest: str) -> bool:
+        """True if the run's file is a hard link to the object (the same bytes: no second read).
+
+        Raises FileNotFoundError if the run's file is gone. Used by ``verify``.
+        """
+        run = os.lstat(self.run_file(run_id, rel))
+        try:
+            obj = os.lstat(self.object_path(algorithm, digest))
+        except FileNotFoundError:
+            return False
+        return (run.st_dev, run.st_ino) == (obj.st_dev, obj.st_ino)
+
     def _ensure_dir(self, folder: str) -> None:
         if folder not in self._dirs:
             os.makedirs(folder, exist_ok=True)
@@ -342,9 +354,15 @@ class FileSystemStorage:
             if not folder.is_dir():
                 continue
             for entry in folder.iterdir():
-                if entry.name.startswith(TEMP_PREFIX) and entry.lstat().st_mtime < cutoff:
-                    freed += entry.lstat().st_size
-                    entry.unlink()
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:  # a concurrent run may rename or remove its temporary at any moment
+                    info = entry.lstat()
+                    if info.st_mtime < cutoff:
+                        entry.unlink()
+                        freed += info.st_size
+                except FileNotFoundError:
+                    continue
         return freed
 
 
