@@ -142,6 +142,8 @@ class FlakyProxy:
         self.fail_every = fail_every
         self.requests = 0
         self.failures = 0
+        #: Server-side copies (CopyObject / UploadPartCopy) that went through the proxy.
+        self.copies = 0
         lock = threading.Lock()
         target = urlsplit(upstream)
         proxy = self
@@ -157,6 +159,7 @@ class FlakyProxy:
                 body = self.rfile.read(length) if length else b""
                 with lock:
                     proxy.requests += 1
+                    proxy.copies += "x-amz-copy-source" in {k.lower() for k in self.headers}
                     fail = proxy.requests % proxy.fail_every == 0
                     proxy.failures += fail
                 if fail:

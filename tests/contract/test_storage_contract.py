@@ -6,8 +6,9 @@ Each test builds its backend through the ``storage`` fixture; S3 tests talk to t
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,126 @@ def test_s3_transient_errors_are_retried(flaky_proxy: FlakyProxy, bucket: str, t
 
 def _record(run_id: str) -> RunRecord:
     return RunRecord(run_id=run_id, status="RUNNING", job={}, start="2025-01-01T00:00:00+00:00")
+
+
+# -- S3 pointer mode: large files are never copied server-side ----------------------------------
+
+@pytest.fixture
+def counting_proxy(s3_server: S3Server) -> Iterator[FlakyProxy]:
+    """A proxy in front of moto that fails nothing and counts server-side copies."""
+    proxy = FlakyProxy(s3_server.endpoint, fail_every=10**9)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def _keys(server: S3Server, bucket: str) -> dict[str, int]:
+    listing = server.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: o["Size"] for o in listing}
+
+
+def _blobs(keys: dict[str, int]) -> list[str]:
+    return [k for k in keys if k.startswith("team/catalog/.objects/blobs/")]
+
+
+def test_s3_large_file_in_pointer_mode_is_an_alias_to_its_blob_without_any_copy(
+    counting_proxy: FlakyProxy, s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    from runnable.storage.s3 import S3Storage
+
+    data = pseudo_random(20 * 1024 * 1024 + 3, seed=9)
+    source = write(tmp_path / "big.bin", data)
+    storage = S3Storage(bucket, "team/catalog", endpoint_url=counting_proxy.endpoint, part_size=SMALL_PART)
+    stored = storage.store("run-1", "out/big.bin", source, "md5")
+    assert stored.new and counting_proxy.copies == 0
+    keys = _keys(s3_server, bucket)
+    alias_key = f"team/catalog/.objects/md5/{stored.digest[:2]}/{stored.digest[2:]}"
+    (blob_key,) = _blobs(keys)
+    assert set(keys) == {blob_key, alias_key, "team/catalog/run-1/out/big.bin"}
+    assert keys[blob_key] == len(data) and keys[alias_key] < 1024
+    alias = s3_server.client().get_object(Bucket=bucket, Key=alias_key)
+    assert alias["ContentType"] == "application/vnd.runnable.alias+json"
+    assert json.loads(alias["Body"].read())["blob"] == blob_key.removeprefix("team/catalog/")
+    assert list(storage.iter_objects()) == [("md5", stored.digest, len(data))]  # the real size
+    for handle in (storage.open_object("md5", stored.digest), storage.open_run_file("run-1", "out/big.bin")):
+        with handle:
+            assert handle.read() == data
+
+    again = storage.store("run-2", "out/big.bin", source, "md5")  # unchanged content, second run
+    assert not again.new and counting_proxy.copies == 0
+    keys = _keys(s3_server, bucket)
+    assert _blobs(keys) == [blob_key]  # its upload was deleted: nothing new stored
+    assert set(keys) == {blob_key, alias_key, "team/catalog/run-1/out/big.bin", "team/catalog/run-2/out/big.bin"}
+
+
+def test_s3_racing_stores_of_new_large_content_keep_one_blob(
+    s3_storage: S3Factory, s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "big.bin", pseudo_random(11 * 1024 * 1024, seed=10))
+    stores = [s3_storage("pointer") for _ in range(3)]  # three clients, as from three machines
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[bool] = []
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            barrier.wait()
+            outcomes.append(stores[i].store(f"run-{i}", "big.bin", source, "md5").new)  # type: ignore[attr-defined]
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert outcomes.count(True) == 1  # the conditional create of the alias has exactly one winner
+    keys = _keys(s3_server, bucket)
+    assert len(_blobs(keys)) == 1
+    for i in range(len(stores)):
+        with stores[0].open_run_file(f"run-{i}", "big.bin") as handle:  # type: ignore[attr-defined]
+            assert handle.read() == source.read_bytes()
+
+
+def test_s3_gc_deletes_alias_and_blob(s3_storage: S3Factory, s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
+    from runnable.gc import Policy, collect
+    from runnable.history import History
+    from runnable.storage.s3 import S3RunLogStore
+
+    storage = s3_storage("pointer")
+    size = 11 * 1024 * 1024
+    big = storage.store("run-1", "big.bin", write(tmp_path / "big.bin", pseudo_random(size, seed=11)), "md5")  # type: ignore[attr-defined]
+    small = storage.store("run-1", "small.txt", write(tmp_path / "small.txt", b"small"), "md5")  # type: ignore[attr-defined]
+    storage.delete_run("run-1")  # type: ignore[attr-defined]
+    runs = S3RunLogStore(bucket, "team/runs", endpoint_url=s3_server.endpoint)
+    report = collect(History(storage, runs), Policy())  # type: ignore[arg-type]
+    assert sorted(report.objects) == sorted([("md5", big.digest, size), ("md5", small.digest, 5)])
+    assert _keys(s3_server, bucket) == {}
+
+
+def test_s3_clean_temporaries_removes_orphan_blobs_only(
+    s3_storage: S3Factory, s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    storage = s3_storage("pointer")
+    stored = storage.store("run-1", "big.bin", write(tmp_path / "big.bin", pseudo_random(6 * 1024 * 1024, seed=12)), "md5")  # type: ignore[attr-defined]
+    # What a process killed after its upload but before creating the alias leaves behind:
+    s3_server.client().put_object(Bucket=bucket, Key="team/catalog/.objects/blobs/orphan", Body=b"1234567")
+    # Too young: its upload may still be in progress; then old: the orphan goes, the named blob stays.
+    assert storage.clean_temporaries(older_than_seconds=3600) == 0  # type: ignore[attr-defined]
+    assert storage.clean_temporaries(older_than_seconds=-60) == 7  # type: ignore[attr-defined]
+    assert len(_blobs(_keys(s3_server, bucket))) == 1
+    with storage.open_object("md5", stored.digest) as handle:  # type: ignore[attr-defined]
+        assert handle.read() == (tmp_path / "big.bin").read_bytes()
+
+
+def test_s3_copy_mode_copies_the_blob_of_content_stored_in_pointer_mode(
+    s3_storage: S3Factory, s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "big.bin", pseudo_random(6 * 1024 * 1024, seed=13))
+    s3_storage("pointer").store("run-1", "big.bin", source, "md5")  # type: ignore[attr-defined]
+    copying = s3_storage("copy", hash_first=True)
+    assert not copying.store("run-2", "big.bin", source, "md5").new  # type: ignore[attr-defined]
+    body = s3_server.client().get_object(Bucket=bucket, Key="team/catalog/run-2/big.bin")["Body"].read()
+    assert body == source.read_bytes()  # the real bytes, not the alias
