@@ -7,8 +7,9 @@
 Starts its own ``moto_server`` on a free 127.0.0.1 port (the S3 server the tests use) and measures,
 each in a fresh child process against a fresh bucket:
 
-* ``runnable put``      ``S3Storage.store``: one read, hashing while streaming a multipart upload,
-                        then a server-side copy to the content key (the content is new);
+* ``runnable put``      ``S3Storage.store``: one read, hashing while streaming a multipart upload
+                        to a blob, then a small alias at the content key (default pointer mode;
+                        ``run_files: copy`` makes a server-side copy instead);
 * ``boto3 upload_file`` the same file with boto3's default ``TransferConfig`` (8 MiB parts, 10
                         threads), no hashing;
 * ``runnable restore``  ``runnable.restore.restore``: a streaming GET, hashed and checked while written;
