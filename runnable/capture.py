@@ -80,29 +80,42 @@ class OutputCapture:
         sys.stdout, sys.stderr = self._ours
         return self
 
+    # The console gets bytes as they come; the log gets whole lines from each stream, so a partial
+    # stdout line and a stderr line never interleave in it (up to this many bytes of a line).
+    _LINE_LIMIT = 65536
+
     def _pump(self, read_end: int, console: int) -> None:
         output_filter = self.make_filter() if self.make_filter else None
+        pending = bytearray()
         try:
             while True:
                 try:
                     data = os.read(read_end, 65536)
                 except OSError:
                     data = b""
-                if not data:
+                if not data:  # end of output: release what the filter and the line buffer hold
                     flush = getattr(output_filter, "flush", None)
-                    if flush is None:
-                        return
-                    data, output_filter = flush(), None
-                    if not data:
-                        return
-                elif output_filter is not None:
+                    tail = flush() if flush is not None else b""
+                    if tail:
+                        _write_all(console, tail)
+                        pending += tail
+                    self._write_log(bytes(pending))
+                    return
+                if output_filter is not None:
                     data = output_filter(data)
-                self._emit(console, data)
+                _write_all(console, data)
+                pending += data
+                cut = max(pending.rfind(b"\n"), pending.rfind(b"\r"))
+                if cut >= 0 or len(pending) > self._LINE_LIMIT:
+                    end = cut + 1 if cut >= 0 else len(pending)
+                    self._write_log(bytes(pending[:end]))
+                    del pending[:end]
         finally:
             os.close(read_end)
 
-    def _emit(self, console: int, data: bytes) -> None:
-        _write_all(console, data)
+    def _write_log(self, data: bytes) -> None:
+        if not data:
+            return
         with self._lock:
             if self._log is not None:
                 try:

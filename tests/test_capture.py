@@ -155,3 +155,19 @@ def test_background_process_holding_the_pipe_does_not_block_the_run(tmp_path: Pa
     summary = json.loads(done.stdout[done.stdout.index("{\n") :])
     assert summary["status"] == "SUCCESS"
     assert (tmp_path / summary["execution_log"]).read_text() == "spawning\n"
+
+
+def test_a_partial_line_and_a_line_from_the_other_stream_do_not_interleave_in_the_log(workdir: Path) -> None:
+    def job() -> None:
+        import time
+
+        os.write(1, b"progress: ")
+        time.sleep(0.2)  # the other stream's line arrives while the first line is half written
+        os.write(2, b"a warning\n")
+        time.sleep(0.2)
+        os.write(1, b"done\n")
+
+    record = PythonJob(function=job, name="interleave").execute()
+    assert record is not None
+    log = (workdir / ".catalog" / record.run_id / "interleave.execution.log").read_text()
+    assert "progress: done\n" in log and "a warning\n" in log
