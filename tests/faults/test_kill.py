@@ -20,6 +20,7 @@ import pytest
 
 from tests.faults.helpers import (
     STORE_JOB,
+    TEMP_PREFIX,
     assert_nothing_lies,
     cli,
     cli_available,
@@ -164,7 +165,10 @@ def _wait_until(proc: subprocess.Popen[str], condition, what: str, limit: float 
 
 
 def _count_files(folder: Path) -> int:
-    return sum(len(files) for _d, _s, files in os.walk(folder)) if folder.is_dir() else 0
+    """Files visible in a run folder, not counting a link still under its temporary name."""
+    if not folder.is_dir():
+        return 0
+    return sum(1 for _d, _s, files in os.walk(folder) for name in files if not name.startswith(TEMP_PREFIX))
 
 
 def _temp_object_size(catalog: Path) -> int:
