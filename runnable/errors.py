@@ -70,7 +70,12 @@ class CatalogError(RunnableError, OSError):
 
 
 class IntegrityError(CatalogError):
-    """Stored bytes do not match the hash recorded for them."""
+    """Stored bytes do not match the hash recorded for them.
+
+    ``detail`` says what was expected and what was read, without naming the file.
+    """
+
+    detail: str = ""
 
 
 class RestoreError(RunnableError):

@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from queue import SimpleQueue
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from runnable.errors import ConfigurationError
 
@@ -199,6 +199,21 @@ def hash_file(
         os.close(fd)
 
 
+def hash_reader(stream: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
+    """Hash everything left in a readable binary object (a stored copy that may not be a local
+    file, e.g. an S3 download); return ``(hexdigest, size)``.
+
+    >>> import io; hash_reader(io.BytesIO(b"abc"), "md5")
+    ('900150983cd24fb0d6963f7d28e17f72', 3)
+    """
+    hasher = new_hasher(algorithm)
+    size = 0
+    while chunk := stream.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
 def hash_bytes(data: bytes | memoryview, algorithm: str = DEFAULT_ALGORITHM) -> str:
     """Hash an in-memory byte string.
 
@@ -230,6 +245,7 @@ __all__ = [
     "check_algorithm",
     "hash_bytes",
     "hash_file",
+    "hash_reader",
     "hash_stream",
     "is_hex_digest",
     "new_hasher",

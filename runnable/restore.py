@@ -18,17 +18,18 @@ Every file is attempted; the report says what happened to each.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.errors import UsageError
-from runnable.hashing import CHUNK_SIZE, hash_file, new_hasher
+from runnable.errors import IntegrityError, UsageError
+from runnable.hashing import CHUNK_SIZE, hash_file
 from runnable.patterns import iter_matching
 from runnable.record import FileEntry, RunRecord, check_rel_path
 from runnable.storage import Storage
 from runnable.transfer import temp_name
-from runnable.verify import open_stored
+from runnable.verify import VerifiedReader, open_stored
 
 
 @dataclass
@@ -123,22 +124,16 @@ def _restore_one(run_id: str, entry: FileEntry, storage: Storage, root: str, for
     os.makedirs(parent, exist_ok=True)
     tmp = temp_name(Path(target))
     try:
-        hasher = new_hasher(entry.algorithm)
-        size = 0
         try:
             source = open_stored(storage, run_id, entry)
         except FileNotFoundError:
             report.failed.append((rel, f"the stored copy ({expected}) is missing from {storage.location}"))
             return
-        with source, open(tmp, "xb") as out:
-            while chunk := source.read(CHUNK_SIZE):
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        digest = hasher.hexdigest()
-        if digest != entry.digest or size != entry.size:
-            report.failed.append((rel, f"the stored copy is CORRUPT: expected {expected} ({entry.size} bytes), "
-                                       f"read {entry.algorithm}:{digest} ({size} bytes); not restored"))
+        try:
+            with VerifiedReader(source, entry) as checked, open(tmp, "xb") as out:
+                shutil.copyfileobj(checked, out, CHUNK_SIZE)
+        except IntegrityError as exc:
+            report.failed.append((rel, f"the stored copy is CORRUPT: {exc.detail}; not restored"))
             return
         os.replace(tmp, target)
         report.written.append(rel)

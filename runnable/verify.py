@@ -7,8 +7,8 @@ Each file of a run gets one of four verdicts:
 * ``CHANGED``  a hash-only entry (``store_copy=False``) whose file in the working folder differs;
 * ``MISSING``  the stored copy, or the working-folder file of a hash-only entry, is gone.
 
->>> import io; hash_stream(io.BytesIO(b"abc"), "md5")
-('900150983cd24fb0d6963f7d28e17f72', 3)
+>>> check_working(Path("."), FileEntry("no/such/file", 1, {"md5": "0" * 32}, False)).state
+'MISSING'
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from runnable.errors import CatalogError, IntegrityError
-from runnable.hashing import CHUNK_SIZE, Hasher, hash_file, new_hasher
+from runnable.hashing import Hasher, hash_file, hash_reader, new_hasher
 from runnable.record import FileEntry, RunRecord, check_rel_path
 from runnable.storage import Storage
 
@@ -54,16 +54,6 @@ class RunCheck:
     @property
     def ok(self) -> bool:
         return self.error is None and all(f.ok for f in self.files)
-
-
-def hash_stream(stream: BinaryIO, algorithm: str) -> tuple[str, int]:
-    """Hash everything left in ``stream``; return ``(hexdigest, size)``."""
-    hasher = new_hasher(algorithm)
-    size = 0
-    while chunk := stream.read(CHUNK_SIZE):
-        hasher.update(chunk)
-        size += len(chunk)
-    return hasher.hexdigest(), size
 
 
 def open_stored(storage: Storage, run_id: str, entry: FileEntry) -> BinaryIO:
@@ -108,10 +98,14 @@ class VerifiedReader(io.RawIOBase):
             self._checked = True
             digest = self._hasher.hexdigest()
             if digest != self._entry.digest or self._size != self._entry.size:
-                raise IntegrityError(
-                    f"stored copy of {self._entry.path!r} is corrupt: expected {self._entry.algorithm} "
-                    f"{self._entry.digest} ({self._entry.size} bytes), read {digest} ({self._size} bytes)"
+                entry = self._entry
+                error = IntegrityError(
+                    f"stored copy of {entry.path!r} is corrupt: expected {entry.algorithm} "
+                    f"{entry.digest} ({entry.size} bytes), read {digest} ({self._size} bytes)"
                 )
+                error.detail = (f"expected {entry.algorithm}:{entry.digest} ({entry.size} bytes), "
+                                f"read {entry.algorithm}:{digest} ({self._size} bytes)")
+                raise error
         return n
 
     def close(self) -> None:
@@ -131,7 +125,7 @@ def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
     expected = f"{entry.algorithm}:{entry.digest}"
     try:
         with open_stored(storage, run_id, entry) as stream:
-            digest, size = hash_stream(stream, entry.algorithm)
+            digest, size = hash_reader(stream, entry.algorithm)
     except FileNotFoundError:
         return FileCheck(entry.path, MISSING, True, expected, detail="the stored copy is gone")
     except (OSError, CatalogError) as exc:
@@ -144,7 +138,7 @@ def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
     try:
         if is_object is None or not is_object(run_id, entry.path, entry.algorithm, entry.digest):
             with storage.open_run_file(run_id, entry.path) as stream:
-                run_digest, run_size = hash_stream(stream, entry.algorithm)
+                run_digest, run_size = hash_reader(stream, entry.algorithm)
             if run_digest != entry.digest or run_size != entry.size:
                 return FileCheck(entry.path, CORRUPT, True, expected, f"{entry.algorithm}:{run_digest}",
                                  f"the run folder's copy has {run_size} bytes hashing to {run_digest}")
