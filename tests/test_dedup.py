@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from .conftest import run_python
+from .test_storage_local import allocated
 
 JOB = """\
 import os, sys
@@ -25,18 +25,6 @@ config = sys.argv[1] if len(sys.argv) > 1 else None
 PythonJob(function=make, catalog=Catalog(put=["model.bin", "small/"])).execute(
     configuration_file=config, job_id=os.environ["RUN"])
 """
-
-
-def allocated(folder: Path) -> int:
-    seen: set[int] = set()
-    total = 0
-    for dirpath, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            st = os.lstat(os.path.join(dirpath, name))
-            if st.st_ino not in seen:
-                seen.add(st.st_ino)
-                total += st.st_blocks * 512
-    return total
 
 
 def run(workdir: Path, run_id: str, *args: str) -> dict:  # type: ignore[type-arg]
