@@ -144,14 +144,19 @@ class FileSystemRunLogStore:
     def exists(self, run_id: str) -> bool:
         return self.path(run_id).exists()
 
-    def iter_ids(self) -> Iterator[str]:
+    def _record_entries(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """``(run_id, entry)`` for every record file (hidden files: the index and temporaries)."""
         if not self.root.is_dir():
             return
         with os.scandir(self.root) as entries:
             for entry in entries:
                 name = entry.name
                 if name.endswith(".json") and not name.startswith("."):
-                    yield name[: -len(".json")]
+                    yield name[: -len(".json")], entry
+
+    def iter_ids(self) -> Iterator[str]:
+        for run_id, _entry in self._record_entries():
+            yield run_id
 
     def delete(self, run_id: str) -> None:
         try:
@@ -161,19 +166,14 @@ class FileSystemRunLogStore:
 
     # -- the listing index (see IndexedRunLogStore) -----------------------------------------
     def iter_stamps(self) -> Iterator[tuple[str, str]]:
-        if not self.root.is_dir():
-            return
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.endswith(".json") and not name.startswith("."):
-                    try:
-                        st = entry.stat()
-                    except FileNotFoundError:  # deleted while listing
-                        continue
-                    # Every write is a rename of a new file: a new inode, so the stamp changes even
-                    # when two writes land in the same clock tick with the same size.
-                    yield name[: -len(".json")], f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+        for run_id, entry in self._record_entries():
+            try:
+                st = entry.stat()
+            except FileNotFoundError:  # deleted while listing
+                continue
+            # Every write is a rename of a new file: a new inode, so the stamp changes even when
+            # two writes land in the same clock tick with the same size.
+            yield run_id, f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     def read_index(self) -> bytes | None:
         try:
