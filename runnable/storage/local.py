@@ -98,17 +98,14 @@ class FileSystemStorage:
 
     # -- layout -----------------------------------------------------------------------------
     def object_path(self, algorithm: str, digest: str) -> Path:
-        return self.root / OBJECTS / algorithm / digest[:2] / digest[2:]
+        return Path(self._object(algorithm, digest))
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
 
     def run_file(self, run_id: str, rel: str) -> Path:
-        path = self.run_dir(run_id).joinpath(*rel.split("/"))
         # Records are checked before they reach here; this guards the storage on its own too.
-        if not os.path.abspath(path).startswith(str(self.run_dir(run_id)) + os.sep):
-            raise CatalogError(f"catalog path {rel!r} would leave the run folder of {run_id}")
-        return path
+        return Path(self._run_path(run_id, rel))
 
     def run_location(self, run_id: str) -> str:
         return f"{self._shown}/{run_id}"
