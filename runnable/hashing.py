@@ -1,10 +1,13 @@
 """Full-content hashing by streaming: every byte is hashed, never a sampled fingerprint.
 
-``hash_stream`` is the one place bytes are read from a file to be kept or checked: it reads each byte
-once into a small ring of buffers, hashes them on a helper thread (hashlib and blake3 release the GIL
-on large buffers) and, when given a destination, writes the same buffers there from the reading
-thread. So a copy costs about ``max(read + write, hash)`` instead of their sum, and memory stays at
-``BUFFERS * CHUNK_SIZE`` whatever the file size.
+``hash_stream`` is the one place bytes are read from a file to be kept or checked. Hashing alone
+reads each byte once into a small ring of buffers and hashes them on a helper thread (hashlib and
+blake3 release the GIL on large buffers). A copy of a large file runs inside the kernel
+(``copy_file_range``, as ``cp`` does) while the helper hashes each copied chunk read back from the
+destination's page cache, so the digest is that of the stored bytes; where the kernel cannot copy
+between the two files, the reading thread writes the same buffers the helper hashes. Either way a
+copy costs about ``max(copy, hash)`` instead of their sum, and memory stays at a few MiB whatever
+the file size.
 
 >>> h = new_hasher("md5"); h.update(b"abc"); h.hexdigest()
 '900150983cd24fb0d6963f7d28e17f72'
@@ -12,6 +15,8 @@ thread. So a copy costs about ``max(read + write, hash)`` instead of their sum, 
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import threading
@@ -33,6 +38,13 @@ BUFFERS = 4
 # Files up to this size are read in one call and hashed in the calling thread: a helper thread costs
 # more than it saves on a file that fits in one buffer.
 SMALL_FILE = CHUNK_SIZE
+# Larger files are copied inside the kernel (``copy_file_range``) in chunks of this size, and the
+# copy runs at most KERNEL_AHEAD chunks (64 MiB) ahead of the hash that reads each chunk back.
+KERNEL_CHUNK = 8 * CHUNK_SIZE
+KERNEL_AHEAD = 8
+_KERNEL_COPY = hasattr(os, "copy_file_range")
+# copy_file_range errors that mean "not for this pair of files": copy through user space instead.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errno.EPERM}
 
 _DIGEST_LENGTHS = {"md5": 32, "sha256": 64, "blake3": 64}
 _HASHLIB = {"md5": hashlib.md5, "sha256": hashlib.sha256}
@@ -110,6 +122,8 @@ def hash_stream(
     hasher = new_hasher(algorithm, threads=sink is None)
     if before.st_size <= SMALL_FILE:
         size = _hash_inline(fd, hasher, sink, progress)
+    elif sink is not None and (copied := _copy_in_kernel(fd, sink, hasher, progress)) is not None:
+        size = copied
     else:
         size = _hash_overlapped(fd, hasher, sink, progress)
     why = changed_since(fd, before, size)
@@ -174,6 +188,83 @@ def _hash_overlapped(fd: int, hasher: Hasher, sink: int | None, progress: Callab
         raise
     finally:
         full.put(None)
+        worker.join()
+    if failure:
+        raise failure[0]
+    return size
+
+
+def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int], None] | None) -> int | None:
+    """Copy ``src`` to ``sink`` inside the kernel while a helper thread hashes what landed in ``sink``.
+
+    ``copy_file_range`` moves the bytes without bringing them to user space (or shares blocks, on
+    file systems that can), so the copy costs what ``cp`` costs; the helper hashes each copied
+    chunk by reading it back from ``sink``, where it is still in the page cache. The digest
+    therefore describes exactly the stored bytes. The copy runs at most ``KERNEL_AHEAD`` chunks
+    ahead of the hash, so the chunks being hashed are never old enough to have left the cache.
+
+    Returns the size copied, or None when this pair of files cannot be copied this way (``sink``
+    not readable, another file system, an old kernel): nothing has been written then, and the
+    caller copies through user space instead.
+    """
+    if not _KERNEL_COPY or fcntl.fcntl(sink, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDWR:
+        return None
+    start = os.lseek(sink, 0, os.SEEK_CUR)
+    try:
+        first = os.copy_file_range(src, sink, KERNEL_CHUNK)
+    except OSError as exc:
+        if exc.errno in _NO_KERNEL_COPY:
+            return None
+        raise
+    ranges: SimpleQueue[tuple[int, int] | None] = SimpleQueue()
+    ahead = threading.Semaphore(KERNEL_AHEAD)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def hash_worker() -> None:
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        while (item := ranges.get()) is not None:
+            offset, end = item
+            try:
+                while offset < end and not stop.is_set():
+                    n = os.preadv(sink, [view[: min(CHUNK_SIZE, end - offset)]], offset)
+                    if not n:
+                        raise OSError(f"the copy lost bytes {offset}-{end} while it was being hashed")
+                    hasher.update(view[:n])
+                    offset += n
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the copying thread
+                failure.append(exc)
+                stop.set()
+            ahead.release()
+
+    worker = threading.Thread(target=hash_worker, name="runnable-hash", daemon=True)
+    worker.start()
+    size = 0
+    n = first
+    try:
+        while n and not stop.is_set():
+            ranges.put((start + size, start + size + n))
+            size += n
+            if progress:
+                progress(n)
+            ahead.acquire()
+            n = os.copy_file_range(src, sink, KERNEL_CHUNK)
+        if not n and not stop.is_set():
+            # copy_file_range reports 0 at the end of the file, but also for files whose size the
+            # kernel does not know (some virtual file systems): read on to be sure nothing is left.
+            buffer = bytearray(CHUNK_SIZE)
+            while not stop.is_set() and (n := os.readv(src, [buffer])):
+                _write_all(sink, memoryview(buffer)[:n])
+                ranges.put((start + size, start + size + n))
+                size += n
+                if progress:
+                    progress(n)
+    except BaseException:
+        stop.set()  # the helper skips what is queued instead of hashing it
+        raise
+    finally:
+        ranges.put(None)
         worker.join()
     if failure:
         raise failure[0]

@@ -15,13 +15,23 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from runnable.hashing import CHUNK_SIZE, SMALL_FILE, SourceChangedError, hash_bytes, hash_file
+from runnable.hashing import (
+    CHUNK_SIZE,
+    KERNEL_CHUNK,
+    SMALL_FILE,
+    SourceChangedError,
+    _copy_in_kernel,
+    hash_bytes,
+    hash_file,
+    new_hasher,
+)
 from runnable.progress import TransferProgress
 from runnable.transfer import TEMP_PREFIX, atomic_write_bytes, copy_and_hash, write_new_file
 
 from .conftest import run_python
 
-SIZES = [0, 1, SMALL_FILE - 1, SMALL_FILE, SMALL_FILE + 1, 5 * CHUNK_SIZE + 123]
+# The last two cross the kernel copy's chunk boundaries (one chunk plus a bit, several chunks).
+SIZES = [0, 1, SMALL_FILE - 1, SMALL_FILE, SMALL_FILE + 1, KERNEL_CHUNK + 1, 2 * KERNEL_CHUNK + 123]
 
 
 def reference(data: bytes, algorithm: str) -> str:
@@ -79,7 +89,7 @@ def test_a_failure_mid_copy_removes_the_partial_destination(tmp_path: Path) -> N
 @pytest.mark.parametrize("change", ["shrink", "grow", "rewrite"])
 def test_a_source_that_changes_during_the_copy_is_refused(tmp_path: Path, change: str) -> None:
     source = tmp_path / "big.bin"
-    source.write_bytes(data_of(4 * CHUNK_SIZE))
+    source.write_bytes(data_of(3 * KERNEL_CHUNK))  # the change lands after the 2nd of 3 chunks
     destination = tmp_path / "copy.bin"
     calls = 0
 
@@ -207,3 +217,43 @@ def test_a_run_on_a_terminal_draws_the_bar_there_and_not_in_the_execution_log(wo
     assert len(logs) == 1
     assert "files" not in logs[0].read_text() and "\x1b[" not in logs[0].read_text()
     assert '"status": "SUCCESS"' in out
+
+
+def test_the_kernel_copy_hashes_the_bytes_that_landed_and_needs_a_readable_destination(tmp_path: Path) -> None:
+    data = data_of(3 * KERNEL_CHUNK + 5, seed=7)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    src = os.open(source, os.O_RDONLY)
+    try:
+        # A write-only destination cannot be read back: the kernel path declines before writing.
+        write_only = os.open(tmp_path / "wo.bin", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            assert _copy_in_kernel(src, write_only, new_hasher("md5"), None) is None
+            assert os.fstat(write_only).st_size == 0
+        finally:
+            os.close(write_only)
+        readable = os.open(tmp_path / "rw.bin", os.O_RDWR | os.O_CREAT, 0o644)
+        hasher = new_hasher("md5")
+        try:
+            assert _copy_in_kernel(src, readable, hasher, None) == len(data)
+        finally:
+            os.close(readable)
+    finally:
+        os.close(src)
+    assert (tmp_path / "rw.bin").read_bytes() == data
+    assert hasher.hexdigest() == hashlib.md5(data).hexdigest()
+
+
+def test_copies_between_file_systems_fall_back_to_user_space(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs a second file system (/dev/shm) beside the temporary folder")
+    data = data_of(KERNEL_CHUNK + 77, seed=3)
+    source = shm / f"runnable-test-{os.getpid()}.bin"
+    source.write_bytes(data)
+    try:
+        digest, size = copy_and_hash(source, tmp_path / "copy.bin", "blake3")
+    finally:
+        source.unlink()
+    assert (digest, size) == (reference(data, "blake3"), len(data))
+    assert (tmp_path / "copy.bin").read_bytes() == data

@@ -2,7 +2,7 @@
 
 Fault injection for crash-consistency tests, in the spirit of ALICE/CrashMonkey: every call that
 runnable's own code makes to a state-changing file-system function (``os.link``, ``os.replace``,
-``os.unlink``, ``os.chmod``, ``os.write``, ``os.fsync``, ``os.mkdir``) is counted, and at call
+``os.unlink``, ``os.chmod``, ``os.write``, ``os.copy_file_range``, ``os.fsync``, ``os.mkdir``) is counted, and at call
 number ``FAULT_AT`` the process sends itself ``FAULT_SIGNAL`` (default SIGKILL), either just before
 the call (``FAULT_WHEN=before``) or just after it. Nothing of runnable is replaced: its real code
 runs and really dies at that point.
@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 
-OPS = ("link", "replace", "unlink", "chmod", "write", "fsync", "mkdir", "rename")
+OPS = ("link", "replace", "unlink", "chmod", "write", "fsync", "mkdir", "rename", "copy_file_range")
 _lock = threading.Lock()
 _count = 0
 _at = int(os.environ.get("FAULT_AT", "0"))
