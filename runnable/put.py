@@ -1,28 +1,37 @@
 """Store the files a catalog selects: copy + hash (``store_copy=True``) or hash only.
 
-Works on several files at once: for many small files the time is in system calls, which release the
-GIL, so a few threads keep the disk busy. Every file is attempted; failures are collected and
-reported together, never hidden. An interrupt (Ctrl-C, SIGTERM) stops the workers from starting new
-files and propagates once the files in flight are finished or cleaned up.
+Works on several files at once. Many files on a local disk go to forked worker processes (one per
+CPU): each small file is kernel work on folders, which runs in parallel on separate cores, and the
+Python around it does not run in parallel in threads. Remote storages use threads, which hide network
+latency. Every file is attempted; failures are collected and reported together, never hidden. An
+interrupt (Ctrl-C, SIGTERM) stops the workers from starting new files and propagates once the files
+in flight are finished or cleaned up.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.hashing import hash_file
+from runnable.hashing import hash_bytes, hash_file
 from runnable.patterns import Match
 from runnable.progress import TransferProgress
 from runnable.record import FileEntry
 from runnable.storage import Storage
+from runnable.workers import available_cpus, can_fork, run_forked
 
 # Threads for many files, unless the storage says otherwise (``put_workers``). Two let two large
 # files hash on both cores at once, and hide network latency for remote storages.
 WORKERS = 2
+# From this many files on (Linux), a storage that allows it (``put_processes``) is filled by forked
+# worker processes, one per CPU up to MAX_PROCESSES (see runnable/workers.py). Fewer files are not
+# worth a fork: it costs a few milliseconds.
+FORK_MIN_FILES = 128
+MAX_PROCESSES = 4
 
 
 class _Cancelled(Exception):
@@ -86,9 +95,13 @@ def put_files(
             progress.add_file()
 
     workers = WORKERS
+    processes = min(available_cpus(), MAX_PROCESSES) if can_fork() else 1
     if store_copy and storage is not None:
         workers = max(1, int(getattr(storage, "put_workers", WORKERS)))
-    if len(files) <= 1 or workers == 1:
+        processes = min(processes, max(1, int(getattr(storage, "put_processes", 1))))
+    if processes > 1 and len(files) >= FORK_MIN_FILES:
+        _put_forked(files, storage, run_id, algorithm, store_copy, processes, outcomes, new_bytes, progress)
+    elif len(files) <= 1 or workers == 1:
         for i in range(len(files)):  # in this thread: an interrupt stops it at once, cleanly
             one(i)
     else:
@@ -129,6 +142,57 @@ def put_files(
             result.failures.append((match.rel, _describe(outcome)))
     result.bytes_new = sum(new_bytes)
     return result
+
+
+def _put_forked(
+    files: Sequence[Match],
+    storage: Storage | None,
+    run_id: str,
+    algorithm: str,
+    store_copy: bool,
+    processes: int,
+    outcomes: list[FileEntry | BaseException | None],
+    new_bytes: list[int],
+    progress: TransferProgress | None,
+) -> None:
+    """Store (or hash) ``files`` in forked processes; fill ``outcomes`` and ``new_bytes`` in place.
+
+    Each worker sends one JSON line per file: ``[digest, size, new, location]``, or ``[null, reason]``.
+    """
+    hash_bytes(b"", algorithm)  # set the hash up here, so no worker starts by loading it
+
+    def work(i: int) -> str:
+        match = files[i]
+        try:
+            if store_copy:
+                assert storage is not None
+                stored = storage.store(run_id, match.rel, match.path, algorithm)
+                return json.dumps([stored.digest, stored.size, stored.new, stored.location])
+            digest, size = hash_file(match.path, algorithm)
+            return json.dumps([digest, size, False, None])
+        except Exception as exc:  # noqa: BLE001 - sent to the parent, reported per file
+            return json.dumps([None, _describe(exc)])
+
+    def collect(i: int, line: str) -> None:
+        fields = json.loads(line)
+        match = files[i]
+        if fields[0] is None:
+            outcomes[i] = _WorkerFailure(fields[1])
+        else:
+            digest, size, new, location = fields
+            outcomes[i] = FileEntry(match.rel, size, {algorithm: digest}, store_copy, location)
+            new_bytes[i] = size if new else 0
+            if progress is not None:
+                progress.add_bytes(size)
+        if progress is not None:
+            progress.add_file()
+
+    for i in run_forked(len(files), work, processes, collect):
+        outcomes[i] = _WorkerFailure("the process storing it stopped before it finished")
+
+
+class _WorkerFailure(Exception):
+    """A file a worker process could not store; the message is the worker's description of why."""
 
 
 def _wait_through_interrupts(event: threading.Event) -> None:

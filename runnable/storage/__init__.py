@@ -31,7 +31,9 @@ class Storage(Protocol):
     location: str
 
     # Optional, not part of the protocol check: ``put_workers`` (int) tells ``put_files`` how many
-    # files to store at once; 2 when absent. The file-system catalog sets 1 (see storage/local.py).
+    # files to store at once in threads; 2 when absent. ``put_processes`` (int) allows that many forked
+    # worker processes for many files instead; 1 (none) when absent. The file-system catalog sets 1
+    # thread and 4 processes (see storage/local.py).
 
     def store(
         self,

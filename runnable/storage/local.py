@@ -83,6 +83,10 @@ class FileSystemStorage:
     #: locks (10,000 files of 1 KiB on a fresh ext4, 2 cores: 0.72 s with one thread, 1.10 s with
     #: two, 1.13 s with three). A large file overlaps its own reading, writing and hashing anyway.
     put_workers = 1
+    #: Many files (see ``put.FORK_MIN_FILES``) are stored by up to this many forked processes, one
+    #: per CPU: creating files is kernel work that does run in parallel across processes. 10,000
+    #: files of 1 KiB, 2 cores: 0.96 s in one process, about half that in two.
+    put_processes = 4
 
     def __init__(self, catalog_location: str | os.PathLike[str] = ".catalog") -> None:
         self.root = Path(catalog_location).absolute()

@@ -1,0 +1,171 @@
+"""Forked worker processes for many files: every piece done once, deaths and interrupts handled."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from runnable.patterns import expand
+from runnable.put import FORK_MIN_FILES, put_files
+from runnable.storage.local import FileSystemStorage
+from runnable.workers import can_fork, run_forked
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="forked workers are used on Linux only")
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def test_every_index_is_done_once_and_the_work_is_shared() -> None:
+    got: dict[int, str] = {}
+
+    def work(i: int) -> str:
+        time.sleep(0.001)
+        return f"{i * 3} {os.getpid()}"
+
+    assert run_forked(400, work, 2, got.__setitem__) == []
+    assert sorted(got) == list(range(400))
+    assert all(text.split()[0] == str(i * 3) for i, text in got.items())
+    pids = {text.split()[1] for text in got.values()}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert _children_of(os.getpid()) == []  # every worker was waited for
+
+
+def test_a_worker_that_dies_leaves_its_unfinished_indices_to_the_caller() -> None:
+    got: dict[int, str] = {}
+
+    def work(i: int) -> str:
+        if i == 70:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "ok"
+
+    missing = run_forked(300, work, 2, got.__setitem__)
+    assert 70 in missing
+    assert set(missing).isdisjoint(got)
+    assert set(missing) | set(got) == set(range(300))
+    assert len(got) >= 300 - 64  # only what the dead worker held (at most its block and the unsent batch)
+
+
+def test_an_interrupt_in_the_parent_stops_and_reaps_the_workers() -> None:
+    started = time.monotonic()
+
+    def work(i: int) -> str:
+        time.sleep(0.01)  # 1,000 pieces of 10 ms: ~5 s of work on two workers if not stopped
+        return "ok"
+
+    def interrupt(i: int, text: str) -> None:
+        raise KeyboardInterrupt("simulated Ctrl-C")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_forked(1000, work, 2, interrupt)
+    assert time.monotonic() - started < 3
+    assert _children_of(os.getpid()) == []
+
+
+def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    pids_file = tmp_path / "pids"
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, time
+        from runnable.workers import run_forked
+
+        def work(i):
+            with open({str(pids_file)!r}, "a") as handle:
+                handle.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+            return "never"
+
+        run_forked(4, work, 2, lambda i, text: None, block=1)
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if pids_file.exists() and len(set(pids_file.read_text().split())) == 2:
+                break
+            time.sleep(0.01)
+        workers = {int(p) for p in pids_file.read_text().split()}
+        assert len(workers) == 2
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.01)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert alive == []
+
+
+def _many_files(work: Path, count: int) -> dict[str, bytes]:
+    contents = {}
+    for i in range(count):
+        rel = f"data/d{i % 5}/f{i}.txt"
+        data = f"file {i % (count // 2)}\n".encode() * (i % 7 + 1)  # every content twice: dedup
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_bytes(data)
+        contents[rel] = data
+    return contents
+
+
+def test_many_files_are_stored_by_workers_exactly_as_one_process_would(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    contents = _many_files(work, FORK_MIN_FILES + 72)
+    files = expand(["data"], work).files
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    result = put_files(files, storage, "run-1", "md5", store_copy=True)
+    assert result.failures == []
+    assert [e.path for e in result.entries] == [m.rel for m in files]  # the selection's order
+    for entry in result.entries:
+        data = contents[entry.path]
+        assert entry.hash == {"md5": hashlib.md5(data).hexdigest()} and entry.size == len(data)
+        run_file = storage.run_file("run-1", entry.path)
+        assert run_file.read_bytes() == data
+        obj = storage.object_path("md5", entry.hash["md5"])
+        assert os.stat(run_file).st_ino == os.stat(obj).st_ino  # a link, not a copy
+        assert stat.S_IMODE(os.stat(obj).st_mode) & 0o222 == 0
+    distinct = {hashlib.md5(d).digest() for d in contents.values()}
+    assert len(list(storage.iter_objects())) == len(distinct)
+    assert result.bytes_new == sum(len(d) for d in {hashlib.md5(d).digest(): d for d in contents.values()}.values())
+
+
+def test_a_file_that_vanishes_is_reported_by_name_and_the_rest_are_stored(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    _many_files(work, FORK_MIN_FILES + 10)
+    files = expand(["data"], work).files
+    gone = files[37]
+    gone.path.unlink()
+    result = put_files(files, FileSystemStorage(tmp_path / ".catalog"), "run-1", "md5", store_copy=True)
+    assert [rel for rel, _ in result.failures] == [gone.rel]
+    assert "No such file" in result.failures[0][1] and gone.path.name in result.failures[0][1]
+    assert len(result.entries) == len(files) - 1
+
+
+def test_hash_only_for_many_files_uses_workers_too(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    contents = _many_files(work, FORK_MIN_FILES + 5)
+    files = expand(["data"], work).files
+    result = put_files(files, None, "run-1", "sha256", store_copy=False)
+    assert {e.path: e.hash["sha256"] for e in result.entries} == {
+        rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()
+    }
+    assert all(e.stored is False and e.location is None for e in result.entries)
