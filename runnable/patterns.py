@@ -34,7 +34,7 @@ class Match:
     """A selected file: ``rel`` is its POSIX path relative to the working folder."""
 
     rel: str
-    path: Path
+    path: str  # absolute; a plain string (a Path per file costs more than listing it, at 10,000 files)
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ class _Walker:
             self._skipped.add(rel)
             self.selection.skipped.append(Skip(rel, reason))
 
-    def add(self, rel: str, path: Path) -> bool:
+    def add(self, rel: str, path: str) -> bool:
         if rel in self._seen:
             return True
         self._seen.add(rel)
@@ -243,7 +243,7 @@ class _Walker:
         if kind is not None:
             self.skip(rel, f"{kind}; only regular files are stored")
             return False
-        return self.add(rel, Path(abspath))
+        return self.add(rel, abspath)
 
     def walk(self, base_rel: str, regex: re.Pattern[str] | None, max_depth: int | None) -> int:
         """Walk below ``base_rel``; select files whose path (or a parent's) matches ``regex``.
@@ -278,10 +278,20 @@ class _Walker:
                         continue
                     if hit or max_depth is None or depth + 1 < max_depth:
                         subdirs.append((rel, hit, depth + 1))
+                elif hit and not is_link and _is_plain_file(entry):
+                    count += self.add(rel, entry.path)  # its type is known from the listing
                 elif hit and self.consider_file(rel, entry.path, is_link):
                     count += 1
             stack.extend(reversed(subdirs))
         return count
+
+
+def _is_plain_file(entry: os.DirEntry[str]) -> bool:
+    """True if the listing itself says ``entry`` is a regular file (no ``stat`` call on Linux)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _literal_prefix(parts: Sequence[str]) -> list[str]:

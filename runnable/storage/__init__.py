@@ -7,9 +7,9 @@ run records, restoring, verifying, garbage collection -- is written once above t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 
@@ -39,7 +39,7 @@ class Storage(Protocol):
         self,
         run_id: str,
         rel: str,
-        source: Path,
+        source: str | os.PathLike[str],
         algorithm: str,
         progress: Callable[[int], None] | None = None,
     ) -> Stored:

@@ -146,7 +146,7 @@ class FileSystemStorage:
         self,
         run_id: str,
         rel: str,
-        source: Path,
+        source: str | os.PathLike[str],
         algorithm: str,
         progress: Callable[[int], None] | None = None,
     ) -> Stored:
@@ -248,7 +248,7 @@ class FileSystemStorage:
         return True
 
     def _copy_large(
-        self, src: int, source: Path, algorithm: str, progress: Callable[[int], None] | None
+        self, src: int, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, str, bool]:
         """Copy into a temporary object while hashing, then give it its content name."""
         tmp = self._temp_object()

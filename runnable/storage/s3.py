@@ -54,7 +54,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import obstore
@@ -261,7 +260,7 @@ class S3Storage:
         self,
         run_id: str,
         rel: str,
-        source: Path,
+        source: str | os.PathLike[str],
         algorithm: str,
         progress: Callable[[int], None] | None = None,
     ) -> Stored:
@@ -304,7 +303,7 @@ class S3Storage:
             raise _s3_error("store", f"{source} as {location}", exc) from exc
 
     def _store_small(
-        self, source: Path, algorithm: str, progress: Callable[[int], None] | None
+        self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, bool]:
         """One read into memory (at most one part), then one PUT only if the content is new."""
         with open(source, "rb") as handle:
@@ -323,7 +322,7 @@ class S3Storage:
         return digest, len(data), True
 
     def _store_blob(
-        self, source: Path, algorithm: str, progress: Callable[[int], None] | None
+        self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, bool]:
         """Stream ``source`` to a fresh blob, then claim its content key with an alias (no copy).
 
@@ -353,7 +352,7 @@ class S3Storage:
         return digest, size, new
 
     def _stream_upload(
-        self, source: Path, key: str, algorithm: str, progress: Callable[[int], None] | None
+        self, source: str | os.PathLike[str], key: str, algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int]:
         """Upload ``source`` to ``key`` in parts while hashing it: one read, bounded memory.
 
