@@ -157,9 +157,11 @@ def _put_forked(
 ) -> None:
     """Store (or hash) ``files`` in forked processes; fill ``outcomes`` and ``new_bytes`` in place.
 
-    Each worker sends one JSON line per file: ``[digest, size, new, location]``, or ``[null, reason]``.
+    A worker sends one short line per file: ``digest size new`` (plus the location as JSON when it
+    is not the usual one under the run's folder), or ``!`` and the reason as JSON if it failed.
     """
     hash_bytes(b"", algorithm)  # set the hash up here, so no worker starts by loading it
+    usual = f"{storage.run_location(run_id)}/" if store_copy and storage is not None else None
 
     def work(i: int) -> str:
         match = files[i]
@@ -167,21 +169,25 @@ def _put_forked(
             if store_copy:
                 assert storage is not None
                 stored = storage.store(run_id, match.rel, match.path, algorithm)
-                return json.dumps([stored.digest, stored.size, stored.new, stored.location])
+                line = f"{stored.digest} {stored.size} {int(stored.new)}"
+                if stored.location != f"{usual}{match.rel}":
+                    line += f" {json.dumps(stored.location)}"
+                return line
             digest, size = hash_file(match.path, algorithm)
-            return json.dumps([digest, size, False, None])
+            return f"{digest} {size} 0"
         except Exception as exc:  # noqa: BLE001 - sent to the parent, reported per file
-            return json.dumps([None, _describe(exc)])
+            return "!" + json.dumps(_describe(exc))
 
     def collect(i: int, line: str) -> None:
-        fields = json.loads(line)
         match = files[i]
-        if fields[0] is None:
-            outcomes[i] = _WorkerFailure(fields[1])
+        if line.startswith("!"):
+            outcomes[i] = _WorkerFailure(json.loads(line[1:]))
         else:
-            digest, size, new, location = fields
+            digest, size_text, new, *other = line.split(" ", 3)
+            size = int(size_text)
+            location = json.loads(other[0]) if other else (None if usual is None else usual + match.rel)
             outcomes[i] = FileEntry(match.rel, size, {algorithm: digest}, store_copy, location)
-            new_bytes[i] = size if new else 0
+            new_bytes[i] = size if new == "1" else 0
             if progress is not None:
                 progress.add_bytes(size)
         if progress is not None:

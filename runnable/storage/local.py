@@ -96,6 +96,7 @@ class FileSystemStorage:
         # Folders known to exist: for 10,000 small files this saves two of every file's ~10 system
         # calls. A folder removed behind our back is noticed (FileNotFoundError) and made again.
         self._dirs: set[str] = set()
+        self._valid_runs: set[str] = set()  # run ids already checked
         self._shown = str(Path(self.location))  # how locations are shown: as given, normalised
         self._root = str(self.root)
         self._objects = f"{self._root}/{OBJECTS}"
@@ -175,11 +176,15 @@ class FileSystemStorage:
 
     def _run_path(self, run_id: str, rel: str) -> str:
         """``run_file`` as a string, checked without pathlib (same rule: it must stay in the run)."""
-        try:
-            check_run_id(run_id)
-        except RecordError as exc:
-            raise CatalogError(f"cannot store into run {run_id!r}: {exc}") from None
-        if rel.startswith("/") or "\0" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+        if run_id not in self._valid_runs:
+            try:
+                check_run_id(run_id)
+            except RecordError as exc:
+                raise CatalogError(f"cannot store into run {run_id!r}: {exc}") from None
+            self._valid_runs.add(run_id)
+        # Every part non-empty and neither '.' nor '..' (substring tests: this runs once per file).
+        wrapped = f"/{rel}/"
+        if "//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\0" in rel or rel in ("", "/"):
             raise CatalogError(f"catalog path {rel!r} would leave the run folder of {run_id!r}")
         return f"{self._root}/{run_id}/{rel}"
 
