@@ -6,8 +6,10 @@
 Everything runs as a separate process, timed by wall clock; peak memory is the child's maximum
 resident set size (``wait4``). Every contender is measured warm: the input files are read once
 before each timed command so they sit in the page cache, and ``sync`` runs (untimed) before each
-command so no contender pays for another's write-back. Contenders alternate inside each repeat, so
-background noise spreads evenly; the table shows the median of the repeats.
+command so no contender pays for another's write-back. Then 1.5 GiB of memory is touched and freed
+(untimed), so no contender pays for the hypervisor backing fresh pages (see ``prefault``).
+Contenders alternate inside each repeat, each repeat starting with the next one, so background noise
+spreads evenly; the table shows the median of the repeats.
 
 runnable 0.50.0 is installed with pip into ``~/.cache/runnable-bench/venv-0.50.0`` (once). Its job
 scripts use the form it needs (a ``main()`` that returns the job) and the pattern ``small/**/*``
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import os
 import platform
 import shutil
@@ -65,9 +68,27 @@ class Measure:
         return statistics.median(self.seconds)
 
 
+#: Memory touched (then freed) just before each timed command; see ``prefault``. Set by --prefault-mib.
+PREFAULT_BYTES = 1536 * MiB
+
+
+def prefault(size: int) -> None:
+    """Touch ``size`` bytes of fresh memory, then free it.
+
+    On a virtual machine whose free memory is handed back to the host (a balloon with free page
+    reporting, as on the machine these figures come from), the first touch of such a page costs a
+    trip to the hypervisor: writing 1 GiB of new files then took 0.3 s or 4 s depending on which
+    pages the kernel happened to pick. Pages freed a moment ago are not handed back yet, so the
+    timed command that follows gets pages that are ready, whichever contender it is.
+    """
+    if size > 0:
+        mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)).close()
+
+
 def run_timed(cmd: list[str] | str, cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
     """Run ``cmd`` (a shell string or an argv list); return (wall seconds, child peak RSS in KiB)."""
     os.sync()
+    prefault(PREFAULT_BYTES)
     argv = ["sh", "-c", cmd] if isinstance(cmd, str) else cmd
     # Peak memory comes from /usr/bin/time: the rusage of a child forked from this (larger) Python
     # process would include the parent's pages copied before exec. Its own cost is < 1 ms.
@@ -172,11 +193,15 @@ class Bench:
 
     def measure(self, contenders: dict[str, tuple[Callable[[], tuple[float, int]], Path | None]],
                 before: Callable[[], None], clean: Callable[[], None]) -> dict[str, Measure]:
-        """Each repeat runs every contender once, in turn. ``before`` warms inputs; ``clean``
+        """Each repeat runs every contender once, in a rotated order. ``before`` warms inputs; ``clean``
         removes outputs (untimed). The third element names a folder whose disk use is reported."""
         results = {name: Measure() for name in contenders}
-        for _ in range(self.repeats):
-            for name, (run, catalog) in contenders.items():
+        names = list(contenders)
+        for repeat in range(self.repeats):
+            # Each repeat starts with the next contender, so none is always the one that runs just
+            # after another's output was deleted.
+            for name in names[repeat % len(names):] + names[: repeat % len(names)]:
+                run, catalog = contenders[name]
                 clean()
                 before()
                 seconds, rss = run()
@@ -241,7 +266,11 @@ def main() -> int:
     parser.add_argument("--no-old", action="store_true", help=f"skip runnable {OLD_VERSION}")
     parser.add_argument("--only", help="comma-separated workload numbers to run, e.g. 2,4")
     parser.add_argument("--output", type=Path, help="also write the tables (Markdown) to this file")
+    parser.add_argument("--prefault-mib", type=int, default=PREFAULT_BYTES // MiB,
+                        help="memory touched and freed before each timed command (0: none); see prefault()")
     args = parser.parse_args()
+    global PREFAULT_BYTES
+    PREFAULT_BYTES = args.prefault_mib * MiB
     size_mib = args.size_mib or (64 if args.quick else 1024)
     files = args.files or (1000 if args.quick else 10000)
     repeats = args.repeats or (3 if args.quick else 5)

@@ -78,14 +78,14 @@ class FileSystemStorage:
     '49f68a5c8493ec2c0bf489821c21fc3b'
     """
 
-    #: Files ``put_files`` stores at once. One: each small file is a handful of system calls on
-    #: directories, and a second thread only adds contention for the GIL and the directories'
-    #: locks (10,000 files of 1 KiB on a fresh ext4, 2 cores: 0.72 s with one thread, 1.10 s with
-    #: two, 1.13 s with three). A large file overlaps its own reading, writing and hashing anyway.
+    #: Threads ``put_files`` stores files with when it does not fork. One: each small file is a
+    #: handful of system calls on folders, and a second thread only adds contention for the GIL
+    #: (10,000 files of 1 KiB, 2 cores: 0.72 s with one thread, 1.10 s with two). A large file
+    #: overlaps its own copying and hashing anyway.
     put_workers = 1
     #: Many files (see ``put.FORK_MIN_FILES``) are stored by up to this many forked processes, one
-    #: per CPU: creating files is kernel work that does run in parallel across processes. 10,000
-    #: files of 1 KiB, 2 cores: 0.96 s in one process, about half that in two.
+    #: per CPU: creating files is kernel work that does run in parallel across processes (10,000
+    #: files of 1 KiB, 2 cores: 0.96 s in one process, about 0.5 s in two).
     put_processes = 4
 
     def __init__(self, catalog_location: str | os.PathLike[str] = ".catalog") -> None:
