@@ -83,12 +83,21 @@ def run_forked(
         tasks_write = -1
         for _ in range(max(1, min(workers, -(-count // block)))):
             results_read, results_write = os.pipe()
-            pid = _fork()
+            try:
+                pid = _fork()
+            except OSError:  # no memory or process slots for another worker: go on with fewer
+                os.close(results_read)
+                os.close(results_write)
+                break
             if pid == 0:  # the worker: never returns
                 os.close(results_read)
                 _worker(tasks_read, results_write, count, block, work)
             os.close(results_write)
             pids[results_read] = pid
+        if not pids:  # not even one worker: do the work here
+            for i in range(count):
+                on_result(i, work(i))
+            return []
         done = _collect(pids, on_result)
     except BaseException:
         _stop(pids)

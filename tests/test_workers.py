@@ -169,3 +169,13 @@ def test_hash_only_for_many_files_uses_workers_too(tmp_path: Path) -> None:
         rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()
     }
     assert all(e.stored is False and e.location is None for e in result.entries)
+
+
+def test_when_no_worker_can_be_forked_the_work_is_done_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # what fork says at the process limit
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    got: dict[int, str] = {}
+    assert run_forked(50, lambda i: f"{i}:{os.getpid()}", 2, got.__setitem__) == []
+    assert got == {i: f"{i}:{os.getpid()}" for i in range(50)}
