@@ -22,6 +22,7 @@ anyway leaves its unfinished pieces without a result, and the caller reports the
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import selectors
 import signal
@@ -124,6 +125,7 @@ def _worker(tasks: int, results: int, count: int, block: int, work: Callable[[in
     """The body of a worker process: take blocks of indices until none are left, then exit."""
     code = 0
     try:
+        gc.disable()  # a short-lived worker: collecting cycles would only touch (and copy) shared pages
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
         signal.signal(signal.SIGTERM, _raise_stopped)
         with contextlib.suppress(OSError, AttributeError, ImportError):
