@@ -25,6 +25,7 @@ from queue import SimpleQueue
 from typing import BinaryIO, Protocol
 
 from runnable.errors import ConfigurationError
+from runnable.workers import wait_through_interrupts
 
 ALGORITHMS = ("md5", "sha256", "blake3")
 DEFAULT_ALGORITHM = "md5"
@@ -46,6 +47,7 @@ _KERNEL_COPY = hasattr(os, "copy_file_range")
 # copy_file_range errors that mean "not for this pair of files": copy through user space instead.
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errno.EPERM}
 
+_THREADS_ALLOWED = True  # False in forked workers (see single_threaded)
 _DIGEST_LENGTHS = {"md5": 32, "sha256": 64, "blake3": 64}
 _HASHLIB = {"md5": hashlib.md5, "sha256": hashlib.sha256}
 
@@ -78,7 +80,7 @@ def new_hasher(algorithm: str, threads: bool = True) -> Hasher:
     if algorithm == "blake3":
         from blake3 import blake3  # imported on use: keeps `import runnable` light
 
-        hasher: Hasher = blake3(max_threads=blake3.AUTO if threads else 1)
+        hasher: Hasher = blake3(max_threads=blake3.AUTO if threads and _THREADS_ALLOWED else 1)
         return hasher
     return hashlib.new(algorithm, usedforsecurity=False)
 
@@ -168,8 +170,7 @@ def _hash_overlapped(fd: int, hasher: Hasher, sink: int | None, progress: Callab
                     stop.set()
             free.put(buf)
 
-    worker = threading.Thread(target=hash_worker, name="runnable-hash", daemon=True)
-    worker.start()
+    finished = _start_helper(hash_worker)
     size = 0
     try:
         while not stop.is_set():
@@ -188,10 +189,31 @@ def _hash_overlapped(fd: int, hasher: Hasher, sink: int | None, progress: Callab
         raise
     finally:
         full.put(None)
-        worker.join()
+        wait_through_interrupts(finished)  # the helper may be reading the sink: let it finish
     if failure:
         raise failure[0]
     return size
+
+
+def _start_helper(body: Callable[[], None]) -> threading.Event:
+    """Run ``body`` in a daemon thread; the event is set when it has returned (or raised)."""
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            body()
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name="runnable-hash", daemon=True).start()
+    return finished
+
+
+def single_threaded() -> None:
+    """Hash on one thread from now on in this process (a forked worker: its parent's blake3 thread
+    pool did not survive the fork, and using it would wait forever)."""
+    global _THREADS_ALLOWED
+    _THREADS_ALLOWED = False
 
 
 def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int], None] | None) -> int | None:
@@ -238,8 +260,7 @@ def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int
                 stop.set()
             ahead.release()
 
-    worker = threading.Thread(target=hash_worker, name="runnable-hash", daemon=True)
-    worker.start()
+    finished = _start_helper(hash_worker)
     size = 0
     n = first
     try:
@@ -265,7 +286,7 @@ def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int
         raise
     finally:
         ranges.put(None)
-        worker.join()
+        wait_through_interrupts(finished)  # the helper may be reading the sink: let it finish
     if failure:
         raise failure[0]
     return size
@@ -340,4 +361,5 @@ __all__ = [
     "hash_stream",
     "is_hex_digest",
     "new_hasher",
+    "single_threaded",
 ]

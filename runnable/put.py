@@ -10,6 +10,7 @@ in flight are finished or cleaned up.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -17,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.hashing import hash_bytes, hash_file
+from runnable.hashing import hash_bytes, hash_file, single_threaded
 from runnable.patterns import Match
 from runnable.progress import TransferProgress
 from runnable.record import FileEntry
 from runnable.storage import Storage
-from runnable.workers import available_cpus, can_fork, run_forked
+from runnable.workers import available_cpus, can_fork, run_forked, wait_through_interrupts
 
 # Threads for many files, unless the storage says otherwise (``put_workers``). Two let two large
 # files hash on both cores at once, and hide network latency for remote storages.
@@ -132,7 +133,8 @@ def put_files(
         except BaseException:
             stop.set()  # an interrupt: no new file starts; files in flight stop and clean up
             for finished in events:
-                _wait_through_interrupts(finished)
+                with contextlib.suppress(BaseException):  # a second Ctrl-C: the first is re-raised
+                    wait_through_interrupts(finished)
             raise
     result = PutResult()
     for match, outcome in zip(files, outcomes, strict=True):
@@ -193,22 +195,12 @@ def _put_forked(
         if progress is not None:
             progress.add_file()
 
-    for i in run_forked(len(files), work, processes, collect):
+    for i in run_forked(len(files), work, processes, collect, in_worker=single_threaded):
         outcomes[i] = _WorkerFailure("the process storing it stopped before it finished")
 
 
 class _WorkerFailure(Exception):
     """A file a worker process could not store; the message is the worker's description of why."""
-
-
-def _wait_through_interrupts(event: threading.Event) -> None:
-    """Wait for ``event`` even if more signals arrive: cleanup must finish before the process exits."""
-    while True:
-        try:
-            event.wait()
-            return
-        except BaseException:  # noqa: BLE001 - a second Ctrl-C while cleaning up; the first is re-raised
-            continue
 
 
 def store_single(storage: Storage, run_id: str, rel: str, path: Path, algorithm: str) -> FileEntry:

@@ -24,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import selectors
 import signal
 import struct
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -64,64 +66,80 @@ def run_forked(
     workers: int,
     on_result: Callable[[int, str], None],
     block: int = 32,
+    in_worker: Callable[[], None] | None = None,
 ) -> list[int]:
     """Call ``work(i)`` for every ``i`` in ``range(count)`` in ``workers`` forked processes.
 
-    ``work`` returns one line of text (no newline) for the parent; it must catch its own errors
-    (an exception escaping it ends that worker). ``on_result(i, text)`` runs in the parent as results
-    arrive. Returns the indices that got no result because their worker died, in order.
+    ``work`` returns a line of text for the parent; it must catch its own errors (an exception
+    escaping it ends that worker). ``in_worker`` runs once at the start of each worker (to drop state
+    that does not survive a fork, such as a thread pool). ``on_result(i, text)`` runs in the parent as
+    results arrive. Returns the indices that got no result because their worker died, in order.
     """
     if count == 0:
         return []
-    # A block per read keeps the pipe small; blocks grow so any count fits in the pipe at once.
     block = max(block, -(-count // 8192))
     tasks_read, tasks_write = os.pipe()
-    pids: dict[int, int] = {}  # result pipe's read end -> worker pid
+    pids: dict[int, int] = {}  # result pipe's read end -> worker pid, until the worker is reaped
+    read_ends: list[int] = []  # closed at the end whatever happened
     try:
-        payload = b"".join(_INDEX.pack(start) for start in range(0, count, block))
-        _write_all(tasks_write, payload)
-        os.close(tasks_write)
-        tasks_write = -1
         for _ in range(max(1, min(workers, -(-count // block)))):
             results_read, results_write = os.pipe()
-            try:
-                pid = _fork()
-            except OSError:  # no memory or process slots for another worker: go on with fewer
-                os.close(results_read)
+            # No signal may run Python code between fork() and the bookkeeping below: in the child it
+            # would unwind into the caller's code, in the parent it would lose track of a worker.
+            with _signals_blocked() as previous_mask, warnings.catch_warnings():
+                # Python 3.12+ warns about fork() in a process with threads. The worker runs only
+                # runnable's own storing code (system calls and hashing), never anything another
+                # thread may hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                try:
+                    pid = os.fork()
+                except OSError:  # no memory or process slots for another worker: go on with fewer
+                    os.close(results_read)
+                    os.close(results_write)
+                    break
+                if pid == 0:  # the worker: never returns
+                    try:
+                        os.close(results_read)
+                        os.close(tasks_write)
+                        _worker(tasks_read, results_write, count, block, work, in_worker, previous_mask)
+                    finally:
+                        os._exit(1)
                 os.close(results_write)
-                break
-            if pid == 0:  # the worker: never returns
-                os.close(results_read)
-                _worker(tasks_read, results_write, count, block, work)
-            os.close(results_write)
-            pids[results_read] = pid
+                read_ends.append(results_read)
+                pids[results_read] = pid
         if not pids:  # not even one worker: do the work here
             for i in range(count):
                 on_result(i, work(i))
             return []
-        done = _collect(pids, on_result)
+        # The block indices are written once the workers exist, as the pipe accepts them (a pipe can
+        # be as small as 4 KiB), while their results are read.
+        payload = b"".join(_INDEX.pack(start) for start in range(0, count, block))
+        done = _collect(pids, on_result, tasks_write, payload)
+        tasks_write = -1  # closed by _collect once everything was written
     except BaseException:
         _stop(pids)
         raise
     finally:
         os.close(tasks_read)
-        if tasks_write >= 0:
-            os.close(tasks_write)
-        for fd in pids:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for fd in [tasks_write, *read_ends]:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
     return [i for i in range(count) if i not in done]
 
 
-def _fork() -> int:
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about fork() in a process with threads. The worker runs only runnable's
-        # own storing code (system calls and hashing), never anything another thread may hold.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return os.fork()
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[set[int | signal.Signals]]:
+    """Hold SIGINT and SIGTERM (they wait, pending) in this thread; yield the previous mask."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield previous
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _worker(tasks: int, results: int, count: int, block: int, work: Callable[[int], str]) -> None:
+def _worker(tasks: int, results: int, count: int, block: int, work: Callable[[int], str],
+            in_worker: Callable[[], None] | None, mask: set[int | signal.Signals]) -> None:
     """The body of a worker process: take blocks of indices until none are left, then exit."""
     code = 0
     try:
@@ -132,19 +150,33 @@ def _worker(tasks: int, results: int, count: int, block: int, work: Callable[[in
             import ctypes  # here, not at the top: only a worker needs it
 
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM held since the fork arrives now
+        if in_worker is not None:
+            in_worker()
         pending: list[str] = []
         for start in _blocks(tasks):
             for i in range(start, min(start + block, count)):
-                pending.append(f"{i}\t{work(i)}\n")
+                pending.append(f"{i}\t{_escape(work(i))}\n")
                 if len(pending) >= _FLUSH_EVERY:
-                    _write_all(results, "".join(pending).encode())
+                    _write_all(results, "".join(pending).encode("utf-8", "surrogateescape"))
                     pending.clear()
         if pending:
-            _write_all(results, "".join(pending).encode())
+            _write_all(results, "".join(pending).encode("utf-8", "surrogateescape"))
     except BaseException:  # noqa: BLE001 - a worker never unwinds into its parent's code
         code = 1
     finally:
         os._exit(code)  # no atexit handlers, no flushing the parent's buffers a second time
+
+
+def _escape(text: str) -> str:
+    """One line whatever ``text`` holds: backslashes and newlines escaped (undone by ``_unescape``)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n") if ("\\" in text or "\n" in text) else text
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
 
 
 def _raise_stopped(signum: int, frame: object) -> None:
@@ -161,17 +193,28 @@ def _blocks(tasks: int) -> Iterator[int]:
         yield _INDEX.unpack(data)[0]
 
 
-def _collect(pids: dict[int, int], on_result: Callable[[int, str], None]) -> set[int]:
-    """Read result lines from every worker until all have finished; return the indices done."""
+def _collect(pids: dict[int, int], on_result: Callable[[int, str], None], tasks: int, payload: bytes) -> set[int]:
+    """Feed ``payload`` to the task pipe and read result lines from every worker until all have
+    finished; return the indices done. Closes ``tasks`` once the payload is written."""
     done: set[int] = set()
     partial = {fd: b"" for fd in pids}
+    view = memoryview(payload)
+    os.set_blocking(tasks, False)
     with selectors.DefaultSelector() as selector:
         for fd in pids:
             selector.register(fd, selectors.EVENT_READ)
+        selector.register(tasks, selectors.EVENT_WRITE)
         open_pipes = len(pids)
         while open_pipes:
             for key, _ in selector.select():
                 fd = int(key.fd)
+                if fd == tasks:
+                    with contextlib.suppress(BlockingIOError):
+                        view = view[os.write(tasks, view) :]
+                    if not view:
+                        selector.unregister(tasks)
+                        os.close(tasks)
+                    continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     selector.unregister(fd)
@@ -180,13 +223,16 @@ def _collect(pids: dict[int, int], on_result: Callable[[int, str], None]) -> set
                 lines = (partial[fd] + chunk).split(b"\n")
                 partial[fd] = lines.pop()
                 for line in lines:
-                    index, _, text = line.decode().partition("\t")
+                    index, _, text = line.decode("utf-8", "surrogateescape").partition("\t")
                     i = int(index)
                     done.add(i)
-                    on_result(i, text)
-    for pid in list(pids.values()):
+                    on_result(i, _unescape(text))
+        if view:  # every worker ended before taking all the work (they died): stop offering it
+            selector.unregister(tasks)
+            os.close(tasks)
+    for fd, pid in list(pids.items()):
         os.waitpid(pid, 0)
-    pids.clear()
+        del pids[fd]  # reaped: never signalled again (its number may be reused)
     return done
 
 
@@ -196,21 +242,21 @@ def _stop(pids: dict[int, int]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + _STOP_GRACE
-    for pid in pids.values():
+    for fd, pid in list(pids.items()):
         while True:
             try:
                 finished, _ = os.waitpid(pid, os.WNOHANG)
+                if finished:
+                    break
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.005)
             except ChildProcessError:
                 break
             except BaseException:  # noqa: BLE001 - a second Ctrl-C while stopping: keep waiting
                 continue
-            if finished:
-                break
-            if time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
-    pids.clear()
+        del pids[fd]
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -219,4 +265,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-__all__ = ["available_cpus", "can_fork", "run_forked"]
+def wait_through_interrupts(finished: threading.Event) -> None:
+    """Wait until ``finished`` is set even if signals interrupt the wait, then re-raise the first.
+
+    For cleanup that must complete (a helper thread still using a file about to be removed). Waits
+    on an event the thread sets, not ``Thread.join()``: on Python 3.11 a join interrupted by a signal
+    marks the thread stopped while it still runs, so a second join would not wait.
+    """
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            finished.wait()
+            break
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, once the wait is over
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
+
+
+__all__ = ["available_cpus", "can_fork", "run_forked", "wait_through_interrupts"]

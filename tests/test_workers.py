@@ -179,3 +179,86 @@ def test_when_no_worker_can_be_forked_the_work_is_done_in_this_process(monkeypat
     got: dict[int, str] = {}
     assert run_forked(50, lambda i: f"{i}:{os.getpid()}", 2, got.__setitem__) == []
     assert got == {i: f"{i}:{os.getpid()}" for i in range(50)}
+
+
+def test_blake3_in_workers_after_the_parent_hashed_with_threads(tmp_path: Path) -> None:
+    # blake3 hashes a large file on a thread pool; a forked worker inherits that pool without its
+    # threads. Run in a child process with a timeout: the bug this guards against was a hang.
+    script = tmp_path / "b3.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from runnable.hashing import hash_file
+        from runnable.patterns import expand
+        from runnable.put import FORK_MIN_FILES, put_files
+
+        base = Path({str(tmp_path)!r})
+        (base / "data").mkdir()
+        for i in range(FORK_MIN_FILES + 2):
+            (base / "data" / f"f{{i}}").write_bytes(os.urandom(3 << 20) if i < 4 else b"%d" % i)
+        hash_file(base / "data" / "f0", "blake3")  # the parent's pool now exists
+        result = put_files(expand(["data"], base).files, None, "run-1", "blake3", store_copy=False)
+        print(len(result.entries), len(result.failures))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(FORK_MIN_FILES + 2), "0"]
+
+
+def test_no_descriptor_is_left_open_after_success_or_failure() -> None:
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_fds()
+    for _ in range(3):
+        run_forked(100, str, 2, lambda i, text: None)
+    assert open_fds() == before
+
+    def fail(i: int, text: str) -> None:
+        raise ValueError("the caller's callback failed")
+
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            run_forked(100, str, 2, fail)
+    assert open_fds() == before
+
+
+def test_any_text_comes_back_intact() -> None:
+    texts = ["plain", "new\nline", "back\\slash\\n", "\udcffnot utf-8", " spaces ", "", "tab\there"]
+    got: dict[int, str] = {}
+    assert run_forked(len(texts), texts.__getitem__, 2, got.__setitem__, block=1) == []
+    assert [got[i] for i in range(len(texts))] == texts
+
+
+def test_a_second_interrupt_while_stopping_still_waits_for_the_helper_thread(tmp_path: Path) -> None:
+    # Ctrl-C stops a large copy; a second Ctrl-C arrives while the hashing thread finishes its chunk.
+    # The copy must not return (and let the caller delete the file) while that thread still reads it.
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 * 8 * 1024 * 1024))
+    script = tmp_path / "twice.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, threading, time
+        from runnable.hashing import _copy_in_kernel
+
+        class SlowHash:
+            def update(self, data):
+                time.sleep(0.3)
+
+            def hexdigest(self):
+                return ""
+
+        def progress(n):
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()  # the second Ctrl-C
+            raise KeyboardInterrupt("the first Ctrl-C")
+
+        src = os.open({str(source)!r}, os.O_RDONLY)
+        dst = os.open({str(tmp_path / "copy.bin")!r}, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _copy_in_kernel(src, dst, SlowHash(), progress)
+        except KeyboardInterrupt:
+            pass
+        print([t.name for t in threading.enumerate() if t.name == "runnable-hash"])
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
