@@ -20,9 +20,10 @@ import fcntl
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from queue import SimpleQueue
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from runnable.errors import ConfigurationError
 from runnable.workers import wait_through_interrupts
@@ -170,9 +171,8 @@ def _hash_overlapped(fd: int, hasher: Hasher, sink: int | None, progress: Callab
                     stop.set()
             free.put(buf)
 
-    finished = _start_helper(hash_worker)
     size = 0
-    try:
+    with _helper_running(hash_worker, full, stop, failure):
         while not stop.is_set():
             buf = free.get()
             n = os.readv(fd, [buf])
@@ -184,19 +184,20 @@ def _hash_overlapped(fd: int, hasher: Hasher, sink: int | None, progress: Callab
             size += n
             if progress:
                 progress(n)
-    except BaseException:
-        stop.set()  # the helper drops what is queued instead of hashing it
-        raise
-    finally:
-        full.put(None)
-        wait_through_interrupts(finished)  # the helper may be reading the sink: let it finish
-    if failure:
-        raise failure[0]
     return size
 
 
-def _start_helper(body: Callable[[], None]) -> threading.Event:
-    """Run ``body`` in a daemon thread; the event is set when it has returned (or raised)."""
+@contextmanager
+def _helper_running(
+    body: Callable[[], None], queue: SimpleQueue[Any], stop: threading.Event, failure: list[BaseException]
+) -> Iterator[None]:
+    """Run ``body`` on a helper thread while the block feeds it through ``queue``.
+
+    Leaving the block ends the helper with ``None`` on the queue and waits for it, through any
+    further interrupt (it may still be reading a file the caller is about to remove). An exception
+    in the block sets ``stop`` first, so the helper drops what is queued instead of hashing it.
+    Afterwards the first failure the helper recorded in ``failure`` is raised.
+    """
     finished = threading.Event()
 
     def run() -> None:
@@ -206,7 +207,16 @@ def _start_helper(body: Callable[[], None]) -> threading.Event:
             finished.set()
 
     threading.Thread(target=run, name="runnable-hash", daemon=True).start()
-    return finished
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        queue.put(None)
+        wait_through_interrupts(finished)
+    if failure:
+        raise failure[0]
 
 
 def single_threaded() -> None:
@@ -260,10 +270,9 @@ def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int
                 stop.set()
             ahead.release()
 
-    finished = _start_helper(hash_worker)
     size = 0
     n = first
-    try:
+    with _helper_running(hash_worker, ranges, stop, failure):
         while n and not stop.is_set():
             ranges.put((start + size, start + size + n))
             size += n
@@ -281,14 +290,6 @@ def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int
                 size += n
                 if progress:
                     progress(n)
-    except BaseException:
-        stop.set()  # the helper skips what is queued instead of hashing it
-        raise
-    finally:
-        ranges.put(None)
-        wait_through_interrupts(finished)  # the helper may be reading the sink: let it finish
-    if failure:
-        raise failure[0]
     return size
 
 
