@@ -388,9 +388,9 @@ def main() -> int:
                                  OLD_VERSION if old else None, 1.25 if mib == size_mib else None, note)
                 # A copy that hashes can be no faster than copying alone or hashing alone: its floor in
                 # each repeat is the slower of `cp` and `md5sum` there.
-                floors = [max(c, m) for c, m in zip(results["cp"].seconds, results["md5sum"].seconds, strict=True)]
-                against = {name: statistics.median(a / f for a, f in zip(results[name].seconds, floors, strict=True))
-                           for name in ("ours md5", "ours blake3")}
+                floor = Measure([max(c, m) for c, m in zip(results["cp"].seconds, results["md5sum"].seconds,
+                                                           strict=True)])
+                against = {name: paired_ratio(results[name], floor) for name in ("ours md5", "ours blake3")}
                 text += ("\nAgainst max(cp, md5sum) of the same repeat (the floor of a copy that hashes), paired "
                          f"median: ours md5 {against['ours md5']:.2f}x, ours blake3 {against['ours blake3']:.2f}x.\n")
                 emit((text, ok), f"2-md5-{mib}")
