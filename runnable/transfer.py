@@ -29,6 +29,7 @@ TEMP_PREFIX = ".runnable-tmp-"
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 READ_FLAGS = os.O_RDONLY | _O_CLOEXEC
 # Exclusive create: a temporary name is never shared, and never follows a planted symbolic link.
+# Read-write: a kernel copy reads each chunk back from the new file to hash it (hashing._copy_in_kernel).
 CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
