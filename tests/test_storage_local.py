@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
 import stat
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runnable.hashing import CHUNK_SIZE, SMALL_FILE, SourceChangedError, hash_file
-from runnable.storage.local import OBJECTS, FileSystemStorage
+from runnable.storage.local import HASH_FIRST_MIN, HINTS, OBJECTS, FileSystemStorage
 from runnable.transfer import TEMP_PREFIX
 
 SIZES = [0, 10, SMALL_FILE, SMALL_FILE + 1, 3 * CHUNK_SIZE + 7]
@@ -210,3 +211,105 @@ def test_many_small_files_each_stored_once(storage: FileSystemStorage, tmp_path:
     for match in files:
         assert (storage.root / "run-1" / match.rel).read_bytes() == match.path.read_bytes()
     assert leftovers(storage.root) == []
+
+
+# -- a large file stored again: hashed first when the hint says it is probably unchanged ------------
+
+LARGE = HASH_FIRST_MIN + 12345
+
+
+def _touched_since(folder: Path) -> bool:
+    """True if an entry was created or removed in ``folder`` since ``_untouch`` (mtime moved)."""
+    return folder.stat().st_mtime_ns != 0
+
+
+def _untouch(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.utime(folder, ns=(0, 0))
+
+
+def test_an_unchanged_large_file_is_linked_to_its_object_without_a_temporary_copy(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=7))
+    first = storage.store("run-1", "model.bin", source, "md5")
+    temporaries = storage.root / OBJECTS / "tmp"
+    _untouch(temporaries)
+    counted: list[int] = []
+
+    second = FileSystemStorage(storage.root).store("run-2", "model.bin", source, "md5", counted.append)
+
+    assert not _touched_since(temporaries)  # no temporary copy was made (and removed) this time
+    assert (second.digest, second.size, second.new) == (first.digest, LARGE, False)
+    assert second.digest == hash_file(source, "md5")[0]
+    run_file = storage.root / "run-2" / "model.bin"
+    assert run_file.stat().st_ino == (storage.root / "run-1" / "model.bin").stat().st_ino
+    assert run_file.read_bytes() == source.read_bytes()
+    assert sum(counted) == LARGE  # progress saw every byte once
+
+
+def test_a_large_file_changed_at_the_same_size_is_copied_with_its_new_hash(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=8))
+    original = source.read_bytes()
+    first = storage.store("run-1", "model.bin", source, "md5")
+    with open(source, "r+b") as handle:  # same size, one byte different, in the last chunk
+        handle.seek(LARGE - 3)
+        handle.write(b"!")
+    counted: list[int] = []
+
+    second = storage.store("run-2", "model.bin", source, "md5", counted.append)
+
+    assert second.new and second.digest != first.digest
+    assert second.digest == hash_file(source, "md5")[0]
+    assert (storage.root / "run-2" / "model.bin").read_bytes() == source.read_bytes()
+    assert (storage.root / "run-1" / "model.bin").read_bytes() == original
+    assert sum(counted) == LARGE  # read twice, counted once
+    third = storage.store("run-3", "model.bin", source, "md5")  # the hint now names the new content
+    assert (third.digest, third.new) == (second.digest, False)
+    assert leftovers(storage.root) == []
+
+
+def test_a_hint_whose_object_is_gone_or_that_is_corrupt_only_costs_a_copy(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=9))
+    first = storage.store("run-1", "model.bin", source, "md5")
+    storage.object_path("md5", first.digest).unlink()  # as gc would after the run was deleted
+
+    second = storage.store("run-2", "model.bin", source, "md5")
+    assert second.new and second.digest == first.digest
+    assert storage.object_path("md5", first.digest).read_bytes() == source.read_bytes()
+
+    (hint,) = (storage.root / HINTS).iterdir()
+    for junk in ("", "[1, 2]", '{"size": "x"}', json.dumps({"size": LARGE, "algorithm": "md5", "digest": "../../x"}),
+                 json.dumps({"size": LARGE, "algorithm": "md5", "digest": ["a"] * 32})):
+        os.chmod(hint, 0o644)
+        hint.write_text(junk)
+        again = storage.store("run-3", "model.bin", source, "md5")
+        assert (again.digest, again.new) == (first.digest, False)
+        assert (storage.root / "run-3" / "model.bin").read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in (storage.root / HINTS).iterdir()) == [hint.name]  # rewritten, no litter
+    assert leftovers(storage.root) == []
+
+
+def test_hints_are_kept_apart_by_source_path_and_algorithm(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    a = write(tmp_path / "work" / "a.bin", data_of(LARGE, seed=10))
+    b = write(tmp_path / "work" / "b.bin", data_of(LARGE, seed=11))  # same size, other content
+    storage.store("run-1", "a.bin", a, "md5")
+    storage.store("run-1", "b.bin", b, "md5")
+    assert len(list((storage.root / HINTS).iterdir())) == 2
+    blake = storage.store("run-2", "a.bin", a, "blake3")
+    assert blake.new and blake.digest == hash_file(a, "blake3")[0]  # never another algorithm's object
+    assert storage.store("run-3", "b.bin", b, "md5").digest == hash_file(b, "md5")[0]
+
+
+def test_clean_temporaries_also_removes_an_abandoned_hint_but_never_a_hint(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=12))
+    storage.store("run-1", "model.bin", source, "md5")
+    (hint,) = (storage.root / HINTS).iterdir()
+    abandoned = write(storage.root / HINTS / f"{TEMP_PREFIX}999-x-1-hint", b"{}")  # a crash mid-write
+
+    assert storage.clean_temporaries(older_than_seconds=3600) == 0  # too young to be abandoned
+    assert storage.clean_temporaries(older_than_seconds=-60) == 2
+    assert not abandoned.exists() and hint.exists()

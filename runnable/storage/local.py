@@ -5,6 +5,7 @@ Layout under the catalog folder (``.catalog`` by default)::
     .catalog/
     ├── .objects/md5/90/0150983cd24fb0d6963f7d28e17f72   # each distinct content once, read-only
     ├── .objects/tmp/                                    # partial copies (never look complete)
+    ├── .hints/                                          # last content of each large source file
     └── unsolvable-ramanujan-0634/                      # one folder per run, as the spec shows
         ├── df.csv                                      # a link to its object
         └── data_folder/data.txt
@@ -12,11 +13,19 @@ Layout under the catalog folder (``.catalog`` by default)::
 Run files are links to objects: a reflink where the file system supports it, else a hard link, and a
 plain copy only where neither works. Objects are read-only, so editing a working file after a run
 never changes what the catalog holds for that run, and identical content is stored once.
+
+A large file is copied while it is hashed (one read), because its hash is known only at the end.
+When the same source file was stored before with the same size, and that content is still in the
+catalog, it is likely unchanged: it is then hashed first, without writing, and linked to the
+existing object if the hash matches (else copied after all, a second read). A ``.hints`` file per
+source path remembers its last size and hash; it only chooses the order, never the recorded hash.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
 import shutil
 import stat
@@ -26,7 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from runnable.errors import CatalogError, RecordError
-from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream
+from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest
 from runnable.record import check_run_id
 from runnable.storage import Stored
 from runnable.transfer import (
@@ -42,6 +51,10 @@ from runnable.transfer import (
 
 OBJECTS = ".objects"
 TMP = "tmp"
+HINTS = ".hints"
+#: From this size on, a source file stored before with the same size is hashed before it is copied
+#: (see the module's docstring): for an unchanged 1 GiB output that saves writing 1 GiB.
+HASH_FIRST_MIN = 8 * 1024 * 1024
 _READ_ONLY = READ_ONLY
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+: a file created without a name
 # Link failures that mean "this file system cannot do it here", answered by copying instead:
@@ -165,7 +178,7 @@ class FileSystemStorage:
                 obj = self._object(algorithm, digest)
                 new = self._commit_bytes(data, obj)
             else:
-                digest, size, obj, new = self._copy_large(src, source, algorithm, progress)
+                digest, size, obj, new = self._store_large(src, source, before.st_size, algorithm, progress)
         finally:
             os.close(src)
         self._present(obj, destination)
@@ -251,6 +264,34 @@ class FileSystemStorage:
             os.close(fd)
         self._tmpfile_works = True
         return True
+
+    def _store_large(
+        self, src: int, source: str | os.PathLike[str], size: int, algorithm: str,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[str, int, str, bool]:
+        """Hash first if the hint says this content is probably stored already; else copy."""
+        if size < HASH_FIRST_MIN:
+            return self._copy_large(src, source, algorithm, progress)
+        hint_file = self._hint_file(source)
+        expected = _read_hint(hint_file, size, algorithm)
+        if expected is not None and os.path.exists(obj := self._object(algorithm, expected)):
+            digest, size = hash_stream(src, algorithm, progress=progress, name=source)
+            if digest == expected:
+                return digest, size, obj, False
+            os.lseek(src, 0, os.SEEK_SET)  # changed after all: copy it (a second read)
+            if progress is not None:
+                report = progress  # its bytes were counted once: still let it interrupt the copy
+                progress = lambda n: report(0)  # noqa: E731
+        digest, size, obj, new = self._copy_large(src, source, algorithm, progress)
+        _write_hint(hint_file, size, algorithm, digest)
+        return digest, size, obj, new
+
+    def _hint_file(self, source: str | os.PathLike[str]) -> str:
+        """Where the hint for this source file lives: named by a hash of its absolute path."""
+        path = os.fsencode(os.path.abspath(source))
+        folder = f"{self._root}/{HINTS}"
+        self._ensure_dir(folder)
+        return f"{folder}/{hashlib.md5(path, usedforsecurity=False).hexdigest()}"
 
     def _copy_large(
         self, src: int, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
@@ -355,7 +396,7 @@ class FileSystemStorage:
     def clean_temporaries(self, older_than_seconds: float) -> int:
         freed = 0
         cutoff = time.time() - older_than_seconds
-        candidates = [self.root / OBJECTS / TMP]
+        candidates = [self.root / OBJECTS / TMP, self.root / HINTS]  # a hint's temporary name too
         for folder in candidates:
             if not folder.is_dir():
                 continue
@@ -370,6 +411,34 @@ class FileSystemStorage:
                 except FileNotFoundError:
                     continue
         return freed
+
+
+def _read_hint(hint_file: str, size: int, algorithm: str) -> str | None:
+    """The digest a source file had when last stored, if it had this size and algorithm then.
+
+    A hint is only a guess that decides whether to hash before copying: anything unreadable or
+    unexpected in it is ignored.
+    """
+    try:
+        with open(hint_file, "rb") as handle:
+            last = json.loads(handle.read(4096))
+        digest = last["digest"]
+        if last["size"] == size and last["algorithm"] == algorithm and isinstance(digest, str) \
+                and is_hex_digest(digest, algorithm):
+            return digest
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _write_hint(hint_file: str, size: int, algorithm: str, digest: str) -> None:
+    """Remember a stored source file's size and digest (atomically; a failure is ignored)."""
+    tmp = f"{os.path.dirname(hint_file)}/{unique_temp('hint')}"
+    try:
+        write_new_file(tmp, json.dumps({"size": size, "algorithm": algorithm, "digest": digest}).encode())
+        os.replace(tmp, hint_file)
+    except OSError:
+        remove_quietly(tmp)
 
 
 def _link_or_false(obj: str, tmp: str) -> bool:

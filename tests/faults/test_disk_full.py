@@ -120,3 +120,32 @@ def test_no_room_even_for_the_run_record(small_disk: Path, tmp_path: Path) -> No
     assert state.records == {} and state.run_files == {}  # the run never started: nothing claims it did
     assert not store.exists() or list(store.iterdir()) == []
     assert (work / "data" / "small.txt").read_text() == "small"
+
+
+def test_rerunning_with_an_unchanged_large_output_needs_no_room_for_a_second_copy(small_disk: Path,
+                                                                                   tmp_path: Path) -> None:
+    work, catalog, store = _setup(tmp_path, small_disk)
+    big = work / "data" / "big.bin"
+    big.write_bytes(os.urandom(12 * 1024 * 1024))  # fits once in the 20 MiB disk, not twice
+    config = str(work / "config.yaml")
+
+    first = run_job(work, work / "job.py", "data/", RUNNABLE_CONFIGURATION_FILE=config)
+    assert first.returncode == 0, first.stderr
+    assert _free(small_disk) < 12 * 1024 * 1024  # copying it again before hashing would not fit
+
+    second = run_job(work, work / "job.py", "data/", RUNNABLE_CONFIGURATION_FILE=config)
+
+    assert second.returncode == 0, second.stderr
+    state = assert_nothing_lies(catalog, store)
+    assert [r["status"] for r in state.records.values()] == ["SUCCESS", "SUCCESS"]
+    assert {r["files"][0]["hash"]["md5"] for r in state.records.values()} == {md5_of(big)}
+    assert state.temporaries == []
+
+    # The same size with other content must be copied, and there is no room: said, and nothing lies.
+    with open(big, "r+b") as handle:
+        handle.write(b"changed")
+    third = run_job(work, work / "job.py", "data/", RUNNABLE_CONFIGURATION_FILE=config)
+    assert third.returncode == 1
+    assert "could not store 'data/big.bin': No space left on device" in third.stderr
+    state = assert_nothing_lies(catalog, store)
+    assert state.temporaries == []
