@@ -90,9 +90,13 @@ class JobFailedError(RunnableError):
     """The job ran and failed; ``record`` is its run record (status ``FAIL``).
 
     ``exit_code`` is set when a command or process failed with one (negative: killed by that signal).
+    ``error`` is the exception the job raised, when it ran in this process (None when the job had
+    secrets: its text could hold their values).
     """
 
-    def __init__(self, message: str, record: Any = None, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, record: Any = None, exit_code: int | None = None,
+                 error: BaseException | None = None) -> None:
         super().__init__(message)
         self.record = record
         self.exit_code = exit_code
+        self.error = error

@@ -93,7 +93,12 @@ class BaseJob:
         """
         from runnable.runner import execute_job
 
-        return execute_job(self, configuration_file, parameters_file, job_id, list(tags))
+        try:
+            return execute_job(self, configuration_file, parameters_file, job_id, list(tags))
+        except JobFailedError as exc:
+            # runnable's own frames say nothing about why the job failed: an uncaught failure shows
+            # the caller's line and the one-line reason (the job's traceback is printed above it).
+            raise exc.with_traceback(None) from None
 
 
 class PythonJob(BaseJob):

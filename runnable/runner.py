@@ -318,13 +318,17 @@ class JobRunner:
         if interrupt is not None:
             raise interrupt
         if failure is not None:
-            if self.options.secrets:  # the chained exception's text could hold a secret's value
+            # Not chained: the job's traceback was printed once already (console and log), and a
+            # chained exception would print it a second time. ``error`` keeps the exception itself.
+            exit_code = getattr(failure, "exit_code", None)
+            if self.options.secrets:  # the exception's text could hold a secret's value
                 error = record.error or {}
                 raise JobFailedError(f"run {record.run_id} failed: {error.get('type')}: {error.get('message')}",
-                                     record) from None
+                                     record, exit_code) from None
             raise JobFailedError(
-                f"run {record.run_id} failed: {type(failure).__name__}: {failure}", record
-            ) from failure.with_traceback(_user_frames(failure))
+                f"run {record.run_id} failed: {type(failure).__name__}: {failure}", record, exit_code,
+                error=failure.with_traceback(_user_frames(failure)),
+            ) from None
         return record
 
     # -- step 2, after the job --------------------------------------------------------------

@@ -168,8 +168,11 @@ def test_failing_function_records_fail_keeps_outputs_and_exits_non_zero(tmp_path
     log = (run_folder / "explode.execution.log").read_text()
     assert "about to fail" in log
     assert "Traceback (most recent call last)" in log and "ValueError: bad input row 17" in log
-    # The traceback also reached the console (stderr of the script), not only the log.
-    assert done.stderr.count("ValueError: bad input row 17") >= 1
+    # The traceback also reached the console (stderr of the script), not only the log, exactly once:
+    # the uncaught JobFailedError adds one line of reason, not the same traceback again.
+    assert done.stderr.count('raise ValueError("bad input row 17")') == 1
+    assert done.stderr.rstrip().endswith("JobFailedError: run " + record["run_id"] + " failed: ValueError: bad input row 17")
+    assert "runner.py" not in done.stderr and "direct cause" not in done.stderr
 
 
 def test_failure_in_process_raises_with_the_record(workdir: Path) -> None:
@@ -179,7 +182,7 @@ def test_failure_in_process_raises_with_the_record(workdir: Path) -> None:
     with pytest.raises(JobFailedError, match="KeyError") as caught:
         PythonJob(function=broken).execute(job_id="broken-1")
     assert caught.value.record.run_id == "broken-1"
-    assert isinstance(caught.value.__cause__, KeyError)
+    assert isinstance(caught.value.error, KeyError)
     assert record_of("broken-1")["status"] == "FAIL"
 
 

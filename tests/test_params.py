@@ -108,7 +108,7 @@ def test_conversion_failure_names_the_parameter(
     with pytest.raises(JobFailedError, match="ParameterError") as caught:
         PythonJob(function=train).execute(parameters_file="params.yaml")
     assert expected in str(caught.value)
-    assert isinstance(caught.value.__cause__, ParameterError)
+    assert isinstance(caught.value.error, ParameterError)
     assert caught.value.record.status == "FAIL" and seen == {}
 
 

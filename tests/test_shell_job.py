@@ -48,6 +48,7 @@ def test_non_zero_exit_fails_with_the_exit_code(workdir: Path) -> None:
         ShellJob(command=command, name="broken", catalog=Catalog(put=["part.txt"])).execute(job_id="sh-fail")
     data = record_of("sh-fail")
     assert caught.value.record.status == "FAIL" and data["status"] == "FAIL"
+    assert caught.value.exit_code == 3  # the caller gets the command's exit code too
     assert data["error"]["exit_code"] == 3 and data["returns"] == {}
     assert "exited with code 3" in data["error"]["message"]
     assert [f["path"] for f in data["files"]] == ["part.txt"]  # outputs are captured even on failure
@@ -56,9 +57,9 @@ def test_non_zero_exit_fails_with_the_exit_code(workdir: Path) -> None:
 
 
 def test_killed_command_reports_the_signal(workdir: Path) -> None:
-    with pytest.raises(JobFailedError, match="signal SIGKILL"):
+    with pytest.raises(JobFailedError, match="signal SIGKILL") as caught:
         ShellJob(command="kill -9 $$", name="killed").execute(job_id="sh-kill")
-    assert record_of("sh-kill")["error"]["exit_code"] == -9
+    assert record_of("sh-kill")["error"]["exit_code"] == -9 == caught.value.exit_code
 
 
 def test_shell_job_failure_exits_a_script_non_zero(tmp_path: Path) -> None:
