@@ -205,6 +205,40 @@ def test_blake3_in_workers_after_the_parent_hashed_with_threads(tmp_path: Path) 
     assert done.stdout.split() == [str(FORK_MIN_FILES + 2), "0"]
 
 
+def test_workers_store_an_unchanged_large_file_again_by_hashing_it_first(tmp_path: Path) -> None:
+    # The second put hashes the large file (blake3, one thread in a worker) before any copy; run in
+    # a child process with a timeout, as above.
+    script = tmp_path / "again.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from runnable.hashing import hash_file
+        from runnable.patterns import expand
+        from runnable.put import FORK_MIN_FILES, put_files
+        from runnable.storage.local import HASH_FIRST_MIN, FileSystemStorage
+
+        base = Path({str(tmp_path)!r})
+        (base / "data").mkdir()
+        (base / "data" / "big").write_bytes(os.urandom(HASH_FIRST_MIN + 1))
+        for i in range(FORK_MIN_FILES):
+            (base / "data" / f"f{{i}}").write_bytes(b"%d" % i)
+        hash_file(base / "data" / "big", "blake3")  # the parent's pool now exists
+        storage = FileSystemStorage(base / ".catalog")
+        for run in ("run-1", "run-2"):
+            result = put_files(expand(["data"], base).files, storage, run, "blake3", store_copy=True)
+            print(len(result.entries), len(result.failures), result.bytes_new)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = (line.split() for line in done.stdout.splitlines())
+    assert first[:2] == second[:2] == [str(FORK_MIN_FILES + 1), "0"]
+    assert int(first[2]) > 8 << 20 and second[2] == "0"  # nothing new the second time
+    one, two = (tmp_path / ".catalog" / run / "data" / "big" for run in ("run-1", "run-2"))
+    assert one.stat().st_ino == two.stat().st_ino
+    assert two.read_bytes() == (tmp_path / "data" / "big").read_bytes()
+    assert len(list((tmp_path / ".catalog" / ".hints").iterdir())) == 1
+
+
 def test_no_descriptor_is_left_open_after_success_or_failure() -> None:
     def open_fds() -> int:
         return len(os.listdir("/proc/self/fd"))
