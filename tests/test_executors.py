@@ -257,6 +257,25 @@ def test_container_killed_mid_run_is_marked_fail(workdir: Path, engine: dict[str
     assert record["environment"]["executor"]["exit_code"] == 137
 
 
+def test_a_failed_command_in_a_container_gives_the_caller_its_exit_code(workdir: Path,
+                                                                        engine: dict[str, str]) -> None:
+    (workdir / "job.py").write_text(textwrap.dedent("""
+        from runnable import ShellJob
+        from runnable.errors import JobFailedError
+
+        try:
+            ShellJob(command="exit 3", name="boxed").execute()
+        except JobFailedError as exc:
+            print("caught", exc.exit_code, exc.record.status)
+    """))
+    write_config(workdir, {"type": "local-container", "config": {"image": "stand-in:latest", "user": None}})
+    done = run_python(Path("job.py"), workdir, env={**engine, "RUNNABLE_CONFIGURATION_FILE": "config.yaml",
+                                                     "RUNNABLE_RUN_ID": "boxed-3"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "caught 3 FAIL"
+    assert _record(workdir, "boxed-3")["error"]["exit_code"] == 3
+
+
 def test_container_run_id_already_used(workdir: Path, engine: dict[str, str]) -> None:
     (workdir / "job.py").write_text(JOB)
     write_config(workdir, {"type": "local-container", "config": {"image": "stand-in:latest", "user": None}})

@@ -280,15 +280,71 @@ def test_a_hint_whose_object_is_gone_or_that_is_corrupt_only_costs_a_copy(tmp_pa
     assert storage.object_path("md5", first.digest).read_bytes() == source.read_bytes()
 
     (hint,) = (storage.root / HINTS).iterdir()
-    for junk in ("", "[1, 2]", '{"size": "x"}', json.dumps({"size": LARGE, "algorithm": "md5", "digest": "../../x"}),
-                 json.dumps({"size": LARGE, "algorithm": "md5", "digest": ["a"] * 32})):
+    valid = json.loads(hint.read_text())
+    assert valid["digest"] == first.digest and valid["size"] == LARGE
+    damaged = [{**valid, "digest": "../../x"}, {**valid, "digest": ["a"] * 32}, {**valid, "size": str(LARGE)},
+               {**valid, "changed": "no"}, {**valid, "algorithm": "crc32"}, {**valid, "extra": 1}]
+    for junk in ["", "[1, 2]", "[" * 5000, *map(json.dumps, damaged)]:
         os.chmod(hint, 0o644)
         hint.write_text(junk)
         again = storage.store("run-3", "model.bin", source, "md5")
         assert (again.digest, again.new) == (first.digest, False)
         assert (storage.root / "run-3" / "model.bin").read_bytes() == source.read_bytes()
     assert sorted(p.name for p in (storage.root / HINTS).iterdir()) == [hint.name]  # rewritten, no litter
+    assert json.loads(hint.read_text()) == valid
     assert leftovers(storage.root) == []
+
+
+def _store_counting(storage: FileSystemStorage, run: str, source: Path) -> tuple[bool, int]:
+    """Store and return (hashed first and then copied: progress got zero-byte calls, bytes counted)."""
+    counted: list[int] = []
+    storage.store(run, "model.bin", source, "md5", counted.append)
+    return 0 in counted, sum(counted)
+
+
+def test_a_large_output_with_new_content_every_run_is_read_twice_only_once(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=20))
+    assert _store_counting(storage, "run-1", source) == (False, LARGE)
+    write(source, data_of(LARGE, seed=21))  # the same size, other content: weights of a retrained model
+    os.utime(source, ns=(10**18, 10**18))  # a later time for certain (a clock tick can be 4 ms)
+    assert _store_counting(storage, "run-2", source) == (True, LARGE)  # hashed first, then copied
+    write(source, data_of(LARGE, seed=22))
+    os.utime(source, ns=(2 * 10**18, 2 * 10**18))
+    assert _store_counting(storage, "run-3", source) == (False, LARGE)  # copied straight away now
+    for run, seed in (("run-2", 21), ("run-3", 22)):
+        assert (storage.root / run / "model.bin").read_bytes() == data_of(LARGE, seed=seed)
+    # Untouched since the last store: hashed first again, and linked.
+    _untouch(storage.root / OBJECTS / "tmp")
+    assert _store_counting(storage, "run-4", source) == (False, LARGE)
+    assert not _touched_since(storage.root / OBJECTS / "tmp")
+
+
+def test_a_large_output_rewritten_with_the_same_content_is_not_copied(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=23))
+    storage.store("run-1", "model.bin", source, "md5")
+    for run in ("run-2", "run-3"):
+        replacement = write(tmp_path / "work" / "model.bin.new", data_of(LARGE, seed=23))
+        os.replace(replacement, source)  # a new file (inode, time), as a job writing its output would
+        _untouch(storage.root / OBJECTS / "tmp")
+        stored = storage.store(run, "model.bin", source, "md5")
+        assert not stored.new and not _touched_since(storage.root / OBJECTS / "tmp")
+        assert (storage.root / run / "model.bin").read_bytes() == source.read_bytes()
+
+
+def test_hints_whose_object_is_gone_are_pruned_with_the_temporaries(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    a = write(tmp_path / "work" / "a.bin", data_of(LARGE, seed=24))
+    b = write(tmp_path / "work" / "b.bin", data_of(LARGE, seed=25))
+    gone = storage.store("run-1", "a.bin", a, "md5")
+    storage.store("run-1", "b.bin", b, "md5")
+    assert len(list((storage.root / HINTS).iterdir())) == 2
+    storage.delete_run("run-1")
+    storage.delete_object("md5", gone.digest)  # as gc does once no record refers to it
+    freed = storage.clean_temporaries(older_than_seconds=3600)
+    (kept,) = (storage.root / HINTS).iterdir()
+    assert json.loads(kept.read_text())["digest"] == hash_file(b, "md5")[0] and freed > 0
 
 
 def test_hints_are_kept_apart_by_source_path_and_algorithm(tmp_path: Path) -> None:
@@ -300,6 +356,10 @@ def test_hints_are_kept_apart_by_source_path_and_algorithm(tmp_path: Path) -> No
     assert len(list((storage.root / HINTS).iterdir())) == 2
     blake = storage.store("run-2", "a.bin", a, "blake3")
     assert blake.new and blake.digest == hash_file(a, "blake3")[0]  # never another algorithm's object
+    assert len(list((storage.root / HINTS).iterdir())) == 3  # its own hint: md5's is kept
+    _untouch(storage.root / OBJECTS / "tmp")
+    assert not storage.store("run-3", "a.bin", a, "md5").new  # md5 again: still hashed first
+    assert not _touched_since(storage.root / OBJECTS / "tmp")
     assert storage.store("run-3", "b.bin", b, "md5").digest == hash_file(b, "md5")[0]
 
 

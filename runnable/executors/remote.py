@@ -170,6 +170,7 @@ def record_outcome(
         sys.stdout.flush()
     if record.status == FAIL:
         message = record.error["message"] if record.error else "failed"
-        raise JobFailedError(f"run {run_id} failed: {message}", record)
+        exit_code = record.error.get("exit_code") if record.error else None  # a failed command's
+        raise JobFailedError(f"run {run_id} failed: {message}", record, exit_code)
     return record
 

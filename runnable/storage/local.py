@@ -5,7 +5,7 @@ Layout under the catalog folder (``.catalog`` by default)::
     .catalog/
     ├── .objects/md5/90/0150983cd24fb0d6963f7d28e17f72   # each distinct content once, read-only
     ├── .objects/tmp/                                    # partial copies (never look complete)
-    ├── .hints/                                          # last content of each large source file
+    ├── .hints/                                          # what each large source file was when last stored
     └── unsolvable-ramanujan-0634/                      # one folder per run, as the spec shows
         ├── df.csv                                      # a link to its object
         └── data_folder/data.txt
@@ -18,7 +18,8 @@ A large file is copied while it is hashed (one read), because its hash is known 
 When the same source file was stored before with the same size, and that content is still in the
 catalog, it is likely unchanged: it is then hashed first, without writing, and linked to the
 existing object if the hash matches (else copied after all, a second read). A ``.hints`` file per
-source path remembers its last size and hash; it only chooses the order, never the recorded hash.
+source path and algorithm remembers what the file was when last stored (``_Hint``); it only
+chooses the order, never the recorded hash.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -178,7 +180,7 @@ class FileSystemStorage:
                 obj = self._object(algorithm, digest)
                 new = self._commit_bytes(data, obj)
             else:
-                digest, size, obj, new = self._store_large(src, source, before.st_size, algorithm, progress)
+                digest, size, obj, new = self._store_large(src, source, before, algorithm, progress)
         finally:
             os.close(src)
         self._present(obj, destination)
@@ -266,32 +268,60 @@ class FileSystemStorage:
         return True
 
     def _store_large(
-        self, src: int, source: str | os.PathLike[str], size: int, algorithm: str,
+        self, src: int, source: str | os.PathLike[str], before: os.stat_result, algorithm: str,
         progress: Callable[[int], None] | None,
     ) -> tuple[str, int, str, bool]:
         """Hash first if the hint says this content is probably stored already; else copy."""
-        if size < HASH_FIRST_MIN:
+        if before.st_size < HASH_FIRST_MIN:
             return self._copy_large(src, source, algorithm, progress)
-        hint_file = self._hint_file(source)
-        expected = _read_hint(hint_file, size, algorithm)
-        if expected is not None and os.path.exists(obj := self._object(algorithm, expected)):
+        hint_file = self._hint_file(source, algorithm)
+        hint = _Hint.read(hint_file)
+        if hint is not None and hint.worth_hashing_first(before) \
+                and os.path.exists(obj := self._object(algorithm, hint.digest)):
             digest, size = hash_stream(src, algorithm, progress=progress, name=source)
-            if digest == expected:
+            if digest == hint.digest and os.path.exists(obj):  # (gc may have removed it meanwhile)
+                if not hint.same_file(before):
+                    _Hint.of(before, algorithm, digest, changed=False).write(hint_file)
                 return digest, size, obj, False
             os.lseek(src, 0, os.SEEK_SET)  # changed after all: copy it (a second read)
             if progress is not None:
                 report = progress  # its bytes were counted once: still let it interrupt the copy
                 progress = lambda n: report(0)  # noqa: E731
         digest, size, obj, new = self._copy_large(src, source, algorithm, progress)
-        _write_hint(hint_file, size, algorithm, digest)
+        # ``changed``: this path's content differed from the last time, so next time, unless the
+        # file is untouched since, copy straight away instead of hashing first (a fixed-size
+        # output rewritten with new content every run costs one extra read, not one per run).
+        _Hint.of(before, algorithm, digest, changed=hint is not None and hint.digest != digest).write(hint_file)
         return digest, size, obj, new
 
-    def _hint_file(self, source: str | os.PathLike[str]) -> str:
-        """Where the hint for this source file lives: named by a hash of its absolute path."""
-        path = os.fsencode(os.path.abspath(source))
+    def _hint_file(self, source: str | os.PathLike[str], algorithm: str) -> str:
+        """Where the hint for this source file and algorithm lives: named by a hash of both."""
+        key = os.fsencode(os.path.abspath(source)) + b"\0" + algorithm.encode()
         folder = f"{self._root}/{HINTS}"
         self._ensure_dir(folder)
-        return f"{folder}/{hashlib.md5(path, usedforsecurity=False).hexdigest()}"
+        return f"{folder}/{hashlib.md5(key, usedforsecurity=False).hexdigest()}"
+
+    def _prune_hints(self, older_than_seconds: float) -> int:
+        """Remove hints whose object is gone (nothing to link to any more); return bytes freed."""
+        folder = self.root / HINTS
+        if not folder.is_dir():
+            return 0
+        freed = 0
+        cutoff = time.time() - older_than_seconds
+        for entry in folder.iterdir():
+            try:
+                info = entry.lstat()
+                if entry.name.startswith(TEMP_PREFIX):  # a crash mid-write
+                    stale = info.st_mtime < cutoff
+                else:
+                    hint = _Hint.read(str(entry))
+                    stale = hint is None or not os.path.exists(self._object(hint.algorithm, hint.digest))
+                if stale:
+                    entry.unlink()
+                    freed += info.st_size
+            except FileNotFoundError:  # a concurrent run replaced or removed it
+                continue
+        return freed
 
     def _copy_large(
         self, src: int, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
@@ -394,9 +424,10 @@ class FileSystemStorage:
             shutil.rmtree(folder)
 
     def clean_temporaries(self, older_than_seconds: float) -> int:
-        freed = 0
+        """Remove abandoned temporary files, and hints whose object is gone; return bytes freed."""
         cutoff = time.time() - older_than_seconds
-        candidates = [self.root / OBJECTS / TMP, self.root / HINTS]  # a hint's temporary name too
+        freed = self._prune_hints(older_than_seconds)
+        candidates = [self.root / OBJECTS / TMP]
         for folder in candidates:
             if not folder.is_dir():
                 continue
@@ -413,32 +444,53 @@ class FileSystemStorage:
         return freed
 
 
-def _read_hint(hint_file: str, size: int, algorithm: str) -> str | None:
-    """The digest a source file had when last stored, if it had this size and algorithm then.
+@dataclass(frozen=True)
+class _Hint:
+    """What a large source file was when last stored: enough to guess whether it changed since.
 
-    A hint is only a guess that decides whether to hash before copying: anything unreadable or
-    unexpected in it is ignored.
+    Only a guess that decides whether to hash before copying: a hint that cannot be read is ignored.
     """
-    try:
-        with open(hint_file, "rb") as handle:
-            last = json.loads(handle.read(4096))
-        digest = last["digest"]
-        if last["size"] == size and last["algorithm"] == algorithm and isinstance(digest, str) \
-                and is_hex_digest(digest, algorithm):
-            return digest
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
 
+    size: int
+    mtime_ns: int
+    inode: int
+    algorithm: str
+    digest: str
+    changed: bool  # its content differed from the hint before this one
 
-def _write_hint(hint_file: str, size: int, algorithm: str, digest: str) -> None:
-    """Remember a stored source file's size and digest (atomically; a failure is ignored)."""
-    tmp = f"{os.path.dirname(hint_file)}/{unique_temp('hint')}"
-    try:
-        write_new_file(tmp, json.dumps({"size": size, "algorithm": algorithm, "digest": digest}).encode())
-        os.replace(tmp, hint_file)
-    except OSError:
-        remove_quietly(tmp)
+    @classmethod
+    def of(cls, info: os.stat_result, algorithm: str, digest: str, changed: bool) -> _Hint:
+        return cls(info.st_size, info.st_mtime_ns, info.st_ino, algorithm, digest, changed)
+
+    def same_file(self, info: os.stat_result) -> bool:
+        return (self.size, self.mtime_ns, self.inode) == (info.st_size, info.st_mtime_ns, info.st_ino)
+
+    def worth_hashing_first(self, info: os.stat_result) -> bool:
+        """Untouched since, or rewritten at the same size by a job whose output did not change."""
+        return self.same_file(info) or (self.size == info.st_size and not self.changed)
+
+    @classmethod
+    def read(cls, hint_file: str) -> _Hint | None:
+        try:
+            with open(hint_file, "rb") as handle:
+                hint = cls(**json.loads(handle.read(4096)))
+            fields_ok = all(isinstance(v, int) and not isinstance(v, bool)
+                            for v in (hint.size, hint.mtime_ns, hint.inode)) and isinstance(hint.changed, bool)
+            if fields_ok and isinstance(hint.algorithm, str) and isinstance(hint.digest, str) \
+                    and is_hex_digest(hint.digest, hint.algorithm):
+                return hint
+        except (OSError, ValueError, TypeError, RecursionError):
+            pass
+        return None
+
+    def write(self, hint_file: str) -> None:
+        """Atomically (a temporary name, then a rename); a failure is ignored."""
+        tmp = f"{os.path.dirname(hint_file)}/{unique_temp('hint')}"
+        try:
+            write_new_file(tmp, json.dumps(asdict(self)).encode())
+            os.replace(tmp, hint_file)
+        except OSError:
+            remove_quietly(tmp)
 
 
 def _link_or_false(obj: str, tmp: str) -> bool:
