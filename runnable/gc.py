@@ -18,9 +18,11 @@ The decision is made from the records themselves (never the listing index), in t
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from runnable import scratch as _scratch
 from runnable.errors import RecordError, RunNotFoundError, UsageError
 from runnable.history import History
 from runnable.record import RUNNING, STATUSES, RunRecord
@@ -125,6 +127,8 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
             try:
                 history.store.delete(record.run_id)  # the record first: nothing may point at deleted data
                 history.storage.delete_run(record.run_id)
+                if record.environment.get("host") == socket.gethostname():
+                    _scratch.remove(record.run_id)  # the log a killed run left behind
             except OSError as exc:
                 report.failures.append((f"run {record.run_id}", exc.strerror or str(exc)))
                 continue

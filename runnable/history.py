@@ -23,11 +23,13 @@ from __future__ import annotations
 import difflib
 import io
 import os
+import socket
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from runnable import scratch as _scratch
 from runnable.errors import RecordError, RestoreError, RunNotFoundError
 from runnable.index import RunIndex, RunSummary
 from runnable.liveness import owner_alive
@@ -120,6 +122,20 @@ class Run:
     @property
     def error(self) -> dict[str, Any] | None:
         return self.record.error
+
+    def unstored_log(self) -> Path | None:
+        """The execution log this run is writing, or left behind, on this machine without storing it.
+
+        None once the run stored its log, or when it ran elsewhere. A run in progress is writing it
+        now; a run whose process was killed left it in its scratch folder (``runnable.scratch``).
+        """
+        if self.record.execution_log is not None or self.record.environment.get("host") != socket.gethostname():
+            return None
+        for folder in _scratch.leftovers(self.run_id):
+            log = folder / _scratch.LOG_NAME
+            if log.is_file():
+                return log
+        return None
 
     def file(self, path: str) -> FileEntry:
         """The entry for ``path`` (as recorded, e.g. ``data_folder/data.txt``)."""

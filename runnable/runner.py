@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -35,6 +34,7 @@ from runnable import config as _config
 from runnable import params as _params
 from runnable import progress as _progress
 from runnable import runid
+from runnable import scratch as _scratch
 from runnable.capture import FilterFactory, OutputCapture
 from runnable.codeinfo import git_identity
 from runnable.errors import (
@@ -238,8 +238,8 @@ class JobRunner:
         RUNS_STARTED += 1
         record.catalog["run_folder"] = self.storage.run_location(record.run_id)
         started = time.perf_counter()
-        scratch = Path(tempfile.mkdtemp(prefix=f"runnable-{record.run_id}-"))
-        log_path = scratch / "execution.log"
+        scratch = _scratch.make(record.run_id)
+        log_path = scratch / _scratch.LOG_NAME
         failure: BaseException | None = None
         interrupt: BaseException | None = None
         saved_env = {k: os.environ.get(k) for k in self.options.secrets}

@@ -171,3 +171,59 @@ def test_a_partial_line_and_a_line_from_the_other_stream_do_not_interleave_in_th
     assert record is not None
     log = (workdir / ".catalog" / record.run_id / "interleave.execution.log").read_text()
     assert "progress: done\n" in log and "a warning\n" in log
+
+
+KILLED = """
+import os, signal
+from runnable import PythonJob
+
+def train():
+    for epoch in range(3):
+        print(f"epoch {epoch}", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would, right after
+
+PythonJob(function=train).execute(job_id="killed-1")
+"""
+
+
+def test_output_written_just_before_the_process_is_killed_still_reaches_console_and_log(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(KILLED)
+    temp = tmp_path / "tmp"  # the run's scratch folder goes here, where this test can look
+    temp.mkdir()
+    done = subprocess.run([sys.executable, "job.py"], cwd=tmp_path, env={**env(), "TMPDIR": str(temp)},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == -9
+    assert done.stdout == "epoch 0\nepoch 1\nepoch 2\n"
+    (scratch,) = temp.glob("runnable-killed-1-*")
+    assert (scratch / "execution.log").read_text() == "epoch 0\nepoch 1\nepoch 2\n"
+
+
+def test_runs_leave_no_process_and_no_descriptor_behind(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(textwrap.dedent("""
+        import os, sys
+        from runnable import PythonJob
+
+        def hello():
+            print("hello")
+            os.write(2, b"to fd 2\\n")
+
+        before = sorted(os.listdir("/proc/self/fd"))
+        for _ in range(5):
+            PythonJob(function=hello).execute()
+        after = sorted(os.listdir("/proc/self/fd"))
+
+        def parent_of(pid):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    return next(line.split()[1] for line in status if line.startswith("PPid:"))
+            except OSError:  # it ended while we looked
+                return None
+
+        children = [p for p in os.listdir("/proc") if p.isdigit() and parent_of(p) == str(os.getpid())]
+        print("fds", before == after, "children", children, file=sys.stderr)
+    """))
+    done = subprocess.run([sys.executable, "job.py"], cwd=tmp_path, env=env(), capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "fds True children []"
+    assert done.stdout.count("hello\n") == 5 and done.stderr.count("to fd 2\n") == 5

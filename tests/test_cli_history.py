@@ -148,6 +148,50 @@ def test_logs_prints_the_execution_log(project: Path) -> None:
     assert "RuntimeError: asked to fail" in failed.stdout
 
 
+def test_logs_of_a_killed_run_or_a_run_in_progress_show_what_it_wrote_so_far(tmp_path: Path) -> None:
+    work, temp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    temp.mkdir()
+    env = {"TMPDIR": str(temp)}  # the runs' scratch folders: private to this test
+    (work / "job.py").write_text(
+        "import os, signal, sys, time\n"
+        "from runnable import PythonJob\n"
+        "def train():\n"
+        "    print('epoch 1 loss 0.5', flush=True)\n"
+        "    if sys.argv[1] == 'kill':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    time.sleep(60)\n"
+        "PythonJob(function=train).execute(job_id=sys.argv[2])\n"
+    )
+    killed = subprocess.run([sys.executable, "job.py", "kill", "oom-1"], cwd=work, capture_output=True,
+                            env={**os.environ, **env}, timeout=60, check=False)
+    assert killed.returncode == -9
+
+    done = run_cli(work, "logs", "oom-1", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "epoch 1 loss 0.5\n"
+    assert "run oom-1 never finished: this is the log it wrote so far, from " in done.stderr
+
+    running = subprocess.Popen([sys.executable, "job.py", "wait", "busy-1"], cwd=work, env={**os.environ, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert running.stdout is not None and running.stdout.readline() == b"epoch 1 loss 0.5\n"
+        done = run_cli(work, "logs", "busy-1", env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "epoch 1 loss 0.5\n" and "run busy-1 is still running" in done.stderr
+    finally:
+        running.kill()
+        running.wait()
+        if running.stdout is not None:
+            running.stdout.close()
+
+    # gc deletes the killed run and the log it left; a log that is not there is not made up.
+    gone = run_cli(work, "gc", "--status", "fail", "--yes", env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert "deleted run oom-1" in gone.stdout and not list(temp.glob("runnable-oom-1-*"))
+    assert run_cli(work, "logs", "busy-1", env={**env, "TMPDIR": str(tmp_path)}).returncode != 0
+
+
 def test_diff_shows_parameters_and_files_that_differ(project: Path) -> None:
     done = run_cli(project, "runs", "diff", "alpha-run-0001", "beta-run-0002")
     assert done.returncode == 0, done.stderr

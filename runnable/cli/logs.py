@@ -9,6 +9,7 @@ import click
 
 from runnable.cli.output import EXIT_PROBLEMS, config_option, errors_to_exit, fail, open_history
 from runnable.errors import IntegrityError
+from runnable.record import RUNNING
 
 
 @click.command("logs")
@@ -20,7 +21,16 @@ def logs(run_id: str, config_file: str | None) -> None:
         run = open_history(config_file).get(run_id)
         entry = run.record.execution_log
         if entry is None:
-            fail(f"run {run_id} stored no execution log", EXIT_PROBLEMS)
+            unstored = run.unstored_log()
+            if unstored is None:
+                fail(f"run {run_id} stored no execution log", EXIT_PROBLEMS)
+                return
+            state = "is still running" if run.status == RUNNING else "never finished"
+            click.echo(f"runnable: run {run_id} {state}: this is the log it wrote so far, from {unstored}",
+                       err=True)
+            with open(unstored, "rb") as handle:
+                shutil.copyfileobj(handle, sys.stdout.buffer)
+            sys.stdout.flush()
             return
         try:
             with run.open(entry.path) as handle:
