@@ -15,6 +15,7 @@ the process that started it, as a thread would. Elsewhere (or if it cannot be fo
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import os
 import selectors
@@ -168,6 +169,9 @@ class OutputCapture:
         """The tee process: copy until every writer is gone; never returns."""
         code = 0
         try:
+            # No cyclic garbage collection: a finalizer of the job's objects could close a descriptor
+            # number this process reuses (all but its own were closed below).
+            gc.disable()
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the job; the output must drain
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
