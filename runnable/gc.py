@@ -128,7 +128,7 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
                 history.store.delete(record.run_id)  # the record first: nothing may point at deleted data
                 history.storage.delete_run(record.run_id)
                 if record.environment.get("host") == socket.gethostname():
-                    _scratch.remove(record.run_id)  # the log a killed run left behind
+                    _scratch.remove(record.environment.get("scratch"))  # the log a killed run left
             except OSError as exc:
                 report.failures.append((f"run {record.run_id}", exc.strerror or str(exc)))
                 continue

@@ -126,16 +126,14 @@ class Run:
     def unstored_log(self) -> Path | None:
         """The execution log this run is writing, or left behind, on this machine without storing it.
 
-        None once the run stored its log, or when it ran elsewhere. A run in progress is writing it
-        now; a run whose process was killed left it in its scratch folder (``runnable.scratch``).
+        None once the run stored its log, or when it ran on another machine. A run in progress is
+        writing it now; a run whose process was killed left it in its scratch folder
+        (``runnable.scratch``), named in its record.
         """
-        if self.record.execution_log is not None or self.record.environment.get("host") != socket.gethostname():
+        environment = self.record.environment
+        if self.record.execution_log is not None or environment.get("host") != socket.gethostname():
             return None
-        for folder in _scratch.leftovers(self.run_id):
-            log = folder / _scratch.LOG_NAME
-            if log.is_file():
-                return log
-        return None
+        return _scratch.log_in(environment.get("scratch"))
 
     def file(self, path: str) -> FileEntry:
         """The entry for ``path`` (as recorded, e.g. ``data_folder/data.txt``)."""

@@ -234,11 +234,19 @@ class JobRunner:
         from runnable.jobs import JobContext
 
         global RUNS_STARTED
-        record = self.reserve(self._new_record())
+        # The scratch folder first: its path is in the record from the start, so the log of a run
+        # that is killed can still be found (runnable.scratch).
+        scratch = _scratch.make()
+        try:
+            record = self._new_record()
+            record.environment["scratch"] = str(scratch)
+            record = self.reserve(record)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         RUNS_STARTED += 1
         record.catalog["run_folder"] = self.storage.run_location(record.run_id)
         started = time.perf_counter()
-        scratch = _scratch.make(record.run_id)
         log_path = scratch / _scratch.LOG_NAME
         failure: BaseException | None = None
         interrupt: BaseException | None = None

@@ -1,39 +1,66 @@
 """A run's scratch folder: where its execution log (and an executed notebook) is written while it runs.
 
-The folder is in the system's temporary folder, named after the run, and removed once the run has
-stored what it holds. A run whose process was killed (SIGKILL, the out-of-memory killer, a power
-cut) leaves it behind, holding everything the job printed until then: the only copy of that log.
-``runnable logs`` shows it for such a run, on the same machine, and ``runnable gc`` removes it
-with the run.
+The folder is made in the system's temporary folder before the run is reserved, and its path goes
+into the run record (``environment.scratch``). It is removed once the run has stored what it holds.
+A run whose process was killed (SIGKILL, the out-of-memory killer, a power cut on a machine whose
+temporary folder survives it) leaves the folder behind with everything the job printed until
+then, the only copy of that log. ``runnable logs`` shows it for such a run, and for a run still in
+progress, on the machine that ran it. ``runnable gc`` removes it with the run. Either only touches
+the folder its record names, and only if it is a real folder owned by the current user.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 LOG_NAME = "execution.log"
 _PREFIX = "runnable-"
-_RANDOM_CHARS = 8  # mkdtemp's random suffix: the pattern below never matches a longer run id
+_NAME = re.compile(re.escape(_PREFIX) + r"[a-z0-9_]{8}")  # mkdtemp's eight random characters
 
 
-def make(run_id: str) -> Path:
-    """A new, private scratch folder for ``run_id`` (a valid run id)."""
-    return Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{run_id}-"))
+def make() -> Path:
+    """A new, private (mode 0700) scratch folder."""
+    return Path(tempfile.mkdtemp(prefix=_PREFIX))
 
 
-def leftovers(run_id: str) -> list[Path]:
-    """Scratch folders of ``run_id`` still on this machine (a valid run id: no glob characters).
+def owned(folder: str | None) -> Path | None:
+    """``folder`` if it is a folder (not a link) that the current user owns, else None.
 
-    >>> leftovers("no-such-run-0000")
-    []
+    >>> owned(None) is None
+    True
     """
-    pattern = f"{_PREFIX}{run_id}-{'?' * _RANDOM_CHARS}"
-    return sorted(p for p in Path(tempfile.gettempdir()).glob(pattern) if p.is_dir() and not p.is_symlink())
+    # Only a name ``make`` gives: a record is data, and must not point gc at any other folder.
+    if not folder or not os.path.isabs(folder) or not _NAME.fullmatch(os.path.basename(folder)):
+        return None
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return None
+    return Path(folder)
 
 
-def remove(run_id: str) -> None:
-    """Remove the scratch folders ``run_id`` left on this machine."""
-    for folder in leftovers(run_id):
-        shutil.rmtree(folder, ignore_errors=True)
+def log_in(folder: str | None) -> Path | None:
+    """The execution log in an owned scratch ``folder``, if it is a regular file (not a link)."""
+    base = owned(folder)
+    if base is None:
+        return None
+    log = base / LOG_NAME
+    try:
+        info = os.lstat(log)
+    except OSError:
+        return None
+    return log if stat.S_ISREG(info.st_mode) else None
+
+
+def remove(folder: str | None) -> None:
+    """Remove an owned scratch ``folder`` (anything else is left alone)."""
+    base = owned(folder)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)

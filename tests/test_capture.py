@@ -174,19 +174,20 @@ def test_a_partial_line_and_a_line_from_the_other_stream_do_not_interleave_in_th
 
 
 KILLED = """
-import os, signal
+import os, signal, time
 from runnable import PythonJob
 
 def train():
     for epoch in range(3):
         print(f"epoch {epoch}", flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would, right after
+    time.sleep(0.5)  # working on, then killed as the out-of-memory killer would
+    os.kill(os.getpid(), signal.SIGKILL)
 
 PythonJob(function=train).execute(job_id="killed-1")
 """
 
 
-def test_output_written_just_before_the_process_is_killed_still_reaches_console_and_log(tmp_path: Path) -> None:
+def test_a_killed_run_leaves_what_it_printed_in_its_scratch_folder_named_in_its_record(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(KILLED)
     temp = tmp_path / "tmp"  # the run's scratch folder goes here, where this test can look
     temp.mkdir()
@@ -194,7 +195,10 @@ def test_output_written_just_before_the_process_is_killed_still_reaches_console_
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == -9
     assert done.stdout == "epoch 0\nepoch 1\nepoch 2\n"
-    (scratch,) = temp.glob("runnable-killed-1-*")
+    record = json.loads((tmp_path / ".run_log_store" / "killed-1.json").read_text())
+    assert record["status"] == "RUNNING"  # it never got to write more
+    scratch = Path(record["environment"]["scratch"])
+    assert scratch.parent == temp and scratch.stat().st_mode & 0o777 == 0o700
     assert (scratch / "execution.log").read_text() == "epoch 0\nepoch 1\nepoch 2\n"
 
 

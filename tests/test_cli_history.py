@@ -148,26 +148,32 @@ def test_logs_prints_the_execution_log(project: Path) -> None:
     assert "RuntimeError: asked to fail" in failed.stdout
 
 
+KILLED_OR_WAITING = """
+import os, signal, sys, time
+from runnable import PythonJob
+
+def train():
+    print("epoch 1 loss 0.5", flush=True)
+    time.sleep(0.5)
+    if sys.argv[1] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+    time.sleep(60)
+
+PythonJob(function=train).execute(job_id=sys.argv[2])
+"""
+
+
 def test_logs_of_a_killed_run_or_a_run_in_progress_show_what_it_wrote_so_far(tmp_path: Path) -> None:
     work, temp = tmp_path / "work", tmp_path / "tmp"
     work.mkdir()
     temp.mkdir()
     env = {"TMPDIR": str(temp)}  # the runs' scratch folders: private to this test
-    (work / "job.py").write_text(
-        "import os, signal, sys, time\n"
-        "from runnable import PythonJob\n"
-        "def train():\n"
-        "    print('epoch 1 loss 0.5', flush=True)\n"
-        "    if sys.argv[1] == 'kill':\n"
-        "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    time.sleep(60)\n"
-        "PythonJob(function=train).execute(job_id=sys.argv[2])\n"
-    )
+    (work / "job.py").write_text(KILLED_OR_WAITING)
     killed = subprocess.run([sys.executable, "job.py", "kill", "oom-1"], cwd=work, capture_output=True,
                             env={**os.environ, **env}, timeout=60, check=False)
     assert killed.returncode == -9
 
-    done = run_cli(work, "logs", "oom-1", env=env)
+    done = run_cli(work, "logs", "oom-1")  # found through the record, whatever $TMPDIR is now
     assert done.returncode == 0, done.stderr
     assert done.stdout == "epoch 1 loss 0.5\n"
     assert "run oom-1 never finished: this is the log it wrote so far, from " in done.stderr
@@ -176,7 +182,7 @@ def test_logs_of_a_killed_run_or_a_run_in_progress_show_what_it_wrote_so_far(tmp
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert running.stdout is not None and running.stdout.readline() == b"epoch 1 loss 0.5\n"
-        done = run_cli(work, "logs", "busy-1", env=env)
+        done = run_cli(work, "logs", "busy-1")
         assert done.returncode == 0, done.stderr
         assert done.stdout == "epoch 1 loss 0.5\n" and "run busy-1 is still running" in done.stderr
     finally:
@@ -185,11 +191,29 @@ def test_logs_of_a_killed_run_or_a_run_in_progress_show_what_it_wrote_so_far(tmp
         if running.stdout is not None:
             running.stdout.close()
 
-    # gc deletes the killed run and the log it left; a log that is not there is not made up.
-    gone = run_cli(work, "gc", "--status", "fail", "--yes", env=env)
+    # gc deletes the killed run and the log it left.
+    scratch = Path(load_record(work, "oom-1")["environment"]["scratch"])
+    gone = run_cli(work, "gc", "--status", "fail", "--yes")
     assert gone.returncode == 0, gone.stderr
-    assert "deleted run oom-1" in gone.stdout and not list(temp.glob("runnable-oom-1-*"))
-    assert run_cli(work, "logs", "busy-1", env={**env, "TMPDIR": str(tmp_path)}).returncode != 0
+    assert "deleted run oom-1" in gone.stdout and not scratch.exists()
+
+
+def test_a_record_naming_a_folder_runnable_did_not_make_is_never_read_or_deleted(own: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "runnable-notmine"  # not a name runnable makes, however close
+    mine.mkdir()
+    (mine / "execution.log").write_text("private")
+    link = tmp_path / "runnable-abcd1234"  # runnable's kind of name, but a link to that folder
+    link.symlink_to(mine)
+    for named in (mine, link):
+        record = load_record(own, "gamma-run-0003")
+        record["execution_log"] = None
+        record["environment"]["scratch"] = str(named)
+        save_record(own, "gamma-run-0003", record)
+        shown = run_cli(own, "logs", "gamma-run-0003")
+        assert shown.returncode == 1 and shown.stdout == "" and "stored no execution log" in shown.stderr
+    gone = run_cli(own, "gc", "--status", "fail", "--yes")
+    assert "deleted run gamma-run-0003" in gone.stdout
+    assert (mine / "execution.log").read_text() == "private" and link.is_symlink()
 
 
 def test_diff_shows_parameters_and_files_that_differ(project: Path) -> None:
