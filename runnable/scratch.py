@@ -41,7 +41,8 @@ def owned(folder: str | None) -> Path | None:
         info = os.lstat(folder)
     except OSError:
         return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+    getuid = getattr(os, "getuid", None)  # not on Windows, where temporary folders are per user
+    if not stat.S_ISDIR(info.st_mode) or (getuid is not None and info.st_uid != getuid()):
         return None
     return Path(folder)
 
