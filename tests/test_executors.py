@@ -185,6 +185,7 @@ STAND_IN_ENGINE = textwrap.dedent(
     env["PATH"] = os.environ["PATH"]
     with open(os.path.join(workdir, "engine-env.txt"), "w") as f:
         f.write("\\n".join(sorted(env)))
+    env["TMPDIR"] = os.environ.get("TMPDIR", "/tmp")  # the container's own temporary folder
     assert command[0] == "runnable"
     done = subprocess.run([sys.executable, "-m", "runnable", *command[1:]], cwd=workdir, env=env)
     sys.exit(128 - done.returncode if done.returncode < 0 else done.returncode)

@@ -89,7 +89,8 @@ def test_patterns_through_links_out_or_round_store_nothing_outside(tmp_path: Pat
 @pytest.fixture
 def nobody_folder() -> Iterator[Path]:
     """A folder owned by user nobody, for running a job without root's power to read anything."""
-    folder = Path(tempfile.mkdtemp(prefix="runnable-nobody-"))
+    # In the system's temporary folder: the session's own (see conftest) is root's alone.
+    folder = Path(tempfile.mkdtemp(prefix="runnable-nobody-", dir="/tmp"))
     os.chown(folder, 65534, 65534)
     probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
                             "import runnable"], cwd=folder, env=clean_env(), capture_output=True, text=True,
@@ -113,8 +114,8 @@ def test_unreadable_file_fails_the_run_and_says_which(nobody_folder: Path) -> No
     os.chown(work / "data", 65534, 65534)
     write_script(work, "job.py", STORE_JOB)
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "job.py",
-                           "data/"], cwd=work, env=clean_env(), capture_output=True, text=True, check=False,
-                          timeout=60)
+                           "data/"], cwd=work, env=clean_env(TMPDIR=str(work)), capture_output=True, text=True,
+                          check=False, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr
     summary, record = _result(work, done)
     assert summary["status"] == "FAIL"
