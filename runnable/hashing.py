@@ -218,7 +218,8 @@ def _helper_running(
         raise
     finally:
         queue.put(None)
-        wait_through_interrupts(finished)
+        # An interrupt while the helper hashes what is left (up to KERNEL_AHEAD chunks) stops it.
+        wait_through_interrupts(finished, on_interrupt=stop.set)
     if failure:
         raise failure[0]
 
@@ -237,7 +238,8 @@ def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int
     file systems that can), so the copy costs what ``cp`` costs; the helper hashes each copied
     chunk by reading it back from ``sink``, where it is still in the page cache. The digest
     therefore describes exactly the stored bytes. The copy runs at most ``KERNEL_AHEAD`` chunks
-    ahead of the hash, so the chunks being hashed are never old enough to have left the cache.
+    ahead of the hash, so the chunks being hashed are normally still in the page cache (else they
+    are read back from the disk: slower, the same bytes).
 
     Returns the size copied, or None when this pair of files cannot be copied this way (``sink``
     not readable, another file system, an old kernel): nothing has been written then, and the

@@ -83,6 +83,12 @@ class RunOptions:
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _exit_code(failure: BaseException) -> int | None:
+    """A failed command's exit code (JobFailedError); None for anything else, whatever it holds."""
+    code = getattr(failure, "exit_code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
 def user_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` without runnable's own frames at the top (they only distract).
 
@@ -301,9 +307,9 @@ class JobRunner:
                         os.environ[key] = value
                 try:
                     record.execution_log = self._store_log(record, log_path)
+                    shutil.rmtree(scratch, ignore_errors=True)
                 except (OSError, RunnableError) as exc:
-                    failure = failure or exc
-                shutil.rmtree(scratch, ignore_errors=True)
+                    failure = failure or exc  # the scratch folder stays: it holds the only copy
                 record.end = now()
                 record.duration_seconds = round(time.perf_counter() - started, 6)
                 record.status = FAIL if failure is not None else SUCCESS
@@ -313,8 +319,8 @@ class JobRunner:
                         "message": str(failure),
                         "traceback": user_traceback(failure),
                     }
-                    if getattr(failure, "exit_code", None) is not None:  # a failed command's code
-                        record.error["exit_code"] = failure.exit_code  # type: ignore[attr-defined]
+                    if _exit_code(failure) is not None:  # a failed command's code
+                        record.error["exit_code"] = _exit_code(failure)
                 if self.options.secrets:  # secret values never reach the record or the summary
                     from runnable.secrets import mask_record
 
@@ -328,7 +334,7 @@ class JobRunner:
         if failure is not None:
             # Not chained: the job's traceback was printed once already (console and log), and a
             # chained exception would print it a second time. ``error`` keeps the exception itself.
-            exit_code = getattr(failure, "exit_code", None)
+            exit_code = _exit_code(failure)
             if self.options.secrets:  # the exception's text could hold a secret's value
                 error = record.error or {}
                 raise JobFailedError(f"run {record.run_id} failed: {error.get('type')}: {error.get('message')}",

@@ -6,7 +6,9 @@ A run whose process was killed (SIGKILL, the out-of-memory killer, a power cut o
 temporary folder survives it) leaves the folder behind with everything the job printed until
 then, the only copy of that log. ``runnable logs`` shows it for such a run, and for a run still in
 progress, on the machine that ran it. ``runnable gc`` removes it with the run. Either only touches
-the folder its record names, and only if it is a real folder owned by the current user.
+the folder its record names, and only if it is a real folder owned by the current user, with the
+name and the mark runnable gives its scratch folders. A run whose log could not be stored keeps
+its scratch folder too.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from pathlib import Path
 LOG_NAME = "execution.log"
 _PREFIX = "runnable-"
 _NAME = re.compile(re.escape(_PREFIX) + r"[a-z0-9_]{8}")  # mkdtemp's eight random characters
+_MARK = ".runnable-scratch"  # an empty file ``make`` puts in every scratch folder
 
 
 def make() -> Path:
-    """A new, private (mode 0700) scratch folder."""
-    return Path(tempfile.mkdtemp(prefix=_PREFIX))
+    """A new, private (mode 0700) scratch folder, marked as runnable's."""
+    folder = Path(tempfile.mkdtemp(prefix=_PREFIX))
+    os.close(os.open(folder / _MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return folder
 
 
 def owned(folder: str | None) -> Path | None:
-    """``folder`` if it is a folder (not a link) that the current user owns, else None.
+    """``folder`` if it is a scratch folder (not a link) that the current user owns, else None.
 
     >>> owned(None) is None
     True
@@ -44,7 +49,11 @@ def owned(folder: str | None) -> Path | None:
     getuid = getattr(os, "getuid", None)  # not on Windows, where temporary folders are per user
     if not stat.S_ISDIR(info.st_mode) or (getuid is not None and info.st_uid != getuid()):
         return None
-    return Path(folder)
+    try:  # and made by ``make``: a folder of the user's that happens to have such a name is not
+        marked = stat.S_ISREG(os.lstat(os.path.join(folder, _MARK)).st_mode)
+    except OSError:
+        return None
+    return Path(folder) if marked else None
 
 
 def log_in(folder: str | None) -> Path | None:

@@ -265,12 +265,13 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def wait_through_interrupts(finished: threading.Event) -> None:
+def wait_through_interrupts(finished: threading.Event, on_interrupt: Callable[[], None] | None = None) -> None:
     """Wait until ``finished`` is set even if signals interrupt the wait, then re-raise the first.
 
     For cleanup that must complete (a helper thread still using a file about to be removed). Waits
     on an event the thread sets, not ``Thread.join()``: on Python 3.11 a join interrupted by a signal
-    marks the thread stopped while it still runs, so a second join would not wait.
+    marks the thread stopped while it still runs, so a second join would not wait. ``on_interrupt``
+    runs at each interrupt: it can tell the thread to stop early.
     """
     interrupted: BaseException | None = None
     while True:
@@ -279,6 +280,8 @@ def wait_through_interrupts(finished: threading.Event) -> None:
             break
         except BaseException as exc:  # noqa: BLE001 - re-raised below, once the wait is over
             interrupted = interrupted or exc
+            if on_interrupt is not None:
+                on_interrupt()
     if interrupted is not None:
         raise interrupted
 

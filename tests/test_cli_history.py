@@ -199,7 +199,7 @@ def test_logs_of_a_killed_run_or_a_run_in_progress_show_what_it_wrote_so_far(tmp
 
 
 def test_a_record_naming_a_folder_runnable_did_not_make_is_never_read_or_deleted(own: Path, tmp_path: Path) -> None:
-    mine = tmp_path / "runnable-notmine"  # not a name runnable makes, however close
+    mine = tmp_path / "runnable-examples"  # runnable's kind of name, but not marked as its folder
     mine.mkdir()
     (mine / "execution.log").write_text("private")
     link = tmp_path / "runnable-abcd1234"  # runnable's kind of name, but a link to that folder

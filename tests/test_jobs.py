@@ -186,6 +186,19 @@ def test_failure_in_process_raises_with_the_record(workdir: Path) -> None:
     assert record_of("broken-1")["status"] == "FAIL"
 
 
+def test_an_exit_code_attribute_of_the_jobs_own_exception_is_not_taken_for_a_commands(workdir: Path) -> None:
+    class Odd(Exception):
+        exit_code = object()
+
+    def broken() -> None:
+        raise Odd("not a command")
+
+    with pytest.raises(JobFailedError) as caught:
+        PythonJob(function=broken).execute(job_id="odd-1")
+    assert caught.value.exit_code is None and isinstance(caught.value.error, Odd)
+    assert "exit_code" not in record_of("odd-1")["error"]
+
+
 def test_keyboard_interrupt_is_recorded_and_propagates(workdir: Path) -> None:
     def interrupted() -> None:
         raise KeyboardInterrupt

@@ -373,3 +373,37 @@ def test_clean_temporaries_also_removes_an_abandoned_hint_but_never_a_hint(tmp_p
     assert storage.clean_temporaries(older_than_seconds=3600) == 0  # too young to be abandoned
     assert storage.clean_temporaries(older_than_seconds=-60) == 2
     assert not abandoned.exists() and hint.exists()
+
+
+def test_a_hints_folder_that_is_a_file_or_a_link_is_not_used_and_nothing_outside_is_touched(tmp_path: Path) -> None:
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=30))
+    outside = tmp_path / "elsewhere"
+    write(outside / "notes.txt", b"the user's")
+    for kind in ("file", "link"):
+        storage = FileSystemStorage(tmp_path / f"catalog-{kind}")
+        storage.root.mkdir()
+        if kind == "file":
+            (storage.root / HINTS).write_text("not a folder")
+        else:
+            (storage.root / HINTS).symlink_to(outside)
+        for run in ("run-1", "run-2"):
+            stored = storage.store(run, "model.bin", source, "md5")
+            assert (storage.root / run / "model.bin").read_bytes() == source.read_bytes()
+        assert stored.digest == hash_file(source, "md5")[0]
+        assert storage.clean_temporaries(older_than_seconds=-60) == 0
+        assert sorted(p.name for p in outside.iterdir()) == ["notes.txt"]
+
+
+def test_a_hint_that_is_not_a_regular_file_is_ignored_without_blocking(tmp_path: Path) -> None:
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = write(tmp_path / "work" / "model.bin", data_of(LARGE, seed=31))
+    storage.store("run-1", "model.bin", source, "md5")
+    (hint,) = (storage.root / HINTS).iterdir()
+    hint.unlink()
+    os.mkfifo(hint)  # opening it for reading would wait for a writer forever
+    second = storage.store("run-2", "model.bin", source, "md5")
+    assert second.digest == hash_file(source, "md5")[0]
+    assert json.loads(hint.read_text())["digest"] == second.digest  # a real hint took its place
+    fifo = storage.root / HINTS / ("0" * 32)
+    os.mkfifo(fifo)
+    assert storage.clean_temporaries(older_than_seconds=-60) == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode)

@@ -257,3 +257,36 @@ def test_copies_between_file_systems_fall_back_to_user_space(tmp_path: Path) -> 
         source.unlink()
     assert (digest, size) == (reference(data, "blake3"), len(data))
     assert (tmp_path / "copy.bin").read_bytes() == data
+
+
+class _SlowCountingMD5:
+    """MD5 that takes its time and counts what it was given: the copy gets far ahead of it."""
+
+    def __init__(self) -> None:
+        self.inner = hashlib.md5()
+        self.seen = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        threading.Event().wait(0.02)
+        self.inner.update(data)
+        self.seen += len(data)
+
+    def hexdigest(self) -> str:
+        return self.inner.hexdigest()
+
+
+def test_an_interrupt_while_the_hash_catches_up_with_the_copy_stops_it(tmp_path: Path) -> None:
+    # 32 MiB: the kernel copy is done at once; hashing what landed takes ~0.6 s at this pace. A
+    # Ctrl-C in that wait must stop the hashing, not wait for it (up to 1 GiB of it for real).
+    source = tmp_path / "big.bin"
+    source.write_bytes(random.Random(5).randbytes(32 << 20))
+    hasher = _SlowCountingMD5()
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), 2))
+    with open(source, "rb") as src_file, open(tmp_path / "copy.bin", "w+b") as sink_file:
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _copy_in_kernel(src_file.fileno(), sink_file.fileno(), hasher, None)
+        finally:
+            timer.cancel()
+    assert 0 < hasher.seen < (32 << 20) // 2

@@ -28,8 +28,12 @@ def logs(run_id: str, config_file: str | None) -> None:
             state = "is still running" if run.status == RUNNING else "never finished"
             click.echo(f"runnable: run {run_id} {state}: this is the log it wrote so far, from {unstored}",
                        err=True)
-            with open(unstored, "rb") as handle:
-                shutil.copyfileobj(handle, sys.stdout.buffer)
+            try:
+                with open(unstored, "rb") as handle:
+                    shutil.copyfileobj(handle, sys.stdout.buffer)
+            except FileNotFoundError:  # the run stored it and removed its scratch folder just now
+                fail(f"run {run_id} finished while its log was being read: run the command again", EXIT_PROBLEMS)
+                return
             sys.stdout.flush()
             return
         try:

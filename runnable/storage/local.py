@@ -24,6 +24,7 @@ chooses the order, never the recorded hash.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -275,12 +276,12 @@ class FileSystemStorage:
         if before.st_size < HASH_FIRST_MIN:
             return self._copy_large(src, source, algorithm, progress)
         hint_file = self._hint_file(source, algorithm)
-        hint = _Hint.read(hint_file)
+        hint = _Hint.read(hint_file) if hint_file is not None else None
         if hint is not None and hint.worth_hashing_first(before) \
                 and os.path.exists(obj := self._object(algorithm, hint.digest)):
             digest, size = hash_stream(src, algorithm, progress=progress, name=source)
             if digest == hint.digest and os.path.exists(obj):  # (gc may have removed it meanwhile)
-                if not hint.same_file(before):
+                if not hint.same_file(before) and hint_file is not None:
                     _Hint.of(before, algorithm, digest, changed=False).write(hint_file)
                 return digest, size, obj, False
             os.lseek(src, 0, os.SEEK_SET)  # changed after all: copy it (a second read)
@@ -291,33 +292,57 @@ class FileSystemStorage:
         # ``changed``: this path's content differed from the last time, so next time, unless the
         # file is untouched since, copy straight away instead of hashing first (a fixed-size
         # output rewritten with new content every run costs one extra read, not one per run).
-        _Hint.of(before, algorithm, digest, changed=hint is not None and hint.digest != digest).write(hint_file)
+        if hint_file is not None:
+            _Hint.of(before, algorithm, digest, changed=hint is not None and hint.digest != digest).write(hint_file)
         return digest, size, obj, new
 
-    def _hint_file(self, source: str | os.PathLike[str], algorithm: str) -> str:
-        """Where the hint for this source file and algorithm lives: named by a hash of both."""
-        key = os.fsencode(os.path.abspath(source)) + b"\0" + algorithm.encode()
+    def _hint_file(self, source: str | os.PathLike[str], algorithm: str) -> str | None:
+        """Where the hint for this source file and algorithm lives: named by a hash of both.
+
+        None if ``.hints`` is not a real folder (a file, or a link that could lead out of the
+        catalog): then there are no hints, and large files are simply copied.
+        """
         folder = f"{self._root}/{HINTS}"
-        self._ensure_dir(folder)
+        if folder not in self._dirs:
+            try:
+                os.makedirs(self._root, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder)
+                if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                    return None
+            except OSError:
+                return None
+            self._dirs.add(folder)
+        key = os.fsencode(os.path.abspath(source)) + b"\0" + algorithm.encode()
         return f"{folder}/{hashlib.md5(key, usedforsecurity=False).hexdigest()}"
 
     def _prune_hints(self, older_than_seconds: float) -> int:
-        """Remove hints whose object is gone (nothing to link to any more); return bytes freed."""
-        folder = self.root / HINTS
-        if not folder.is_dir():
+        """Remove hints whose object is gone (nothing to link to any more); return bytes freed.
+
+        Only regular files in a real ``.hints`` folder: never through a link, never anything else.
+        """
+        folder = f"{self._root}/{HINTS}"
+        try:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                return 0
+            names = os.listdir(folder)
+        except OSError:
             return 0
         freed = 0
         cutoff = time.time() - older_than_seconds
-        for entry in folder.iterdir():
+        for name in names:
+            path = f"{folder}/{name}"
             try:
-                info = entry.lstat()
-                if entry.name.startswith(TEMP_PREFIX):  # a crash mid-write
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                if name.startswith(TEMP_PREFIX):  # a crash mid-write
                     stale = info.st_mtime < cutoff
                 else:
-                    hint = _Hint.read(str(entry))
+                    hint = _Hint.read(path)
                     stale = hint is None or not os.path.exists(self._object(hint.algorithm, hint.digest))
                 if stale:
-                    entry.unlink()
+                    os.unlink(path)
                     freed += info.st_size
             except FileNotFoundError:  # a concurrent run replaced or removed it
                 continue
@@ -472,8 +497,15 @@ class _Hint:
     @classmethod
     def read(cls, hint_file: str) -> _Hint | None:
         try:
-            with open(hint_file, "rb") as handle:
-                hint = cls(**json.loads(handle.read(4096)))
+            # Never through a link, never blocking on a FIFO: only a regular file is a hint.
+            fd = os.open(hint_file, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0))
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return None
+                hint = cls(**json.loads(os.read(fd, 4096)))
+            finally:
+                os.close(fd)
             fields_ok = all(isinstance(v, int) and not isinstance(v, bool)
                             for v in (hint.size, hint.mtime_ns, hint.inode)) and isinstance(hint.changed, bool)
             if fields_ok and isinstance(hint.algorithm, str) and isinstance(hint.digest, str) \

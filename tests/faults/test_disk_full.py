@@ -149,3 +149,29 @@ def test_rerunning_with_an_unchanged_large_output_needs_no_room_for_a_second_cop
     assert "could not store 'data/big.bin': No space left on device" in third.stderr
     state = assert_nothing_lies(catalog, store)
     assert state.temporaries == []
+
+
+def test_a_log_that_cannot_be_stored_stays_where_runnable_logs_finds_it(small_disk: Path, tmp_path: Path) -> None:
+    work, catalog, store = _setup(tmp_path, small_disk)
+    write_script(work, "job.py", "import sys\n"
+                 "from runnable import PythonJob\n"
+                 "def talk():\n"
+                 "    print('the only copy of this line is in the log')\n"
+                 "PythonJob(function=talk).execute(job_id='full-1')\n")
+    with open(small_disk / "filler", "wb") as handle:  # the catalog's disk is full from the start
+        try:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+                handle.flush()
+        except OSError:
+            pass
+
+    done = run_job(work, work / "job.py", RUNNABLE_CONFIGURATION_FILE=str(work / "config.yaml"))
+
+    assert done.returncode == 1
+    record = json.loads((store / "full-1.json").read_text())
+    assert record["status"] == "FAIL" and record["execution_log"] is None
+    shown = cli(work, "logs", "full-1", "--config", str(work / "config.yaml"))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "the only copy of this line is in the log\n"
+
