@@ -80,11 +80,13 @@ def normalize(pattern: str) -> str:
     if not parts:
         raise PatternError(f"put pattern {pattern!r} names the working folder itself; name files or folders in it")
     normal = "/".join(parts)
-    # Check the canonical form too, so normalize(normalize(p)) == normalize(p): './~' and ' /'.
+    # Check the canonical form too, so normalize(normalize(p)) == normalize(p): './~', ' /', './\\'.
     if not normal.strip():
         raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
     if normal.startswith("~"):
         raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
+    if normal.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", normal):
+        raise PatternError(f"put pattern {pattern!r} is an absolute path; {where}")
     return normal
 
 
