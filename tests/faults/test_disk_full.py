@@ -45,6 +45,17 @@ def _setup(tmp_path: Path, mnt: Path, logs_on_disk: bool = False) -> tuple[Path,
     return work, catalog, store
 
 
+def _fill(mnt: Path) -> None:
+    """Fill the disk at ``mnt`` completely."""
+    with open(mnt / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+                handle.flush()
+        except OSError:
+            pass
+
+
 def _free(mnt: Path) -> int:
     st = os.statvfs(mnt)
     return st.f_bavail * st.f_frsize
@@ -104,13 +115,7 @@ def test_many_files_fill_the_disk_midway(small_disk: Path, tmp_path: Path) -> No
 def test_no_room_even_for_the_run_record(small_disk: Path, tmp_path: Path) -> None:
     work, catalog, store = _setup(tmp_path, small_disk, logs_on_disk=True)
     (work / "data" / "small.txt").write_text("small")
-    with open(small_disk / "filler", "wb") as handle:  # fill the disk completely
-        try:
-            while True:
-                handle.write(b"\0" * (1 << 20))
-                handle.flush()
-        except OSError:
-            pass
+    _fill(small_disk)
 
     done = run_job(work, work / "job.py", "data/", RUNNABLE_CONFIGURATION_FILE=str(work / "config.yaml"))
 
@@ -158,13 +163,7 @@ def test_a_log_that_cannot_be_stored_stays_where_runnable_logs_finds_it(small_di
                  "def talk():\n"
                  "    print('the only copy of this line is in the log')\n"
                  "PythonJob(function=talk).execute(job_id='full-1')\n")
-    with open(small_disk / "filler", "wb") as handle:  # the catalog's disk is full from the start
-        try:
-            while True:
-                handle.write(b"\0" * (1 << 20))
-                handle.flush()
-        except OSError:
-            pass
+    _fill(small_disk)  # the catalog's disk is full from the start
 
     done = run_job(work, work / "job.py", RUNNABLE_CONFIGURATION_FILE=str(work / "config.yaml"))
 
