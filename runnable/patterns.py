@@ -70,23 +70,20 @@ def normalize(pattern: str) -> str:
         raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
     if "\0" in pattern:
         raise PatternError(f"put pattern {pattern!r} contains a NUL byte")
-    if pattern.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", pattern):
-        raise PatternError(f"put pattern {pattern!r} is an absolute path; {where}")
-    if pattern.startswith("~"):
-        raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
     parts = [p for p in pattern.split("/") if p not in ("", ".")]
+    # The rules below hold for the canonical form, so normalize(normalize(p)) == normalize(p) even
+    # for './~', ' /' or './\\'; only a leading '/' is visible in the pattern alone.
+    normal = "/".join(parts)
+    if pattern.startswith("/") or normal.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", normal):
+        raise PatternError(f"put pattern {pattern!r} is an absolute path; {where}")
+    if normal.startswith("~"):
+        raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
     if ".." in parts:
         raise PatternError(f"put pattern {pattern!r} uses '..' and could leave the working folder; {where}")
     if not parts:
         raise PatternError(f"put pattern {pattern!r} names the working folder itself; name files or folders in it")
-    normal = "/".join(parts)
-    # Check the canonical form too, so normalize(normalize(p)) == normalize(p): './~', ' /', './\\'.
     if not normal.strip():
         raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
-    if normal.startswith("~"):
-        raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
-    if normal.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", normal):
-        raise PatternError(f"put pattern {pattern!r} is an absolute path; {where}")
     return normal
 
 
