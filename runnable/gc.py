@@ -18,7 +18,6 @@ The decision is made from the records themselves (never the listing index), in t
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -127,8 +126,7 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
             try:
                 history.store.delete(record.run_id)  # the record first: nothing may point at deleted data
                 history.storage.delete_run(record.run_id)
-                if record.environment.get("host") == socket.gethostname():
-                    _scratch.remove(record.environment.get("scratch"))  # the log a killed run left
+                _scratch.remove_left_by(record.environment)  # the log a killed run left, if here
             except OSError as exc:
                 report.failures.append((f"run {record.run_id}", exc.strerror or str(exc)))
                 continue

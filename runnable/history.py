@@ -23,7 +23,6 @@ from __future__ import annotations
 import difflib
 import io
 import os
-import socket
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -130,10 +129,9 @@ class Run:
         writing it now; a run whose process was killed left it in its scratch folder
         (``runnable.scratch``), named in its record.
         """
-        environment = self.record.environment
-        if self.record.execution_log is not None or environment.get("host") != socket.gethostname():
+        if self.record.execution_log is not None:
             return None
-        return _scratch.log_in(environment.get("scratch"))
+        return _scratch.log_left_by(self.record.environment)
 
     def file(self, path: str) -> FileEntry:
         """The entry for ``path`` (as recorded, e.g. ``data_folder/data.txt``)."""

@@ -319,8 +319,8 @@ class JobRunner:
                         "message": str(failure),
                         "traceback": user_traceback(failure),
                     }
-                    if _exit_code(failure) is not None:  # a failed command's code
-                        record.error["exit_code"] = _exit_code(failure)
+                    if (code := _exit_code(failure)) is not None:  # a failed command's code
+                        record.error["exit_code"] = code
                 if self.options.secrets:  # secret values never reach the record or the summary
                     from runnable.secrets import mask_record
 

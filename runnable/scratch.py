@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 LOG_NAME = "execution.log"
 _PREFIX = "runnable-"
@@ -33,14 +35,18 @@ def make() -> Path:
     return folder
 
 
-def owned(folder: str | None) -> Path | None:
-    """``folder`` if it is a scratch folder (not a link) that the current user owns, else None.
+def left_by(environment: dict[str, Any]) -> Path | None:
+    """The scratch folder a run's record names (``environment``), if it is on this machine and is a
+    scratch folder (not a link) that the current user owns; else None.
 
-    >>> owned(None) is None
+    >>> left_by({}) is None
     True
     """
+    folder = environment.get("scratch")
+    if environment.get("host") != socket.gethostname() or not isinstance(folder, str):
+        return None
     # Only a name ``make`` gives: a record is data, and must not point gc at any other folder.
-    if not folder or not os.path.isabs(folder) or not _NAME.fullmatch(os.path.basename(folder)):
+    if not os.path.isabs(folder) or not _NAME.fullmatch(os.path.basename(folder)):
         return None
     try:
         info = os.lstat(folder)
@@ -56,9 +62,9 @@ def owned(folder: str | None) -> Path | None:
     return Path(folder) if marked else None
 
 
-def log_in(folder: str | None) -> Path | None:
-    """The execution log in an owned scratch ``folder``, if it is a regular file (not a link)."""
-    base = owned(folder)
+def log_left_by(environment: dict[str, Any]) -> Path | None:
+    """The execution log in the scratch folder of ``left_by``, if it is a regular file (not a link)."""
+    base = left_by(environment)
     if base is None:
         return None
     log = base / LOG_NAME
@@ -69,8 +75,8 @@ def log_in(folder: str | None) -> Path | None:
     return log if stat.S_ISREG(info.st_mode) else None
 
 
-def remove(folder: str | None) -> None:
-    """Remove an owned scratch ``folder`` (anything else is left alone)."""
-    base = owned(folder)
+def remove_left_by(environment: dict[str, Any]) -> None:
+    """Remove the scratch folder of ``left_by`` (anything else is left alone)."""
+    base = left_by(environment)
     if base is not None:
         shutil.rmtree(base, ignore_errors=True)
