@@ -273,15 +273,15 @@ class FileSystemStorage:
         progress: Callable[[int], None] | None,
     ) -> tuple[str, int, str, bool]:
         """Hash first if the hint says this content is probably stored already; else copy."""
-        if before.st_size < HASH_FIRST_MIN:
+        hint_file = self._hint_file(source, algorithm) if before.st_size >= HASH_FIRST_MIN else None
+        if hint_file is None:
             return self._copy_large(src, source, algorithm, progress)
-        hint_file = self._hint_file(source, algorithm)
-        hint = _Hint.read(hint_file) if hint_file is not None else None
+        hint = _Hint.read(hint_file)
         if hint is not None and hint.worth_hashing_first(before) \
                 and os.path.exists(obj := self._object(algorithm, hint.digest)):
             digest, size = hash_stream(src, algorithm, progress=progress, name=source)
             if digest == hint.digest and os.path.exists(obj):  # (gc may have removed it meanwhile)
-                if not hint.same_file(before) and hint_file is not None:
+                if not hint.same_file(before):
                     _Hint.of(before, algorithm, digest, changed=False).write(hint_file)
                 return digest, size, obj, False
             os.lseek(src, 0, os.SEEK_SET)  # changed after all: copy it (a second read)
@@ -292,8 +292,7 @@ class FileSystemStorage:
         # ``changed``: this path's content differed from the last time, so next time, unless the
         # file is untouched since, copy straight away instead of hashing first (a fixed-size
         # output rewritten with new content every run costs one extra read, not one per run).
-        if hint_file is not None:
-            _Hint.of(before, algorithm, digest, changed=hint is not None and hint.digest != digest).write(hint_file)
+        _Hint.of(before, algorithm, digest, changed=hint is not None and hint.digest != digest).write(hint_file)
         return digest, size, obj, new
 
     def _hint_file(self, source: str | os.PathLike[str], algorithm: str) -> str | None:
@@ -316,37 +315,6 @@ class FileSystemStorage:
         key = os.fsencode(os.path.abspath(source)) + b"\0" + algorithm.encode()
         return f"{folder}/{hashlib.md5(key, usedforsecurity=False).hexdigest()}"
 
-    def _prune_hints(self, older_than_seconds: float) -> int:
-        """Remove hints whose object is gone (nothing to link to any more); return bytes freed.
-
-        Only regular files in a real ``.hints`` folder: never through a link, never anything else.
-        """
-        folder = f"{self._root}/{HINTS}"
-        try:
-            if not stat.S_ISDIR(os.lstat(folder).st_mode):
-                return 0
-            names = os.listdir(folder)
-        except OSError:
-            return 0
-        freed = 0
-        cutoff = time.time() - older_than_seconds
-        for name in names:
-            path = f"{folder}/{name}"
-            try:
-                info = os.lstat(path)
-                if not stat.S_ISREG(info.st_mode):
-                    continue
-                if name.startswith(TEMP_PREFIX):  # a crash mid-write
-                    stale = info.st_mtime < cutoff
-                else:
-                    hint = _Hint.read(path)
-                    stale = hint is None or not os.path.exists(self._object(hint.algorithm, hint.digest))
-                if stale:
-                    os.unlink(path)
-                    freed += info.st_size
-            except FileNotFoundError:  # a concurrent run replaced or removed it
-                continue
-        return freed
 
     def _copy_large(
         self, src: int, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
@@ -449,20 +417,35 @@ class FileSystemStorage:
             shutil.rmtree(folder)
 
     def clean_temporaries(self, older_than_seconds: float) -> int:
-        """Remove abandoned temporary files, and hints whose object is gone; return bytes freed."""
+        """Remove abandoned temporary files, and hints whose object is gone; return bytes freed.
+
+        Only regular files in real folders (``.objects/tmp`` and ``.hints``): never through a link,
+        never anything else.
+        """
+        freed = 0
         cutoff = time.time() - older_than_seconds
-        freed = self._prune_hints(older_than_seconds)
-        candidates = [self.root / OBJECTS / TMP]
-        for folder in candidates:
-            if not folder.is_dir():
-                continue
-            for entry in folder.iterdir():
-                if not entry.name.startswith(TEMP_PREFIX):
+        for folder in (f"{self._objects}/{TMP}", f"{self._root}/{HINTS}"):
+            try:
+                if not stat.S_ISDIR(os.lstat(folder).st_mode):
                     continue
-                try:  # a concurrent run may rename or remove its temporary at any moment
-                    info = entry.lstat()
-                    if info.st_mtime < cutoff:
-                        entry.unlink()
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            for name in names:
+                path = f"{folder}/{name}"
+                try:  # a concurrent run may rename or remove its files at any moment
+                    info = os.lstat(path)
+                    if not stat.S_ISREG(info.st_mode):
+                        continue
+                    if name.startswith(TEMP_PREFIX):
+                        stale = info.st_mtime < cutoff
+                    elif folder.endswith(HINTS):  # nothing to link to any more
+                        hint = _Hint.read(path)
+                        stale = hint is None or not os.path.exists(self._object(hint.algorithm, hint.digest))
+                    else:
+                        stale = False
+                    if stale:
+                        os.unlink(path)
                         freed += info.st_size
                 except FileNotFoundError:
                     continue
