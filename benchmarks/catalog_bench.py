@@ -7,7 +7,8 @@ Everything runs as a separate process, timed by wall clock; peak memory is the c
 resident set size (``wait4``). Every contender is measured warm: the input files are read once
 before each timed command so they sit in the page cache, and ``sync`` runs (untimed) before each
 command so no contender pays for another's write-back. Then 1.5 GiB of memory is touched and freed
-(untimed), so no contender pays for the hypervisor backing fresh pages (see ``prefault``).
+(untimed), so the first pages a contender takes are already backed by the hypervisor (see
+``prefault``).
 Contenders alternate inside each repeat, each repeat starting with the next one, so background noise
 spreads evenly; the table shows the median of the repeats.
 
@@ -79,7 +80,9 @@ def prefault(size: int) -> None:
     reporting, as on the machine these figures come from), the first touch of such a page costs a
     trip to the hypervisor: writing 1 GiB of new files then took 0.3 s or 4 s depending on which
     pages the kernel happened to pick. Pages freed a moment ago are not handed back yet, so the
-    timed command that follows gets pages that are ready, whichever contender it is.
+    timed command that follows gets ready pages for its first second or two. That favours commands
+    that take their memory early (``cp``): one that takes it over several seconds gets the later
+    part at the host's price (see benchmarks/RESULTS.md, "The machine").
     """
     if size > 0:
         mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)).close()
