@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 from pathlib import Path
 from typing import Any
+
+
+def _maybe_in_repository(folder: Path) -> bool:
+    """False only when git certainly finds no repository: no ``.git`` in the folder or any parent
+    and no ``GIT_DIR`` set. Saves starting ``git`` (a few ms) on every run outside a repository."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    try:
+        here = folder.resolve()
+    except OSError:
+        return True
+    return any(os.path.lexists(os.path.join(parent, ".git")) for parent in (here, *here.parents))
 
 
 def git_identity(folder: Path) -> dict[str, Any]:
@@ -12,6 +24,10 @@ def git_identity(folder: Path) -> dict[str, Any]:
 
     Untracked files do not count as dirty: a job's own outputs are usually untracked.
     """
+
+    if not _maybe_in_repository(folder):
+        return {}
+    import subprocess  # here: a PythonJob outside a repository never needs it
 
     def git(*args: str) -> str | None:
         try:

@@ -14,7 +14,6 @@ errors that name what was wrong and list what is allowed.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 from collections.abc import Mapping
@@ -134,6 +133,8 @@ def check_keys(cls: Any, settings: Mapping[str, Any], section: str, type_name: s
         extra = [k for k in extra if k not in CATALOG_SETTINGS]
     if extra:
         known = ", ".join(sorted(allowed + (list(CATALOG_SETTINGS) if section == "catalog" else []))) or "none"
+        import difflib  # only for this message
+
         close = difflib.get_close_matches(extra[0], allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigurationError(

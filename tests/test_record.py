@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import platform
+import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -84,6 +86,30 @@ def test_changed_tracked_file_marks_the_code_dirty_but_untracked_files_do_not(re
     (repo / "job.py").write_text(SCRIPT + "\n# edited\n")
     record = run_script(repo, env={"RUNNABLE_PRM_epochs": "1"})
     assert record["code"]["git_dirty"] is True
+    assert record["code"]["git_commit"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_environment_names_the_python_platform_and_host_as_the_standard_library_does(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(SCRIPT)
+    environment = run_script(tmp_path, env={"RUNNABLE_PRM_epochs": "1"})["environment"]
+    assert environment["python"] == platform.python_version()
+    assert environment["platform"] == platform.platform(terse=True)
+    assert environment["host"] == socket.gethostname()
+
+
+def test_a_job_in_a_subfolder_of_a_repository_records_the_repository(repo: Path) -> None:
+    (repo / "sub" / "deeper").mkdir(parents=True)
+    (repo / "sub" / "deeper" / "job.py").write_text(SCRIPT)
+    record = run_script(repo / "sub" / "deeper", env={"RUNNABLE_PRM_epochs": "1"})
+    assert record["code"]["git_root"] == str(repo)
+    assert record["code"]["git_commit"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_git_dir_in_the_environment_is_followed_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "job.py").write_text(SCRIPT)
+    record = run_script(elsewhere, env={"RUNNABLE_PRM_epochs": "1", "GIT_DIR": str(repo / ".git")})
     assert record["code"]["git_commit"] == git(repo, "rev-parse", "HEAD")
 
 
