@@ -78,9 +78,11 @@ class TransferProgress:
         with self._lock:
             self.bytes_done += n
 
-    def add_file(self) -> None:
+    def add_file(self, n_bytes: int = 0) -> None:
+        """One more file done, and ``n_bytes`` more bytes if not counted by ``add_bytes`` already."""
         with self._lock:
             self.files_done += 1
+            self.bytes_done += n_bytes
 
     def __enter__(self) -> TransferProgress:
         if self._fd is not None:

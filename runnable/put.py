@@ -181,19 +181,19 @@ def _put_forked(
             return "!" + json.dumps(_describe(exc))
 
     def collect(i: int, line: str) -> None:
-        match = files[i]
         if line.startswith("!"):
             outcomes[i] = _WorkerFailure(json.loads(line[1:]))
-        else:
-            digest, size_text, new, *other = line.split(" ", 3)
-            size = int(size_text)
-            location = json.loads(other[0]) if other else (None if usual is None else usual + match.rel)
-            outcomes[i] = FileEntry(match.rel, size, {algorithm: digest}, store_copy, location)
-            new_bytes[i] = size if new == "1" else 0
             if progress is not None:
-                progress.add_bytes(size)
+                progress.add_file()
+            return
+        rel = files[i].rel
+        digest, size_text, new, *other = line.split(" ", 3)
+        size = int(size_text)
+        location = json.loads(other[0]) if other else (None if usual is None else usual + rel)
+        outcomes[i] = FileEntry(rel, size, {algorithm: digest}, store_copy, location)
+        new_bytes[i] = size if new == "1" else 0
         if progress is not None:
-            progress.add_file()
+            progress.add_file(size)
 
     for i in run_forked(len(files), work, processes, collect, in_worker=single_threaded):
         outcomes[i] = _WorkerFailure("the process storing it stopped before it finished")

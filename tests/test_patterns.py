@@ -335,3 +335,11 @@ def test_unreadable_file_fails_the_job_naming_it(shared_tmp: Path) -> None:
     assert leftovers == []  # nothing half-copied left behind
     log = (run_folder / "job.execution.log").read_text()
     assert "out/secret.txt" in log
+
+
+def test_excluded_folders_are_never_entered_however_they_are_named(tmp_path: Path) -> None:
+    make(tmp_path, "data/a.txt", "store/objects/x", "runs/r.json", "data/deep/store/kept.txt")
+    (tmp_path / "alias").symlink_to(tmp_path / "store")  # the exclusion named through a link
+    selection = expand(["**"], tmp_path, [tmp_path / "alias", tmp_path / "runs", tmp_path / "missing"])
+    assert [m.rel for m in selection.files] == ["data/a.txt", "data/deep/store/kept.txt"]
+    assert [s.rel for s in selection.skipped] == ["alias"]  # a link to a folder: never followed

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import random
+import shutil
 import stat
 from pathlib import Path
 
@@ -169,6 +170,14 @@ def test_a_folder_removed_behind_the_storages_back_is_made_again(storage: FileSy
     prefix.rmdir()  # e.g. garbage collection tidying empty folders
     again = storage.store("run-2", "a.txt", tmp_path / "a.txt", "md5")
     assert again.new and storage.object_path("md5", again.digest).read_bytes() == b"a"
+
+
+def test_a_run_folder_removed_behind_the_storages_back_is_made_again(storage: FileSystemStorage,
+                                                                      tmp_path: Path) -> None:
+    storage.store("run-1", "d/a.txt", write(tmp_path / "a.txt", b"a"), "md5")
+    shutil.rmtree(storage.root / "run-1" / "d")
+    storage.store("run-1", "d/b.txt", write(tmp_path / "b.txt", b"b"), "md5")
+    assert (storage.root / "run-1" / "d" / "b.txt").read_bytes() == b"b"
 
 
 def test_hard_link_limit_falls_back_to_a_read_only_copy(storage: FileSystemStorage, tmp_path: Path) -> None:

@@ -170,20 +170,23 @@ class FileSystemStorage:
         # Plain strings on this path, not pathlib: for 10,000 small files pathlib alone cost ~40 us a
         # file, as much as the system calls.
         destination = self._run_path(run_id, rel)  # refuse a bad path before reading anything
+        data = None
         src = os.open(source, READ_FLAGS)
         try:
             before = os.fstat(src)
-            if stat.S_ISREG(before.st_mode) and before.st_size <= SMALL_FILE:
+            if before.st_size <= SMALL_FILE and stat.S_ISREG(before.st_mode):
                 data = read_small(src, before, source)
-                digest, size = hash_bytes(data, algorithm), len(data)
-                if progress:
-                    progress(size)
-                obj = self._object(algorithm, digest)
-                new = self._commit_bytes(data, obj)
             else:
                 digest, size, obj, new = self._store_large(src, source, before, algorithm, progress)
         finally:
             os.close(src)
+        if data is not None:
+            digest, size = hash_bytes(data, algorithm), len(data)
+            if progress:
+                progress(size)
+            folder = f"{self._objects}/{algorithm}/{digest[:2]}"
+            obj = f"{folder}/{digest[2:]}"
+            new = self._commit_bytes(data, folder, obj)
         self._present(obj, destination)
         return Stored(digest=digest, size=size, location=f"{self._shown}/{run_id}/{rel}", new=new)
 
@@ -209,18 +212,16 @@ class FileSystemStorage:
         self._ensure_dir(folder)
         return f"{folder}/{unique_temp('object')}"
 
-    def _commit_bytes(self, data: bytes, obj: str) -> bool:
-        """Store a small content read into memory; the hash is known first, so a duplicate costs no
-        write at all. False if that content was already stored."""
+    def _commit_bytes(self, data: bytes, folder: str, obj: str) -> bool:
+        """Store a small content read into memory as ``obj`` in ``folder``; the hash is known first,
+        so a duplicate costs no write at all. False if that content was already stored."""
         if os.path.exists(obj):
             return False
         if self._tmpfile_works is not False:
-            folder = os.path.dirname(obj)
-            self._ensure_dir(folder)
             try:
                 created = self._commit_anonymous(data, folder, obj)
-            except FileNotFoundError:
-                self._dirs.discard(folder)  # removed behind our back: make it again, once
+            except FileNotFoundError:  # the folder does not exist yet (or was removed): make it, once
+                self._dirs.discard(folder)
                 self._ensure_dir(folder)
                 created = self._commit_anonymous(data, folder, obj)
             if created is not None:
@@ -343,7 +344,13 @@ class FileSystemStorage:
         so the common case costs one system call; a temporary name is only needed to replace an
         existing file or to build a copy.
         """
-        if self._reflink_works is not False and self._via_temporary(
+        if self._reflink_works is False:  # the common case first, for 10,000 small files
+            try:
+                os.link(obj, destination)
+                return
+            except OSError:
+                pass  # no folder yet, a name in the way, or no hard links: sorted out below
+        elif self._via_temporary(
             destination, lambda tmp: self._try_reflink(obj, tmp)
         ):
             return
