@@ -9,7 +9,9 @@ The decision is made from the records themselves (never the listing index), in t
    run folder;
 3. delete every object no remaining record refers to -- unless a record could not be read (its
    references are unknown) or a run is in progress (it stores objects before its record names them),
-   or new runs appeared meanwhile; then objects are kept and the report says why;
+   or new runs appeared meanwhile; then objects are kept and the report says why. A run-log store
+   with no record at all beside a catalog holding content is refused outright: that is what a
+   mistyped run-log location looks like, and every object would look unreferenced;
 4. remove temporary files abandoned by crashed writers: all of them when no run is in progress,
    else only those older than a day (a live run may be writing the younger ones).
 
@@ -91,6 +93,23 @@ def _read_all(history: History) -> tuple[dict[str, RunRecord], list[str]]:
     return records, unreadable
 
 
+def _refuse_without_records(history: History) -> None:
+    """Stop gc when the run-log store names no run at all but the catalog holds content.
+
+    Every object would then look unreferenced and be deleted: what a mistyped run-log location in a
+    configuration looks like. For an S3 catalog, whose run folders only point at that content, it
+    would lose every run's files.
+    """
+    if next(iter(history.storage.iter_objects()), None) is None:
+        return  # nothing stored: nothing to lose, nothing to do
+    raise UsageError(
+        f"the run-log store {history.store.location} holds no run record, yet the catalog "
+        f"{history.storage.location} holds stored content: gc would delete all of it. If the run-log "
+        "store is the wrong one, fix its location in the configuration (--config); if every run was "
+        f"removed on purpose, delete {history.storage.location} yourself"
+    )
+
+
 def choose(records: dict[str, RunRecord], policy: Policy, now: datetime) -> tuple[list[RunRecord], list[str]]:
     """(runs to delete, running runs spared), from the records."""
     newest_first = sorted(records.values(), key=lambda r: (r.start, r.run_id), reverse=True)
@@ -118,6 +137,8 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
     now = now or datetime.now(UTC)
     report = Report(dry_run)
     records, unreadable = _read_all(history)
+    if not records and not unreadable:
+        _refuse_without_records(history)
     doomed, running = choose(records, policy, now)
     report.kept_running = running
     for record in doomed:
