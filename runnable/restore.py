@@ -4,10 +4,14 @@ Rules, in the order they are applied to each selected file:
 
 1. the destination must resolve inside the target folder -- whatever the record says, and through
    any symbolic links already there -- else the file is refused;
-2. a file already there with the recorded content is left alone (nothing to do);
-3. a file already there with other content is refused unless ``force``;
-4. an entry recorded by hash only (``store_copy=False``) is reported as not restorable, with its hash;
-5. otherwise the stored copy is streamed to a temporary file beside the destination while it is
+2. a folder (or a FIFO, socket or device) where the file should go is never replaced, not even with
+   ``force``: the report names it and says to move it away or restore into another folder;
+3. a file already there with the recorded content is left alone (nothing to do);
+4. a file already there with other content is refused unless ``force``;
+5. an entry recorded by hash only (``store_copy=False``) is reported as not restorable, with its hash;
+6. a file where one of its folders should go is never replaced either (``force`` never turns a file
+   into a folder): the report names it, as in rule 2;
+7. otherwise the stored copy is streamed to a temporary file beside the destination while it is
    hashed, and renamed into place only if the hash and size match the record.
 
 Every file is attempted; the report says what happened to each.
@@ -76,14 +80,38 @@ def restore(record: RunRecord, storage: Storage, patterns: list[str], destinatio
     root = os.path.realpath(destination)
     for entry in entries:
         try:
-            _restore_one(record.run_id, entry, storage, root, force, report)
+            _restore_one(record.run_id, entry, storage, destination, root, force, report)
         except OSError as exc:
-            report.failed.append((entry.path, exc.strerror or str(exc)))
+            why = exc.strerror or str(exc)
+            report.failed.append((entry.path, f"{why}: {exc.filename}" if exc.filename else why))
     return report
 
 
-def _restore_one(run_id: str, entry: FileEntry, storage: Storage, root: str, force: bool,
-                 report: RestoreReport) -> None:
+# Printed after what is in the way: the same way out for every kind of obstacle.
+_WAY_OUT = "move it away, or restore into another folder with --to"
+
+
+def _shown(destination: Path, root: str, path: str) -> str:
+    """``path`` (below the resolved ``root``) as the user names it: under the folder they gave."""
+    return str(destination / os.path.relpath(path, root))
+
+
+def _first_non_folder(root: str, folder: str) -> str | None:
+    """The first path from ``root`` down to ``folder`` that exists and is not a folder, if any."""
+    path = root
+    for part in os.path.relpath(folder, root).split(os.sep):
+        if part == os.curdir:
+            continue
+        path = os.path.join(path, part)
+        if not os.path.lexists(path):
+            return None  # the rest is missing: os.makedirs creates it
+        if not os.path.isdir(path):
+            return path
+    return None
+
+
+def _restore_one(run_id: str, entry: FileEntry, storage: Storage, destination: Path, root: str,
+                 force: bool, report: RestoreReport) -> None:
     rel = entry.path
     try:
         check_rel_path(rel)  # records are checked when read; check again where it matters
@@ -103,11 +131,14 @@ def _restore_one(run_id: str, entry: FileEntry, storage: Storage, root: str, for
             report.refused.append((rel, "a symbolic link is there; use --force to replace the link"))
             return
     elif os.path.isdir(target):
-        report.failed.append((rel, "a folder is there"))
+        report.failed.append((rel, f"a folder is in the way: {_shown(destination, root, target)}; it is not "
+                                   f"replaced (--force replaces files, never folders): {_WAY_OUT}"))
         return
     elif os.path.exists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
         # A FIFO, socket or device: never opened (reading a FIFO would hang), never replaced.
-        report.failed.append((rel, "a special file (FIFO, socket or device) is there; remove it first"))
+        report.failed.append((rel, f"a special file (FIFO, socket or device) is in the way: "
+                                   f"{_shown(destination, root, target)}; it is never opened or replaced: "
+                                   f"{_WAY_OUT}"))
         return
     elif os.path.exists(target):
         digest, _ = hash_file(target, entry.algorithm)
@@ -120,6 +151,13 @@ def _restore_one(run_id: str, entry: FileEntry, storage: Storage, root: str, for
             return
     if not entry.stored:
         report.not_stored.append((rel, expected))
+        return
+    blocker = _first_non_folder(root, parent)
+    if blocker is not None:
+        kind = "file" if stat.S_ISREG(os.stat(blocker).st_mode) else "special file (FIFO, socket or device)"
+        report.failed.append((rel, f"a {kind} is in the way: {_shown(destination, root, blocker)} is where "
+                                   f"a folder must be; it is not replaced (--force replaces files, but never "
+                                   f"turns a file into a folder): {_WAY_OUT}"))
         return
     os.makedirs(parent, exist_ok=True)
     tmp = temp_name(Path(target))
