@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from runnable import params as _params
 from runnable.catalog import Catalog
-from runnable.errors import JobFailedError, ParameterError
+from runnable.errors import JobFailedError, ParameterError, RunnableError
 
 if TYPE_CHECKING:
     from runnable.record import RunRecord
@@ -40,6 +40,10 @@ class JobContext:
     extra_outputs: list[tuple[str, Path]] = field(default_factory=list)  # (catalog path, file) to store
     # Parameters as the job received them, after conversion; the runner records these.
     resolved_parameters: dict[str, Any] = field(default_factory=dict)
+    # Set by the job just before it calls the function, the command or the notebook. A run that
+    # fails before (a missing parameter) stores no put patterns: whatever files match them were
+    # left by something else, not written by this run.
+    started: bool = False
 
 
 class BaseJob:
@@ -98,6 +102,10 @@ class BaseJob:
             # runnable's own frames say nothing about why the job failed: an uncaught failure shows
             # the caller's line and the one-line reason (the job's traceback is printed above it).
             raise exc.with_traceback(None) from None
+        except RunnableError as exc:
+            # Refused before the job ran (a file where the catalog must be, a taken run id, ...):
+            # the message says what to do; runnable's frames would only bury it. The cause is kept.
+            raise exc.with_traceback(None) from exc.__cause__
 
 
 class PythonJob(BaseJob):
@@ -145,6 +153,7 @@ class PythonJob(BaseJob):
     def run(self, context: JobContext) -> dict[str, Any]:
         kwargs = _params.bind(self.function, context.parameters)
         context.resolved_parameters = {name: _params.jsonable(v) for name, v in kwargs.items()}
+        context.started = True
         value = self.function(**kwargs)
         if not self.returns:
             return {}
@@ -195,6 +204,7 @@ class ShellJob(BaseJob):
         # Inherit fds 1 and 2: the runner's capture tees them to the console and the log.
         import subprocess  # here: only a shell job starts one, and the import costs every run ~4 ms
 
+        context.started = True
         done = subprocess.run(self.command, shell=True, cwd=context.working_folder, env=env, check=False)
         if done.returncode < 0:
             try:
@@ -258,6 +268,7 @@ class NotebookJob(BaseJob):
         engine_options: dict[str, Any] = {}
         if self.kernel is None:
             engine_options["kernel_manager_class"] = _this_interpreter_kernel_manager()
+        context.started = True
         try:
             papermill.execute_notebook(
                 str(source),

@@ -2,9 +2,12 @@
 
 The order of a run, each step's purpose in brackets:
 
+0. check that the catalog and the run-log store can be made where configured [a file in the way
+   fails the run before the job starts, not after it];
 1. reserve the run id in the run-log store, exclusively, with a RUNNING record [ids never collide];
 2. under output capture: bind parameters, run the job, then select and store the catalog files
-   [the function's output, warnings and errors all reach the execution log];
+   [the function's output, warnings and errors all reach the execution log]; a job that failed
+   before its code started stores none [files matching the patterns are not this run's];
 3. store the execution log, whatever happened [a failed run keeps its log];
 4. write the final record last [the record is the commit marker: data first, record after];
 5. print the JSON summary; raise ``JobFailedError`` if the run failed.
@@ -42,6 +45,7 @@ from runnable.errors import (
     PatternError,
     RunIdError,
     RunnableError,
+    UsageError,
 )
 from runnable.patterns import expand
 from runnable.put import put_files, store_single
@@ -58,9 +62,21 @@ ENV_TAGS = "RUNNABLE_TAGS"
 ENV_PARAMETERS_FILE = "RUNNABLE_PARAMETERS_FILE"
 
 SUMMARY_CONTENT_KEY = "Output catalog content"
+# In the record's ``catalog`` and in the summary when the job failed before its code started.
+NOT_COLLECTED_KEY = "not_collected"
+NOT_COLLECTED = (
+    "the job failed before its code started, so its put patterns were not collected (files that match "
+    "them were not written by this run)"
+)
 
 # Runs started in this process (``execute-job`` uses it to tell whether a script ran its job).
 RUNS_STARTED = 0
+
+# What ``runnable execute-job`` was given on its command line, by ``execute()`` argument name
+# (``configuration_file``, ``parameters_file``, ``job_id``): a script that passes a different value
+# itself is refused. In this process only: a variable would reach every process the job starts.
+COMMAND_LINE: dict[str, str] = {}
+_OPTION_OF = {"configuration_file": "--config", "parameters_file": "--parameters", "job_id": "--run-id"}
 
 
 class Terminated(BaseException):
@@ -250,11 +266,24 @@ class JobRunner:
             tags=list(self.options.tags),
         )
 
+    # -- step 0 -----------------------------------------------------------------------------
+    def check_locations(self) -> None:
+        """Raise before the job runs if the catalog or the run-log store cannot be made.
+
+        Only a backend that can tell (a local folder) has ``check_location()``; an object store
+        has nothing in the way of a folder.
+        """
+        for service in (self.storage, self.run_log_store):
+            check = getattr(service, "check_location", None)
+            if check is not None:
+                check()
+
     # -- the whole run ----------------------------------------------------------------------
     def run(self) -> RunRecord:
         from runnable.jobs import JobContext
 
         global RUNS_STARTED
+        self.check_locations()
         # The scratch folder first: its path is in the record from the start, so the log of a run
         # that is killed can still be found (runnable.scratch).
         scratch = _scratch.make()
@@ -297,15 +326,19 @@ class JobRunner:
                         sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
                     sys.stderr.flush()
                 record.parameters.update(context.resolved_parameters)  # as the job received them
-                try:
-                    self._catalog_files(record, context)
-                except (RunnableError, OSError) as exc:
-                    if not getattr(exc, "reported", False):  # else its lines are in the log already
-                        sys.stderr.write(f"runnable: error: {exc}\n")
-                    failure = failure or exc
-                except BaseException as exc:  # noqa: BLE001 - an interrupt while storing
-                    interrupt = interrupt or exc
-                    failure = failure or exc
+                if failure is not None and not context.started:
+                    record.catalog[NOT_COLLECTED_KEY] = NOT_COLLECTED
+                    sys.stderr.write(f"runnable: {NOT_COLLECTED}\n")
+                else:  # a job that started and failed still keeps its outputs
+                    try:
+                        self._catalog_files(record, context)
+                    except (RunnableError, OSError) as exc:
+                        if not getattr(exc, "reported", False):  # else its lines are in the log already
+                            sys.stderr.write(f"runnable: error: {exc}\n")
+                        failure = failure or exc
+                    except BaseException as exc:  # noqa: BLE001 - an interrupt while storing
+                        interrupt = interrupt or exc
+                        failure = failure or exc
                 sys.stdout.flush()
                 sys.stderr.flush()
             if capture.log_error is not None:
@@ -415,6 +448,8 @@ def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
         "execution_log": record.execution_log.location if record.execution_log else None,
         "duration_seconds": record.duration_seconds,
     }
+    if NOT_COLLECTED_KEY in record.catalog:
+        out[NOT_COLLECTED_KEY] = record.catalog[NOT_COLLECTED_KEY]
     if record.error:
         out["error"] = f"{record.error['type']}: {record.error['message']}"
     return out
@@ -431,6 +466,9 @@ def execute_job(
 
     Returns None for a dry run of the container or Kubernetes executor (nothing ran).
     """
+    given = {"configuration_file": configuration_file, "parameters_file": parameters_file, "job_id": run_id}
+    for name, value in given.items():
+        _check_command_line(name, value)
     configuration = _config.load(configuration_file)
     parameters_file = parameters_file or os.environ.get(ENV_PARAMETERS_FILE) or None
     all_tags = list(tags) + [t for t in os.environ.get(ENV_TAGS, "").split(",") if t]
@@ -442,3 +480,24 @@ def execute_job(
     executor = configuration.executor()  # ``local`` inside a container or pod started by runnable
     result: RunRecord | None = executor.execute(job, configuration, options)
     return result
+
+
+def _check_command_line(name: str, value: str | os.PathLike[str] | None) -> None:
+    """Refuse a script's ``execute(name=value)`` that contradicts ``runnable execute-job``'s option.
+
+    Either one alone, or both the same (paths compared as files), is fine: the script's value would
+    otherwise win silently over the option the user just typed.
+    """
+    option_value = COMMAND_LINE.get(name)
+    if value is None or option_value is None:
+        return
+    # Paths compare as files: "params.yaml" and "./params.yaml" name the same one.
+    same = str(value) == option_value if name == "job_id" else Path(value).resolve() == Path(option_value).resolve()
+    if not same:
+        option = _OPTION_OF[name]
+        raise UsageError(
+            f"runnable execute-job was given {option} {option_value!r}, but the script passes "
+            f"{name}={str(value)!r} to execute(); they differ, so nothing ran: remove {option} from the "
+            f"command line to use the script's value, or remove {name}=... from the script to choose it "
+            "on the command line"
+        )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from runnable.errors import CatalogError
 from runnable.hashing import SMALL_FILE, SourceChangedError, hash_stream
 
 Progress = Callable[[int], None]
@@ -86,6 +87,27 @@ def atomic_write_bytes(destination: Path, data: bytes, mode: int | None = None) 
             os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+
+
+def refuse_non_folder(root: Path, what: str, setting: str) -> None:
+    """Raise CatalogError if something that is not a folder stands where the folder ``root`` must be
+    (``root`` itself or the first of its parents that exists). ``what`` names the location in the
+    message, ``setting`` the configuration key that moves it. The thing in the way is never touched.
+    """
+    for folder in (root, *root.parents):  # the first that exists must be a folder
+        try:
+            if folder.is_dir():
+                return
+            if not os.path.lexists(folder):
+                continue
+        except OSError:
+            return  # not allowed to look: writing there will say what is wrong
+        where = "" if folder == root else f" cannot be made: {folder}"
+        kind = "a file, not a folder" if folder.is_file() else "not a folder"
+        raise CatalogError(
+            f"{what} {root}{where} is {kind}; move it away or set another {setting} in the configuration, "
+            "then run again (runnable left it as it is)"
+        )
 
 
 def write_new_file(path: str | os.PathLike[str], data: bytes | memoryview, mode: int = READ_ONLY) -> None:

@@ -11,7 +11,7 @@ import click
 
 from runnable.config import ENV_CONFIG, ENV_DRY_RUN
 from runnable.errors import JobFailedError, RunnableError
-from runnable.runner import ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
+from runnable.runner import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
 
 
 @click.command("execute-job")
@@ -27,16 +27,19 @@ def execute_job(file: Path, config_file: str | None, parameters_file: str | None
     """Run the job that FILE defines.
 
     FILE is run as a script (as `python FILE` would); the job it executes picks up the options given
-    here. A script that only defines `main()` returning a job, without calling it, is handled too.
+    here. A script that passes a different configuration file, parameters file or run id to
+    `execute()` itself is refused before the job runs. A script that only defines `main()` returning
+    a job, without calling it, is handled too.
     """
     if config_file:
-        os.environ[ENV_CONFIG] = str(Path(config_file).absolute())
+        os.environ[ENV_CONFIG] = COMMAND_LINE["configuration_file"] = str(Path(config_file).absolute())
     if dry_run:
         os.environ[ENV_DRY_RUN] = "1"
     if parameters_file:
-        os.environ[ENV_PARAMETERS_FILE] = str(Path(parameters_file).absolute())
+        os.environ[ENV_PARAMETERS_FILE] = COMMAND_LINE["parameters_file"] = str(Path(parameters_file).absolute())
     if run_id:
         os.environ[ENV_RUN_ID] = run_id
+        COMMAND_LINE["job_id"] = run_id
     if tags:
         os.environ[ENV_TAGS] = ",".join(tags)
     sys.path.insert(0, str(file.parent.absolute()))

@@ -47,6 +47,7 @@ from runnable.transfer import (
     READ_ONLY,
     TEMP_PREFIX,
     read_small,
+    refuse_non_folder,
     remove_quietly,
     unique_temp,
     write_new_file,
@@ -116,6 +117,14 @@ class FileSystemStorage:
         self._shown = str(Path(self.location))  # how locations are shown: as given, normalised
         self._root = str(self.root)
         self._objects = f"{self._root}/{OBJECTS}"
+
+    def check_location(self) -> None:
+        """Raise CatalogError if something that is not a folder stands where the catalog must be.
+
+        The runner calls it before the job starts, so a stray file named ``.catalog`` fails the run
+        at once instead of after the job's work. The file itself is never touched.
+        """
+        refuse_non_folder(self.root, "the catalog location", "catalog_location")
 
     # -- layout -----------------------------------------------------------------------------
     def object_path(self, algorithm: str, digest: str) -> Path:
