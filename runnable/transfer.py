@@ -94,20 +94,30 @@ def refuse_non_folder(root: Path, what: str, setting: str) -> None:
     (``root`` itself or the first of its parents that exists). ``what`` names the location in the
     message, ``setting`` the configuration key that moves it. The thing in the way is never touched.
     """
-    for folder in (root, *root.parents):  # the first that exists must be a folder
+    folder = blocking_path(root)
+    if folder is None:
+        return
+    where = "" if folder == root else f" cannot be made: {folder}"
+    kind = "a file, not a folder" if folder.is_file() else "not a folder"
+    raise CatalogError(
+        f"{what} {root}{where} is {kind}; move it away or set another {setting} in the configuration, "
+        "then run again (runnable left it as it is)"
+    )
+
+
+def blocking_path(folder: Path) -> Path | None:
+    """What stands where ``folder`` must be a folder: the first of it and its parents that exists,
+    if that is not a folder (a file, say). None when nothing is in the way, or it cannot be looked at
+    (then writing there will say what is wrong)."""
+    for path in (folder, *folder.parents):
         try:
-            if folder.is_dir():
-                return
-            if not os.path.lexists(folder):
-                continue
+            if path.is_dir():
+                return None
+            if os.path.lexists(path):
+                return path
         except OSError:
-            return  # not allowed to look: writing there will say what is wrong
-        where = "" if folder == root else f" cannot be made: {folder}"
-        kind = "a file, not a folder" if folder.is_file() else "not a folder"
-        raise CatalogError(
-            f"{what} {root}{where} is {kind}; move it away or set another {setting} in the configuration, "
-            "then run again (runnable left it as it is)"
-        )
+            return None
+    return None
 
 
 def write_new_file(path: str | os.PathLike[str], data: bytes | memoryview, mode: int = READ_ONLY) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,9 +16,13 @@ from runnable.cli.output import (
     fail,
     json_option,
     open_history,
+    require_catalog,
     table,
 )
 from runnable.errors import RecordError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from runnable.record import RunRecord
 
 
 @click.group("catalog")
@@ -42,7 +47,10 @@ def get(run_id: str, patterns: tuple[str, ...], destination: Path, force: bool, 
     selected file could not be restored.
     """
     with errors_to_exit():
-        report = open_history(config_file).get(run_id).restore(patterns, destination, force)
+        history = open_history(config_file)
+        run = history.get(run_id)
+        require_catalog(history, config_file, [run.record])
+        report = run.restore(patterns, destination, force)
     if as_json:
         emit_json(asdict(report) | {"ok": report.ok})
     else:
@@ -81,7 +89,7 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
 
     if bool(run_ids) == all_runs:
         fail("give one or more run ids, or --all")
-    checks: list[RunCheck] = []
+    read: list[RunRecord | RunCheck] = []  # in order of ids; an unreadable record as its check
     with errors_to_exit():
         history = open_history(config_file)
         ids = sorted(history.ids()) if all_runs else list(run_ids)
@@ -90,13 +98,14 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
                 history.get(run_id)  # unknown ids fail early, with suggestions
         for run_id in ids:
             try:
-                record = history.record(run_id)
+                read.append(history.record(run_id))
             except RunNotFoundError:
                 continue  # deleted meanwhile (--all)
             except RecordError as exc:
-                checks.append(RunCheck(run_id, error=str(exc)))
-                continue
-            checks.append(verify_record(record, history.storage, working_folder))
+                read.append(RunCheck(run_id, error=str(exc)))
+        require_catalog(history, config_file, [r for r in read if not isinstance(r, RunCheck)])
+        checks = [r if isinstance(r, RunCheck) else verify_record(r, history.storage, working_folder)
+                  for r in read]
     problems = sum(1 for c in checks for f in c.files if not f.ok) + sum(1 for c in checks if c.error)
     if as_json:
         emit_json([asdict(c) | {"ok": c.ok} for c in checks])

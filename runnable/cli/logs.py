@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from runnable.cli.output import EXIT_PROBLEMS, config_option, errors_to_exit, fail, open_history
+from runnable.cli.output import EXIT_PROBLEMS, config_option, errors_to_exit, fail, open_history, require_catalog
 from runnable.errors import IntegrityError
 from runnable.record import RUNNING
 
@@ -18,7 +18,8 @@ from runnable.record import RUNNING
 def logs(run_id: str, config_file: str | None) -> None:
     """Print the execution log of RUN_ID (everything the job wrote to stdout and stderr)."""
     with errors_to_exit():
-        run = open_history(config_file).get(run_id)
+        history = open_history(config_file)
+        run = history.get(run_id)
         entry = run.record.execution_log
         if entry is None:
             unstored = run.unstored_log()
@@ -36,6 +37,7 @@ def logs(run_id: str, config_file: str | None) -> None:
                 return
             sys.stdout.flush()
             return
+        require_catalog(history, config_file, [run.record])
         try:
             with run.open(entry.path) as handle:
                 shutil.copyfileobj(handle, sys.stdout.buffer)

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from runnable.config import ENV_CONFIG
 from runnable.errors import RunnableError
+from runnable.transfer import blocking_path
 
 if TYPE_CHECKING:
     from runnable.history import History
+    from runnable.record import RunRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,9 +42,44 @@ def json_option(function: F) -> F:
 
 
 def open_history(config_file: str | None) -> History:
+    """The configured history; fails in one line if a local store is a file where a folder should be
+    (reading it would fail on every record or object, as 'Not a directory')."""
     from runnable.history import History
 
-    return History.from_config(config_file)
+    history = History.from_config(config_file)
+    for what, service in (("catalog", history.storage), ("run-log store", history.store)):
+        root = _local_root(service)
+        blocker = blocking_path(root) if root else None
+        if blocker is None:
+            continue
+        place = f"the {what} {service.location} ({_configured(config_file)})"
+        where = "is" if blocker == root else f"is inside {blocker}, which is"
+        fail(f"{place} {where} a file, not a folder; move it away or point --config at the right {what}")
+    return history
+
+
+def require_catalog(history: History, config_file: str | None, records: Iterable[RunRecord]) -> None:
+    """Fail in one line if ``records`` stored files but the local catalog folder is not there (else
+    every file would be reported missing, one by one). Runs that stored nothing need no catalog."""
+    from runnable.verify import iter_entries
+
+    root = _local_root(history.storage)
+    if root is None or root.is_dir() or not any(e.stored for r in records for e in iter_entries(r)):
+        return
+    fail(f"no catalog at {history.storage.location} ({_configured(config_file)}); run the command in the "
+         "project folder, or point --config at the catalog the runs stored their files in")
+
+
+def _local_root(service: object) -> Path | None:
+    """The folder of a file-system catalog or run-log store; None for other backends."""
+    from runnable.runlog import FileSystemRunLogStore
+    from runnable.storage.local import FileSystemStorage
+
+    return service.root if isinstance(service, (FileSystemStorage, FileSystemRunLogStore)) else None
+
+
+def _configured(config_file: str | None) -> str:
+    return f"configured in {config_file}" if config_file else "the default"
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:

@@ -49,10 +49,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -87,6 +89,8 @@ _ALIAS_TYPE = "application/vnd.runnable.alias+json"
 # objects never need a GET to tell (aliases only stand for files larger than one part, >= 5 MiB).
 _ALIAS_MAX = 1024
 _RUN_FILE_MODES = ("copy", "pointer")
+# S3 answers 404 both for a missing key and a missing bucket; only the body of the answer tells.
+_NO_BUCKET = "<Code>NoSuchBucket</Code>"
 
 # Retries of each request (every part of a multipart upload is retried on its own): exponential
 # backoff from 100 ms to 15 s, at most 10 tries and 3 minutes -- enough to ride out a throttling
@@ -164,26 +168,66 @@ def _url(bucket: str, *parts: str) -> str:
     return "s3://" + "/".join([bucket, *[p.strip("/") for p in parts if p]])
 
 
-def _s3_error(action: str, where: str, exc: Exception) -> CatalogError:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return CatalogError(
-        f"could not {action} {where}: {first_line}; check the bucket, endpoint and AWS credentials"
-    )
+def _s3_error(place: S3Storage | S3RunLogStore, action: str, where: str, exc: Exception) -> CatalogError:
+    """One line for what failed: a missing bucket, a server that does not answer, or what S3 said."""
+    text = str(exc)
+    server = place.endpoint_url or "AWS S3"
+    if _NO_BUCKET in text:
+        return CatalogError(
+            f"could not {action} {where}: the bucket {place.bucket!r} does not exist on {server}; create it "
+            f"(aws s3 mb s3://{place.bucket}) or fix 'bucket' in the configuration"
+        )
+    if "kind: Connect" in text:  # refused, unknown host, TLS: reqwest's connect errors, after every retry
+        reason = re.search(r'(?:message|error): "([^"]+)"', text)
+        return CatalogError(
+            f"could not {action} {where}: cannot connect to {server}" + (f" ({reason[1]})" if reason else "")
+            + "; start the server or check the bucket, endpoint and AWS credentials"
+        )
+    code = re.search(r"<Code>([^<]+)</Code>(?:<Message>([^<]*)</Message>)?", text)
+    if code:
+        said = f"{code[1]}: {code[2]}" if code[2] else code[1]
+    else:
+        said = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return CatalogError(f"could not {action} {where}: {said}; check the bucket, endpoint and AWS credentials")
+
+
+@contextmanager
+def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Iterator[None]:
+    """Raise obstore's failures as CatalogError naming what failed and where (``action`` a verb).
+
+    A missing key stays FileNotFoundError, for callers to say what absence means, but a missing
+    bucket does not: S3 answers both with 404 (only the body, absent for HEAD, tells them apart).
+    """
+    from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
+
+    try:
+        yield
+    except FileNotFoundError as exc:
+        if _NO_BUCKET not in str(exc):
+            raise
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from exc
+    except (AlreadyExistsError, PreconditionError):
+        raise  # a conditional create that lost: the caller's answer, not a failure
+    except BaseError as exc:
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from exc
 
 
 class _StreamReader(io.RawIOBase):
     """A read-only file over the chunks of one GET: constant memory, one request."""
 
-    def __init__(self, chunks: Iterator[Any]) -> None:
+    def __init__(self, chunks: Iterator[Any], place: S3Storage, key: str) -> None:
         self._chunks = chunks
         self._pending = memoryview(b"")
+        self._place = place
+        self._key = key
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
-            chunk = next(self._chunks, None)
+            with _errors(self._place, "read", self._key):
+                chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
             self._pending = memoryview(bytes(chunk)) if not isinstance(chunk, bytes) else memoryview(chunk)
@@ -193,8 +237,8 @@ class _StreamReader(io.RawIOBase):
         return n
 
 
-def _open_stream(result: Any) -> BinaryIO:
-    raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)))
+def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
+    raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)), place, key)
     return io.BufferedReader(raw, buffer_size=1024 * 1024)
 
 
@@ -295,12 +339,14 @@ class S3Storage:
                 self._delete_quietly(run_key)
                 raise
             return Stored(digest=digest, size=size, location=location, new=new)
-        except (SourceChangedError, CatalogError, FileNotFoundError, PermissionError, IsADirectoryError):
+        except (SourceChangedError, CatalogError, PermissionError, IsADirectoryError):
             raise
         except Exception as exc:
             if isinstance(exc, OSError) and exc.filename:
                 raise
-            raise _s3_error("store", f"{source} as {location}", exc) from exc
+            if isinstance(exc, FileNotFoundError) and _NO_BUCKET not in str(exc):
+                raise
+            raise _s3_error(self, "store", f"{source} as {location}", exc) from exc
 
     def _store_small(
         self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
@@ -413,9 +459,11 @@ class S3Storage:
         key = self.run_key(run_id, rel)
         result = self._get(key, f"run file {rel!r} of run {run_id}")
         if result.attributes.get("Content-Type") != _POINTER_TYPE:
-            return _open_stream(result)
+            return _open_stream(result, self, key)
+        with _errors(self, "read", key):
+            body = bytes(result.bytes())
         try:
-            pointer = json.loads(bytes(result.bytes()))
+            pointer = json.loads(body)
             object_key = str(pointer["object"])
         except (ValueError, KeyError, TypeError) as exc:
             raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
@@ -430,9 +478,11 @@ class S3Storage:
         """Open a content key, following an alias to its blob."""
         result = self._get(key, what)
         if result.attributes.get("Content-Type") != _ALIAS_TYPE:
-            return _open_stream(result)
-        blob_key = self._alias_target(key, bytes(result.bytes()))
-        return _open_stream(self._get(blob_key, f"{what} (its blob {blob_key})"))
+            return _open_stream(result, self, key)
+        with _errors(self, "read", key):
+            body = bytes(result.bytes())
+        blob_key = self._alias_target(key, body)
+        return _open_stream(self._get(blob_key, f"{what} (its blob {blob_key})"), self, blob_key)
 
     def _alias_target(self, key: str, body: bytes) -> str:
         try:
@@ -446,12 +496,14 @@ class S3Storage:
     def _read_alias(self, key: str) -> str | None:
         """The blob a small content key names, or None if it holds its bytes itself (or is gone)."""
         try:
-            result = _obstore().get(self.store_client, key)
+            with _errors(self, "read", key):
+                result = _obstore().get(self.store_client, key)
+                if result.attributes.get("Content-Type") != _ALIAS_TYPE:
+                    return None
+                body = bytes(result.bytes())
         except FileNotFoundError:
             return None
-        if result.attributes.get("Content-Type") != _ALIAS_TYPE:
-            return None
-        return self._alias_target(key, bytes(result.bytes()))
+        return self._alias_target(key, body)
 
     def _data_key(self, object_key: str) -> str:
         """The key holding the content's bytes: the object itself or the blob its alias names."""
@@ -461,15 +513,15 @@ class S3Storage:
 
     def _get(self, key: str, what: str) -> Any:
         try:
-            return _obstore().get(self.store_client, key)
+            with _errors(self, "read", key):
+                return _obstore().get(self.store_client, key)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"{what} is not in the catalog {self.location} (missing key {key})"
             ) from None
-        except Exception as exc:
-            raise _s3_error("read", _url(self.bucket, self.prefix, key), exc) from exc
 
     def has_object(self, algorithm: str, digest: str) -> bool:
+        # Unguarded: only ``store`` asks, and its error names the file being stored.
         try:
             _obstore().head(self.store_client, self.object_key(algorithm, digest))
         except FileNotFoundError:
@@ -481,14 +533,15 @@ class S3Storage:
         as key -> (size, last-modified timestamp)."""
         contents: list[tuple[str, str, str, int]] = []
         blobs: dict[str, tuple[int, float]] = {}
-        for batch in _obstore().list(self.store_client, OBJECTS + "/", chunk_size=1000):
-            for meta in batch:
-                path = str(meta["path"])
-                parts = path.split("/")
-                if len(parts) == 3 and path.startswith(BLOBS + "/"):
-                    blobs[path] = (int(meta["size"]), meta["last_modified"].timestamp())
-                elif len(parts) == 4 and parts[0] == OBJECTS and parts[1] not in ("tmp", "blobs"):
-                    contents.append((path, parts[1], parts[2] + parts[3], int(meta["size"])))
+        with _errors(self, "list", OBJECTS):
+            for batch in _obstore().list(self.store_client, OBJECTS + "/", chunk_size=1000):
+                for meta in batch:
+                    path = str(meta["path"])
+                    parts = path.split("/")
+                    if len(parts) == 3 and path.startswith(BLOBS + "/"):
+                        blobs[path] = (int(meta["size"]), meta["last_modified"].timestamp())
+                    elif len(parts) == 4 and parts[0] == OBJECTS and parts[1] not in ("tmp", "blobs"):
+                        contents.append((path, parts[1], parts[2] + parts[3], int(meta["size"])))
         return contents, blobs
 
     def _aliases(self, contents: list[tuple[str, str, str, int]]) -> dict[str, str]:
@@ -515,26 +568,30 @@ class S3Storage:
         obs = _obstore()
         key = self.object_key(algorithm, digest)
         try:
-            size = int(obs.head(self.store_client, key)["size"])
+            with _errors(self, "delete", key):
+                size = int(obs.head(self.store_client, key)["size"])
         except FileNotFoundError:
             return 0
         blob_key = self._read_alias(key) if size <= _ALIAS_MAX else None
-        obs.delete(self.store_client, key)  # the alias first: a blob without alias is an orphan gc removes
+        with _errors(self, "delete", key):
+            obs.delete(self.store_client, key)  # the alias first: a blob without alias is an orphan gc removes
         if blob_key is None:
             return size
         try:
-            size = int(obs.head(self.store_client, blob_key)["size"])
+            with _errors(self, "delete", blob_key):
+                size = int(obs.head(self.store_client, blob_key)["size"])
+                obs.delete(self.store_client, blob_key)
         except FileNotFoundError:
             return 0
-        obs.delete(self.store_client, blob_key)
         return size
 
     def delete_run(self, run_id: str) -> None:
         obs = _obstore()
-        keys = [str(m["path"]) for batch in obs.list(self.store_client, check_run_id(run_id) + "/", chunk_size=1000)
-                for m in batch]
-        for start in range(0, len(keys), 1000):  # S3 DeleteObjects takes at most 1,000 keys
-            obs.delete(self.store_client, keys[start : start + 1000])
+        with _errors(self, "delete", check_run_id(run_id)):
+            keys = [str(m["path"]) for batch in obs.list(self.store_client, run_id + "/", chunk_size=1000)
+                    for m in batch]
+            for start in range(0, len(keys), 1000):  # S3 DeleteObjects takes at most 1,000 keys
+                obs.delete(self.store_client, keys[start : start + 1000])
 
     def clean_temporaries(self, older_than_seconds: float) -> int:
         """Delete abandoned uploads older than the cutoff: temporary keys (``.objects/tmp``, left by
@@ -547,19 +604,21 @@ class S3Storage:
         obs = _obstore()
         cutoff = time.time() - older_than_seconds
         freed = 0
-        for batch in obs.list(self.store_client, TMP + "/", chunk_size=1000):
-            for meta in batch:
-                if meta["last_modified"].timestamp() < cutoff:
-                    obs.delete(self.store_client, meta["path"])
-                    freed += int(meta["size"])
+        with _errors(self, "clean temporary uploads in", TMP):
+            for batch in obs.list(self.store_client, TMP + "/", chunk_size=1000):
+                for meta in batch:
+                    if meta["last_modified"].timestamp() < cutoff:
+                        obs.delete(self.store_client, meta["path"])
+                        freed += int(meta["size"])
         contents, blobs = self._listing()
         old = {key: size for key, (size, modified) in blobs.items() if modified < cutoff}
         if old:
             referenced = set(self._aliases(contents).values())
-            for key, size in old.items():
-                if key not in referenced:
-                    obs.delete(self.store_client, key)
-                    freed += size
+            with _errors(self, "clean abandoned uploads in", BLOBS):
+                for key, size in old.items():
+                    if key not in referenced:
+                        obs.delete(self.store_client, key)
+                        freed += size
         return freed
 
 
@@ -603,49 +662,48 @@ class S3RunLogStore:
 
         key = self.key(record.run_id)
         try:
-            if not self.conditional_create:
-                if self.exists(record.run_id):
-                    return False
-                obs.put(self.store_client, key, encode(record), use_multipart=False)
-                return True
-            obs.put(self.store_client, key, encode(record), mode="create", use_multipart=False)
+            with _errors(self, "reserve run id in", key):
+                if not self.conditional_create:
+                    if self.exists(record.run_id):
+                        return False
+                    obs.put(self.store_client, key, encode(record), use_multipart=False)
+                    return True
+                obs.put(self.store_client, key, encode(record), mode="create", use_multipart=False)
         except (AlreadyExistsError, PreconditionError):
             return False
-        except Exception as exc:
-            raise _s3_error("reserve run id in", _url(self.bucket, self.prefix, key), exc) from exc
         return True
 
     def put(self, record: RunRecord) -> None:
         key = self.key(record.run_id)
-        try:
+        with _errors(self, "write the run record", key):
             _obstore().put(self.store_client, key, encode(record), use_multipart=False)  # a PUT is atomic
-        except Exception as exc:
-            raise _s3_error("write the run record", _url(self.bucket, self.prefix, key), exc) from exc
 
     def get(self, run_id: str) -> RunRecord:
         key = self.key(run_id)
         where = _url(self.bucket, self.prefix, key)
         try:
-            data = bytes(_obstore().get(self.store_client, key).bytes())
+            with _errors(self, "read the run record", key):
+                data = bytes(_obstore().get(self.store_client, key).bytes())
         except FileNotFoundError:
             raise RunNotFoundError(f"no run {run_id!r} in the run-log store {self.location}") from None
-        except Exception as exc:
-            raise _s3_error("read the run record", where, exc) from exc
         record = decode(data, where)
         if record.run_id != run_id:
             raise RecordError(f"run record {where} names run {record.run_id!r}, not {run_id!r}")
         return record
 
     def exists(self, run_id: str) -> bool:
+        key = self.key(run_id)
         try:
-            _obstore().head(self.store_client, self.key(run_id))
+            with _errors(self, "read", key):
+                _obstore().head(self.store_client, key)
         except FileNotFoundError:
             return False
         return True
 
     def _records(self) -> Iterator[dict[str, Any]]:
         # One level only: a catalog sharing this prefix keeps its run folders below it.
-        listing = _obstore().list_with_delimiter(self.store_client, None)
+        with _errors(self, "list the runs in"):
+            listing = _obstore().list_with_delimiter(self.store_client, None)
         for meta in listing["objects"]:
             name = str(meta["path"]).rsplit("/", 1)[-1]
             if name.endswith(".json") and not name.startswith("."):
@@ -656,7 +714,9 @@ class S3RunLogStore:
             yield str(meta["path"]).rsplit("/", 1)[-1][: -len(".json")]
 
     def delete(self, run_id: str) -> None:
-        _obstore().delete(self.store_client, self.key(run_id))  # deleting a missing key succeeds on S3
+        key = self.key(run_id)
+        with _errors(self, "delete", key):
+            _obstore().delete(self.store_client, key)  # deleting a missing key succeeds on S3
 
     # -- the listing index (see runlog.IndexedRunLogStore) ------------------------------------
     def iter_stamps(self) -> Iterator[tuple[str, str]]:
@@ -668,9 +728,11 @@ class S3RunLogStore:
 
     def read_index(self) -> bytes | None:
         try:
-            return bytes(_obstore().get(self.store_client, INDEX_NAME).bytes())
+            with _errors(self, "read the index of runs", INDEX_NAME):
+                return bytes(_obstore().get(self.store_client, INDEX_NAME).bytes())
         except FileNotFoundError:
             return None
 
     def write_index(self, data: bytes) -> None:
-        _obstore().put(self.store_client, INDEX_NAME, data, use_multipart=False)
+        with _errors(self, "write the index of runs", INDEX_NAME):
+            _obstore().put(self.store_client, INDEX_NAME, data, use_multipart=False)
