@@ -17,7 +17,7 @@ from runnable.errors import RunnableError
 from runnable.hashing import hash_file
 from runnable.patterns import Match
 from runnable.put import put_files
-from runnable.record import RunRecord
+from runnable.record import FileEntry, RunRecord
 from runnable.storage import Storage
 from runnable.storage.local import FileSystemStorage
 
@@ -426,10 +426,19 @@ def test_s3_gc_deletes_alias_and_blob(s3_storage: S3Factory, s3_server: S3Server
     big = storage.store("run-1", "big.bin", write(tmp_path / "big.bin", pseudo_random(size, seed=11)), "md5")  # type: ignore[attr-defined]
     small = storage.store("run-1", "small.txt", write(tmp_path / "small.txt", b"small"), "md5")  # type: ignore[attr-defined]
     storage.delete_run("run-1")  # type: ignore[attr-defined]
+    kept = storage.store("run-2", "kept.txt", write(tmp_path / "kept.txt", b"kept"), "md5")  # type: ignore[attr-defined]
     runs = S3RunLogStore(bucket, "team/runs", endpoint_url=s3_server.endpoint)
+    # A record that still names one content (a store with no record at all is refused by gc).
+    runs.put(RunRecord(run_id="run-2", status="SUCCESS", job={}, start="2024-01-01T00:00:00+00:00",
+                       files=[FileEntry("kept.txt", 4, {"md5": kept.digest}, True, kept.location)]))
+    before = _keys(s3_server, bucket)
     report = collect(History(storage, runs), Policy())  # type: ignore[arg-type]
     assert sorted(report.objects) == sorted([("md5", big.digest, size), ("md5", small.digest, 5)])
-    assert _keys(s3_server, bucket) == {}
+    left = _keys(s3_server, bucket)
+    assert len(left) < len(before) and not any(big.digest in k or small.digest in k for k in left)
+    assert _blobs(left) == []  # the large file's blob went with its alias
+    with storage.open_object("md5", kept.digest) as handle:  # type: ignore[attr-defined]
+        assert handle.read() == b"kept"
 
 
 def test_s3_clean_temporaries_removes_orphan_blobs_only(
