@@ -202,14 +202,16 @@ class _Walker:
     def __init__(self, root: Path, exclude: Iterable[Path]) -> None:
         self.root = os.path.realpath(root)
         self.exclude = {os.path.realpath(p) for p in exclude}
-        # The excluded folders by identity: a folder met while walking is compared by its inode
-        # (known from the listing) instead of resolving its real path (a stat per path component).
+        # The excluded folders by identity: a folder met while walking that has the name of one is
+        # compared by device and inode (one lstat), instead of resolving its real path (a stat per
+        # path component). Not by the inode of the listing alone: for a mount point (a catalog on
+        # its own volume, as the Kubernetes executor mounts it) that is the folder underneath.
         self._excluded_ids: set[tuple[int, int]] = set()
         for folder in self.exclude:
             with contextlib.suppress(OSError):
                 st = os.stat(folder)
                 self._excluded_ids.add((st.st_dev, st.st_ino))
-        self._excluded_inodes = {ino for _dev, ino in self._excluded_ids}
+        self._excluded_names = {os.path.basename(folder) for folder in self.exclude}
         self.selection = Selection()
         self._seen: set[str] = set()
         self._skipped: set[str] = set()
@@ -290,7 +292,7 @@ class _Walker:
                 except OSError:
                     is_dir, is_link = False, False
                 if is_dir:
-                    if entry.inode() in self._excluded_inodes and self._is_excluded(entry):
+                    if entry.name in self._excluded_names and self._is_excluded(entry):
                         continue
                     if hit or max_depth is None or depth + 1 < max_depth:
                         subdirs.append((rel, hit, depth + 1))

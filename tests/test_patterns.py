@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -343,3 +344,21 @@ def test_excluded_folders_are_never_entered_however_they_are_named(tmp_path: Pat
     selection = expand(["**"], tmp_path, [tmp_path / "alias", tmp_path / "runs", tmp_path / "missing"])
     assert [m.rel for m in selection.files] == ["data/a.txt", "data/deep/store/kept.txt"]
     assert [s.rel for s in selection.skipped] == ["alias"]  # a link to a folder: never followed
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or subprocess.run(
+    ["unshare", "-rm", "true"], capture_output=True, check=False).returncode != 0,
+    reason="needs unshare -rm (user and mount namespaces) to mount a folder without privileges")
+def test_an_excluded_folder_that_is_a_mount_point_is_never_entered(tmp_path: Path) -> None:
+    # The Kubernetes executor mounts the catalog volume at <working folder>/.catalog. The inode a
+    # folder listing gives for a mount point is the one of the folder underneath, not the volume's.
+    make(tmp_path, "out.txt")
+    (tmp_path / ".catalog").mkdir()
+    script = (f"from pathlib import Path; from runnable.patterns import expand; "
+              f"w = Path({str(tmp_path)!r}); (w / '.catalog' / 'obj').write_text('x'); "
+              f"print([m.rel for m in expand(['**'], w, [w / '.catalog']).files])")
+    done = subprocess.run(["unshare", "-rm", "sh", "-c",
+                           f'mount -t tmpfs tmpfs "{tmp_path}/.catalog" && "{sys.executable}" -c "$0"', script],
+                          capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "['out.txt']"
