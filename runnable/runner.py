@@ -47,6 +47,7 @@ from runnable.errors import (
     RunnableError,
     UsageError,
 )
+from runnable.liveness import host_name
 from runnable.patterns import expand
 from runnable.put import put_files, store_single
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
@@ -251,7 +252,7 @@ class JobRunner:
             environment={
                 "python": ".".join(map(str, sys.version_info[:3])),
                 "platform": platform_name(),
-                "host": os.uname().nodename,
+                "host": host_name(),
                 "pid": os.getpid(),
                 "working_folder": str(self.working_folder),
                 "argv": list(sys.argv),
@@ -326,7 +327,7 @@ class JobRunner:
                         sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
                     sys.stderr.flush()
                 record.parameters.update(context.resolved_parameters)  # as the job received them
-                if failure is not None and not context.started:
+                if failure is not None and not context.started and self.job.catalog and self.job.catalog.put:
                     record.catalog[NOT_COLLECTED_KEY] = NOT_COLLECTED
                     sys.stderr.write(f"runnable: {NOT_COLLECTED}\n")
                 else:  # a job that started and failed still keeps its outputs

@@ -116,6 +116,17 @@ def test_a_job_that_never_started_stores_no_outputs(workdir: Path) -> None:
     assert "before its code started" in (workdir / summary["execution_log"]).read_text()
 
 
+def test_a_job_without_put_patterns_says_nothing_about_collecting(workdir: Path) -> None:
+    text = NEEDS_ROWS.replace(", catalog=Catalog(put=[\"partial.csv\"])", "")
+    assert "Catalog(put" not in text.split("def clean")[1]
+    done = run_python(script(workdir, text), workdir)
+    assert done.returncode == 1
+    summary = only_summary(done.stdout)
+    assert summary["error"].startswith("ParameterError") and "not_collected" not in summary
+    assert "put patterns" not in done.stderr
+    assert "not_collected" not in record(workdir, summary)["catalog"]
+
+
 def test_a_job_that_started_and_failed_still_stores_its_outputs(workdir: Path) -> None:
     done = run_python(script(workdir, NEEDS_ROWS), workdir, env={"RUNNABLE_PRM_rows": "17"})
     assert done.returncode == 1
