@@ -88,7 +88,7 @@ def restore(record: RunRecord, storage: Storage, patterns: list[str], destinatio
 
 
 # Printed after what is in the way: the same way out for every kind of obstacle.
-_WAY_OUT = "move it away, or restore into another folder with --to"
+_WAY_OUT = "move it away, or restore into another folder"
 
 
 def _shown(destination: Path, root: str, path: str) -> str:

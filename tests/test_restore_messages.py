@@ -55,7 +55,7 @@ def test_a_file_where_a_folder_must_go_is_named_and_kept(project: Path, absolute
     assert line.startswith("failed")
     assert f"a file is in the way: {os.path.join(to, 'data_folder')} is where a folder must be" in line
     assert "never turns a file into a folder" in line
-    assert "move it away, or restore into another folder with --to" in line
+    assert "move it away, or restore into another folder" in line
     assert "File exists" not in done.stdout
     assert (target / "data_folder").read_text() == "mine\n"  # untouched, still a file
     assert (target / "df.csv").read_text() == "a,b\n1,2\n"  # the other file was still restored
@@ -87,7 +87,7 @@ def test_a_folder_where_a_file_must_go_is_named_and_kept_even_with_force(project
     assert line.startswith("failed")
     assert f"a folder is in the way: {os.path.join('t3', 'df.csv')};" in line
     assert "--force replaces files, never folders" in line
-    assert "move it away, or restore into another folder with --to" in line
+    assert "move it away, or restore into another folder" in line
     assert sorted(p.name for p in (target / "df.csv").iterdir()) == ["keep.txt"]
     assert (target / "df.csv" / "keep.txt").read_text() == "mine\n"
     assert (target / "data_folder" / "data.txt").read_text() == "stored\n"
