@@ -12,7 +12,6 @@ True
 from __future__ import annotations
 
 import os
-import socket
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -23,7 +22,13 @@ _SLACK_SECONDS = 2.0
 
 
 @lru_cache(maxsize=1)
-def _host() -> str:
+def host_name() -> str:
+    """This machine's name as records store it (``environment.host``): the kernel's node name, the
+    same as ``socket.gethostname()`` returns, without importing socket at every run's start."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
     return socket.gethostname()
 
 
@@ -82,6 +87,6 @@ def pid_alive(pid: int, started_by: datetime | None = None) -> bool:
 def owner_alive(environment: dict[str, Any], run_start: datetime | None) -> bool | None:
     """True/False for an owner on this host; None when the record does not let us tell."""
     host, pid = environment.get("host"), environment.get("pid")
-    if not isinstance(pid, int) or not isinstance(host, str) or host != _host():
+    if not isinstance(pid, int) or not isinstance(host, str) or host != host_name():
         return None
     return pid_alive(pid, run_start)

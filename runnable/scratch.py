@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from runnable.liveness import host_name
 
 LOG_NAME = "execution.log"
 _PREFIX = "runnable-"
@@ -43,7 +44,7 @@ def left_by(environment: dict[str, Any]) -> Path | None:
     True
     """
     folder = environment.get("scratch")
-    if environment.get("host") != socket.gethostname() or not isinstance(folder, str):
+    if environment.get("host") != host_name() or not isinstance(folder, str):
         return None
     # Only a name ``make`` gives: a record is data, and must not point gc at any other folder.
     if not os.path.isabs(folder) or not _NAME.fullmatch(os.path.basename(folder)):
