@@ -7,8 +7,8 @@ share out the indices of the work through one pipe (in blocks, read atomically) 
 of text per finished piece back through their own pipe; the parent only waits and collects.
 
 Workers are children of the process that asked, nothing more: they inherit its memory (no start-up,
-no pickling), stop soon after it dies (once the block in hand is done, they find the task pipe
-closed and their results unwritable), leave Ctrl-C to it, and stop at its request: an
+no pickling), end within a fraction of a second after it dies, even in the middle of a piece (a
+thread in each watches its parent's id), leave Ctrl-C to it, and stop at its request: an
 interrupt in the parent sends them SIGTERM, which each turns into an exception so the piece in hand
 cleans up after itself, and the parent waits for them before it re-raises. A worker that dies
 anyway leaves its unfinished pieces without a result, and the caller reports them as failed.
@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator
 
 #: Results a worker gathers before writing them to its pipe (one write and one wake-up per batch).
 _FLUSH_EVERY = 32
+#: How often a worker checks that its parent is still there (see _exit_with_parent).
+_WATCH_SECONDS = 0.2
 #: Seconds the parent waits for stopped workers before it kills them outright.
 _STOP_GRACE = 10.0
 _INDEX = struct.Struct("=I")  # one block's first index: 4 bytes, well under PIPE_BUF, so reads are atomic
@@ -79,9 +81,7 @@ def run_forked(
         return []
     block = max(block, -(-count // 8192))
     tasks_read, tasks_write = os.pipe()
-    # Only the parent holds the lifeline's write end: when the parent ends, even by SIGKILL, each
-    # worker's read of it returns, and the worker ends too (see _exit_with_parent).
-    lifeline_read, lifeline_write = os.pipe()
+    parent = os.getpid()
     pids: dict[int, int] = {}  # result pipe's read end -> worker pid, until the worker is reaped
     read_ends: list[int] = []  # closed at the end whatever happened
     try:
@@ -104,9 +104,7 @@ def run_forked(
                     try:
                         os.close(results_read)
                         os.close(tasks_write)
-                        os.close(lifeline_write)
-                        _worker(tasks_read, results_write, lifeline_read, count, block, work, in_worker,
-                                previous_mask)
+                        _worker(tasks_read, results_write, parent, count, block, work, in_worker, previous_mask)
                     finally:
                         os._exit(1)
                 os.close(results_write)
@@ -126,7 +124,7 @@ def run_forked(
         raise
     finally:
         os.close(tasks_read)
-        for fd in [tasks_write, lifeline_read, lifeline_write, *read_ends]:
+        for fd in [tasks_write, *read_ends]:
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -143,7 +141,7 @@ def _signals_blocked() -> Iterator[set[int | signal.Signals]]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _worker(tasks: int, results: int, lifeline: int, count: int, block: int, work: Callable[[int], str],
+def _worker(tasks: int, results: int, parent: int, count: int, block: int, work: Callable[[int], str],
             in_worker: Callable[[], None] | None, mask: set[int | signal.Signals]) -> None:
     """The body of a worker process: take blocks of indices until none are left, then exit."""
     code = 0
@@ -151,12 +149,12 @@ def _worker(tasks: int, results: int, lifeline: int, count: int, block: int, wor
         gc.disable()  # a short-lived worker: collecting cycles would only touch (and copy) shared pages
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
         signal.signal(signal.SIGTERM, _raise_stopped)
-        threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM held since the fork arrives now
         if in_worker is not None:
             in_worker()
         pending: list[str] = []
-        for start in _blocks(tasks):
+        for start in _blocks(tasks, parent):
             for i in range(start, min(start + block, count)):
                 pending.append(f"{i}\t{_escape(work(i))}\n")
                 if len(pending) >= _FLUSH_EVERY:
@@ -170,14 +168,18 @@ def _worker(tasks: int, results: int, lifeline: int, count: int, block: int, wor
         os._exit(code)  # no atexit handlers, no flushing the parent's buffers a second time
 
 
-def _exit_with_parent(lifeline: int) -> None:
+def _exit_with_parent(parent: int) -> None:
     """A worker's watch thread: once the parent is gone, end the worker at once, even in the middle
     of a long piece of work (which leaves at most an unnamed or temporary file, never a partial
-    object). This replaces ``PR_SET_PDEATHSIG``, which needs ctypes: its import cost each worker
-    7 ms before it could start."""
-    with contextlib.suppress(OSError):
-        while os.read(lifeline, 1):  # nothing is ever written: returns only at end of file
-            pass
+    object). An orphan is adopted by another process, so its parent's id changes.
+
+    Polled, not the end of file of a pipe only the parent writes to: puts running in two threads of
+    one process fork workers that hold copies of each other's pipes, and would wait on each other.
+    Nor ``PR_SET_PDEATHSIG``: it needs ctypes, whose import cost each worker 7 ms before its first
+    file, and it fires when the forking *thread* ends, not the process.
+    """
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
     os._exit(1)
 
 
@@ -196,9 +198,9 @@ def _raise_stopped(signum: int, frame: object) -> None:
     raise _Stopped("stopped by the parent process")
 
 
-def _blocks(tasks: int) -> Iterator[int]:
+def _blocks(tasks: int, parent: int) -> Iterator[int]:
     while True:
-        if os.getppid() == 1:
+        if os.getppid() != parent:
             return  # the parent is gone
         data = os.read(tasks, _INDEX.size)
         if len(data) < _INDEX.size:

@@ -116,6 +116,50 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     assert alive == []
 
 
+def test_workers_of_two_puts_in_threads_die_with_a_killed_parent(tmp_path: Path) -> None:
+    # Each run's workers are forked while the other run's pipes are open, so they hold copies of
+    # them: ending on a pipe's end of file could wait on the other run's workers forever.
+    pids_file = tmp_path / "pids"
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, threading, time
+        from runnable.workers import run_forked
+
+        def work(i):
+            with open({str(pids_file)!r}, "a") as handle:
+                handle.write(f"{{os.getpid()}}\\n")
+            time.sleep(60)
+            return "never"
+
+        threads = [threading.Thread(target=run_forked, args=(4, work, 2, lambda i, text: None), kwargs={{"block": 1}})
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if pids_file.exists() and len(set(pids_file.read_text().split())) == 4:
+                break
+            time.sleep(0.01)
+        workers = {int(p) for p in pids_file.read_text().split()}
+        assert len(workers) == 4
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.01)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    for pid in alive:  # do not leave them behind whatever the outcome
+        os.kill(pid, 9)
+    assert alive == []
+
+
 def _many_files(work: Path, count: int) -> dict[str, bytes]:
     contents = {}
     for i in range(count):
