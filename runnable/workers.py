@@ -37,6 +37,10 @@ from collections.abc import Callable, Iterator
 
 #: Results a worker gathers before writing them to its pipe (one write and one wake-up per batch).
 _FLUSH_EVERY = 32
+# The pipe ends of every run_forked in progress in this process. A worker closes all but its own at
+# once: a copy of another's would keep that pipe from ever reaching its end of file, and the workers
+# of two puts in threads of one process, each holding the other's, waited on each other forever.
+_PIPES: set[int] = set()
 #: How often a worker checks that its parent is still there (see _exit_with_parent).
 _WATCH_SECONDS = 0.2
 #: Seconds the parent waits for stopped workers before it kills them outright.
@@ -80,13 +84,13 @@ def run_forked(
     if count == 0:
         return []
     block = max(block, -(-count // 8192))
-    tasks_read, tasks_write = os.pipe()
+    tasks_read, tasks_write = _pipe()
     parent = os.getpid()
     pids: dict[int, int] = {}  # result pipe's read end -> worker pid, until the worker is reaped
     read_ends: list[int] = []  # closed at the end whatever happened
     try:
         for _ in range(max(1, min(workers, -(-count // block)))):
-            results_read, results_write = os.pipe()
+            results_read, results_write = _pipe()
             # No signal may run Python code between fork() and the bookkeeping below: in the child it
             # would unwind into the caller's code, in the parent it would lose track of a worker.
             with _signals_blocked() as previous_mask, warnings.catch_warnings():
@@ -97,17 +101,18 @@ def run_forked(
                 try:
                     pid = os.fork()
                 except OSError:  # no memory or process slots for another worker: go on with fewer
-                    os.close(results_read)
-                    os.close(results_write)
+                    _close(results_read)
+                    _close(results_write)
                     break
                 if pid == 0:  # the worker: never returns
                     try:
-                        os.close(results_read)
-                        os.close(tasks_write)
+                        for fd in _PIPES - {tasks_read, results_write}:  # its siblings', other puts'
+                            with contextlib.suppress(OSError):
+                                os.close(fd)
                         _worker(tasks_read, results_write, parent, count, block, work, in_worker, previous_mask)
                     finally:
                         os._exit(1)
-                os.close(results_write)
+                _close(results_write)
                 read_ends.append(results_read)
                 pids[results_read] = pid
         if not pids:  # not even one worker: do the work here
@@ -123,12 +128,23 @@ def run_forked(
         _stop(pids)
         raise
     finally:
-        os.close(tasks_read)
+        _close(tasks_read)
         for fd in [tasks_write, *read_ends]:
             if fd >= 0:
                 with contextlib.suppress(OSError):
-                    os.close(fd)
+                    _close(fd)
     return [i for i in range(count) if i not in done]
+
+
+def _pipe() -> tuple[int, int]:
+    read, write = os.pipe()
+    _PIPES.update((read, write))
+    return read, write
+
+
+def _close(fd: int) -> None:
+    _PIPES.discard(fd)  # first: once closed, its number may name another file at once
+    os.close(fd)
 
 
 @contextlib.contextmanager
@@ -228,7 +244,7 @@ def _collect(pids: dict[int, int], on_result: Callable[[int, str], None], tasks:
                         view = view[os.write(tasks, view) :]
                     if not view:
                         selector.unregister(tasks)
-                        os.close(tasks)
+                        _close(tasks)
                     continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
@@ -244,7 +260,7 @@ def _collect(pids: dict[int, int], on_result: Callable[[int, str], None], tasks:
                     on_result(i, _unescape(text))
         if view:  # every worker ended before taking all the work (they died): stop offering it
             selector.unregister(tasks)
-            os.close(tasks)
+            _close(tasks)
     for fd, pid in list(pids.items()):
         os.waitpid(pid, 0)
         del pids[fd]  # reaped: never signalled again (its number may be reused)

@@ -160,6 +160,30 @@ def test_workers_of_two_puts_in_threads_die_with_a_killed_parent(tmp_path: Path)
     assert alive == []
 
 
+def test_two_puts_in_threads_of_one_process_both_finish(tmp_path: Path) -> None:
+    # Each one's workers used to keep copies of the other's pipes open: when both forked between the
+    # other's pipe and fork, each waited for the other's end of file, forever (2 times in 5 here).
+    script = tmp_path / "two.py"
+    script.write_text(textwrap.dedent("""
+        import threading
+        from runnable.workers import run_forked
+
+        for attempt in range(10):
+            got = [{}, {}]
+            threads = [threading.Thread(target=run_forked, args=(400, str, 2, got[k].__setitem__),
+                                        kwargs={"block": 1}, daemon=True) for k in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(20)
+            assert not any(t.is_alive() for t in threads), f"attempt {attempt}: a put never finished"
+            assert got[0] == got[1] == {i: str(i) for i in range(400)}
+        print("ok")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 def _many_files(work: Path, count: int) -> dict[str, bytes]:
     contents = {}
     for i in range(count):
