@@ -9,7 +9,8 @@ The decision is made from the records themselves (never the listing index), in t
    run folder;
 3. delete every object no remaining record refers to -- unless a record could not be read (its
    references are unknown) or a run is in progress (it stores objects before its record names them),
-   or new runs appeared meanwhile; then objects are kept and the report says why. A run-log store
+   or new runs appeared meanwhile (looked for before deleting, and every ``RECHECK_SECONDS`` while
+   deleting, which then stops); then objects are kept and the report says why. A run-log store
    with no record at all beside a catalog holding content is refused outright: that is what a
    mistyped run-log location looks like, and every object would look unreferenced;
 4. remove temporary files abandoned by crashed writers: all of them when no run is in progress,
@@ -20,6 +21,7 @@ The decision is made from the records themselves (never the listing index), in t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +33,8 @@ from runnable.runlog import CleanableRunLogStore
 from runnable.verify import iter_entries
 from runnable.when import parse_record_time
 
+# While deleting objects, gc looks for runs started meanwhile at least this often.
+RECHECK_SECONDS = 0.2
 # Temporaries younger than this may belong to a copy in progress.
 TEMPORARY_GRACE_SECONDS = 24 * 3600
 
@@ -167,11 +171,21 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
     else:
         referenced = {(e.algorithm, e.digest) for r in records.values() for e in iter_entries(r) if e.stored}
         unreferenced = [o for o in history.storage.iter_objects() if (o[0], o[1]) not in referenced]
-        # A run that started while we read would have reserved a record: look again before deleting.
-        if set(history.ids()) != set(records) | ({r.run_id for r in doomed} if dry_run else set()):
+        # A run that started while we read would have reserved a record: look again before deleting,
+        # and again every RECHECK_SECONDS while deleting (a run reserves its record before it stores
+        # anything, and may reuse content gc is about to delete).
+        known = set(records) | ({r.run_id for r in doomed} if dry_run else set())
+        if set(history.ids()) - known:
             report.objects_kept_because = "new runs appeared while gc was reading; run gc again"
         else:
+            checked = time.monotonic()
             for algorithm, digest, size in unreferenced:
+                if time.monotonic() - checked >= RECHECK_SECONDS:
+                    if set(history.ids()) - known:
+                        report.objects_kept_because = (
+                            "new runs appeared while gc was deleting, so it stopped; run gc again when they finish")
+                        break
+                    checked = time.monotonic()
                 if not dry_run:
                     try:
                         size = history.storage.delete_object(algorithm, digest)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from runnable import gc
+from runnable.history import History
+from runnable.runlog import FileSystemRunLogStore
+from runnable.storage.local import FileSystemStorage
 from tests.conftest import run_cli
 from tests.history_helpers import copy_project, make_project
 
@@ -66,3 +71,44 @@ def test_gc_still_collects_content_of_a_record_removed_by_hand(own: Path) -> Non
     done = run_cli(own, "gc", "--yes")
     assert done.returncode == 0, done.stderr
     assert set(objects(own)) < set(before)
+
+
+class _RunStartsWhileDeleting(FileSystemStorage):
+    """The real catalog; the first object it deletes is the moment another process reserves a run."""
+
+    def __init__(self, root: Path, records: Path) -> None:
+        super().__init__(root)
+        self.records = records
+        self.deleted = 0
+
+    def delete_object(self, algorithm: str, digest: str) -> int:
+        size = super().delete_object(algorithm, digest)
+        self.deleted += 1
+        if self.deleted == 1:
+            data = json.loads((self.records / "delta-run-0004.json").read_text())
+            data.update(run_id="zeta-run-0009", status="RUNNING", end=None)
+            (self.records / "zeta-run-0009.json").write_text(json.dumps(data))
+        return size
+
+
+def test_gc_stops_deleting_content_once_a_run_starts(own: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for run_id in ("alpha-run-0001", "beta-run-0002"):  # removed by hand: their content is garbage
+        (own / ".run_log_store" / f"{run_id}.json").unlink()
+    monkeypatch.setattr(gc, "RECHECK_SECONDS", 0.0)
+    storage = _RunStartsWhileDeleting(own / ".catalog", own / ".run_log_store")
+    history = History(storage, FileSystemRunLogStore(own / ".run_log_store"))
+    garbage = len(gc.collect(history, gc.Policy(), dry_run=True).objects)
+    assert garbage >= 2
+    report = gc.collect(history, gc.Policy())
+    assert storage.deleted == 1 and len(report.objects) == 1
+    assert report.objects_kept_because is not None and "while gc was deleting" in report.objects_kept_because
+
+
+def test_a_dry_run_says_it_does_not_count_abandoned_temporaries(own: Path) -> None:
+    tmp = own / ".catalog" / ".objects" / "tmp"
+    tmp.mkdir(exist_ok=True)
+    (tmp / ".runnable-tmp-0000-object").write_bytes(b"partial" * 1000)
+    done = run_cli(own, "gc", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "not counted in a dry run" in done.stdout
+    assert (tmp / ".runnable-tmp-0000-object").exists()  # a dry run deletes nothing

@@ -53,6 +53,8 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
         click.echo(f"kept unreferenced content: {report.objects_kept_because}")
     if report.temporaries_bytes:
         click.echo(f"removed abandoned temporary files ({human_bytes(report.temporaries_bytes)})")
+    if dry_run:
+        click.echo("abandoned temporary files of crashed writers are not counted in a dry run; gc removes them")
     for what, why in report.failures:
         click.echo(f"failed to delete {what}: {why}", err=True)
     click.echo(f"{'dry run: ' if dry_run else ''}{len(report.runs)} run(s), {len(report.objects)} object(s), "
