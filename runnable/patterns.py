@@ -179,6 +179,33 @@ def matches(pattern: str, rel: str) -> bool:
     return False
 
 
+def _not_utf8(rel: str) -> bool:
+    """True if the path ``rel`` came from bytes that are not UTF-8 (Python holds each such byte as a
+    lone surrogate, ``b'\\xff'`` as ``'\\udcff'``). ``isascii()`` answers from a flag CPython keeps
+    on every string, so ordinary names cost nothing and only other names are encoded."""
+    if rel.isascii():
+        return False
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _shown(rel: str) -> str:
+    """``rel`` as valid text for warnings and the record: each byte that is not UTF-8 as ``\\xff``."""
+    try:
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte (only a pattern in code can hold one)
+        return rel.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _not_utf8_reason(rel: str) -> str:
+    bad = ", ".join(sorted({f"0x{ord(c) - 0xDC00:02x}" for c in rel if 0xDC80 <= ord(c) <= 0xDCFF}))
+    return (f"its path is not valid UTF-8 (byte {bad})" if bad else "its path is not valid Unicode") + (
+        "; run records are UTF-8 JSON, so it cannot be recorded: rename it to store it")
+
+
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -228,13 +255,21 @@ class _Walker:
         return any(_within(real, folder) for folder in self.exclude)
 
     def skip(self, rel: str, reason: str) -> None:
+        if _not_utf8(rel):  # a link or FIFO below a folder whose name is not UTF-8: keep the record text
+            rel = _shown(rel)
         if rel not in self._skipped:
             self._skipped.add(rel)
             self.selection.skipped.append(Skip(rel, reason))
 
+    def skip_not_utf8(self, rel: str) -> None:
+        self.skip(rel, _not_utf8_reason(rel))
+
     def add(self, rel: str, path: str) -> bool:
         if rel in self._seen:
             return True
+        if _not_utf8(rel):
+            self.skip_not_utf8(rel)
+            return False
         self._seen.add(rel)
         self.selection.files.append(Match(rel, path))
         return True
@@ -293,6 +328,9 @@ class _Walker:
                     is_dir, is_link = False, False
                 if is_dir:
                     if entry.name in self._excluded_names and self._is_excluded(entry):
+                        continue
+                    if hit and _not_utf8(rel):  # once for the folder, not once per file below it
+                        self.skip_not_utf8(rel)
                         continue
                     if hit or max_depth is None or depth + 1 < max_depth:
                         subdirs.append((rel, hit, depth + 1))
@@ -354,6 +392,10 @@ def expand(patterns: Sequence[str], root: Path, exclude: Iterable[Path] = ()) ->
                 walker.selection.unmatched.append(raw)
                 continue
             if os.path.isdir(base_abs):
+                if _not_utf8(base_rel):
+                    walker.skip_not_utf8(base_rel)
+                    walker.selection.unmatched.append(raw)
+                    continue
                 found = walker.walk(base_rel, None, None)
             else:
                 found = int(walker.consider_file(base_rel, base_abs, stat.S_ISLNK(lst.st_mode)))

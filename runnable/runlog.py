@@ -86,8 +86,20 @@ _INDENT_UP_TO_FILES = 1000
 
 
 def encode(record: RunRecord) -> bytes:
+    """The record as UTF-8 JSON; never fails on text that is not valid Unicode.
+
+    Python carries bytes that are not UTF-8 (in ``sys.argv``, the environment, the working
+    folder's path, a job's error message) as lone surrogates such as ``'\\udcff'``, which strict
+    UTF-8 refuses: a record that cannot be written would leave its run RUNNING. Only a surrogate
+    can fail here (json escapes every other character that needs it), so ``backslashreplace``
+    turns each one into the JSON escape ``\\udcff``, which ``json.loads`` reads back as the same
+    character. One known gap: a high and a low surrogate written next to each other are read back
+    as the single character they pair into (json itself does the same with ``ensure_ascii``).
+    Valid text takes the same fast path as before: the handler only runs on a failure.
+    """
     indent = 2 if len(record.files) <= _INDENT_UP_TO_FILES else None
-    return json.dumps(record.to_dict(), indent=indent, ensure_ascii=False, default=str).encode() + b"\n"
+    text = json.dumps(record.to_dict(), indent=indent, ensure_ascii=False, default=str)
+    return text.encode("utf-8", "backslashreplace") + b"\n"
 
 
 def decode(data: bytes, origin: str) -> RunRecord:

@@ -432,10 +432,33 @@ class JobRunner:
     def _store_log(self, record: RunRecord, log_path: Path) -> FileEntry | None:
         if not log_path.exists():
             return None
-        name = f"{self.job.name}.execution.log"
-        if name in record.catalog_content:  # never hide a user's file of the same name
-            name = f"{self.job.name}.runnable-execution.log"
+        name = _log_name(self.job.name, record.catalog_content)
         return store_single(self.storage, record.run_id, name, log_path, self.algorithm)
+
+
+def _log_name(job_name: str, cataloged: Sequence[str]) -> str:
+    """The execution log's name in the run folder: the first of ``{name}.execution.log``,
+    ``{name}.runnable-execution.log``, ``{name}.runnable-execution-2.log``, ... that no cataloged
+    file uses, as its own path or as a folder above it (a cataloged ``x/y`` takes ``x``).
+
+    Never hides a user's file, and never aims at a folder the user's files made.
+
+    >>> _log_name("shell", ["shell.execution.log", "shell.runnable-execution.log/a.txt"])
+    'shell.runnable-execution-2.log'
+    """
+    taken: set[str] = set()
+    for rel in cataloged:
+        taken.add(rel)
+        index = rel.find("/")
+        while index != -1:
+            taken.add(rel[:index])
+            index = rel.find("/", index + 1)
+    name = f"{job_name}.execution.log"
+    attempt = 1
+    while name in taken:  # ends: each attempt is a new name and ``taken`` is finite
+        name = f"{job_name}.runnable-execution.log" if attempt == 1 else f"{job_name}.runnable-execution-{attempt}.log"
+        attempt += 1
+    return name
 
 
 def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
