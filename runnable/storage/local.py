@@ -20,6 +20,16 @@ catalog, it is likely unchanged: it is then hashed first, without writing, and l
 existing object if the hash matches (else copied after all, a second read). A ``.hints`` file per
 source path and algorithm remembers what the file was when last stored (``_Hint``); it only
 chooses the order, never the recorded hash.
+
+An existing object is checked before it is reused, since mode 0444 stops neither root nor a user
+after ``chmod u+w``, and a run file that is a hard link *is* its object: a small content (read into
+memory) must match it byte for byte, a large one must have its size (a same-size edit in place is
+left to ``runnable catalog verify``). A damaged object is replaced under its name by a correct copy;
+earlier runs sharing the damaged inode stay damaged, and verify reports them.
+
+The catalog never writes outside its folder: a run folder, ``.objects``, its algorithm, ``tmp`` and
+prefix folders that are symbolic links (or not folders at all) are refused with a CatalogError,
+checked once per process (``_dirs``) or run. The catalog folder itself may be a link: the user's choice.
 """
 
 from __future__ import annotations
@@ -112,8 +122,10 @@ class FileSystemStorage:
         self._tmpfile_works: bool | None = None if _O_TMPFILE else False
         # Folders known to exist: for 10,000 small files this saves two of every file's ~10 system
         # calls. A folder removed behind our back is noticed (FileNotFoundError) and made again.
+        # Those in ``.objects`` are also known to be real folders, not links (``_make_real_folders``).
         self._dirs: set[str] = set()
         self._valid_runs: set[str] = set()  # run ids already checked
+        self._run_folders: set[str] = set()  # run ids whose folder is known not to be a link
         self._shown = str(Path(self.location))  # how locations are shown: as given, normalised
         self._root = str(self.root)
         self._objects = f"{self._root}/{OBJECTS}"
@@ -153,9 +165,53 @@ class FileSystemStorage:
         return (run.st_dev, run.st_ino) == (obj.st_dev, obj.st_ino)
 
     def _ensure_dir(self, folder: str) -> None:
-        if folder not in self._dirs:
+        if folder in self._dirs:
+            return
+        if not folder.startswith(self._objects):  # a run's folders: its top is checked in store()
             os.makedirs(folder, exist_ok=True)
             self._dirs.add(folder)
+            return
+        try:
+            self._make_real_folders(folder)
+        except FileNotFoundError:  # a parent was removed behind our back: look at each one again
+            parent = folder
+            while len(parent) >= len(self._root):
+                self._dirs.discard(parent)
+                parent = os.path.dirname(parent)
+            self._make_real_folders(folder)
+
+    def _make_real_folders(self, folder: str) -> None:
+        """Make ``folder`` (in ``.objects``) and its parents up to the catalog folder, refusing any
+        that is a symbolic link or not a folder: writing through one could land outside the catalog.
+        One lstat a folder and process (about 260 per algorithm: ``.objects``, its algorithm folder,
+        ``tmp`` and 256 prefixes), then a set lookup; the catalog folder itself may be a link."""
+        path = self._root
+        if path not in self._dirs:
+            os.makedirs(path, exist_ok=True)
+            self._dirs.add(path)
+        for part in folder[len(path) + 1:].split("/"):
+            path = f"{path}/{part}"
+            if path in self._dirs:
+                continue
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(path)  # (FileNotFoundError if its parent is gone: see _ensure_dir)
+                    self._dirs.add(path)
+                    continue
+                except FileExistsError:  # made at the same instant by a concurrent run
+                    info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode):
+                raise self._not_a_real_folder(path, info, "remove it")
+            self._dirs.add(path)
+
+    def _not_a_real_folder(self, path: str, info: os.stat_result, remedy: str) -> CatalogError:
+        kind = "a symbolic link inside the catalog" if stat.S_ISLNK(info.st_mode) else "not a folder"
+        return CatalogError(
+            f"{path} is {kind}; the catalog never writes outside its folder {self._root}, so nothing "
+            f"was stored through it: {remedy}, then run again (runnable left it as it is)"
+        )
 
     def _retry_in_new_dir(self, folder: str, action: Callable[[], None]) -> None:
         """Run ``action`` (which creates a name in ``folder``), making the folder if it vanished."""
@@ -179,6 +235,8 @@ class FileSystemStorage:
         # Plain strings on this path, not pathlib: for 10,000 small files pathlib alone cost ~40 us a
         # file, as much as the system calls.
         destination = self._run_path(run_id, rel)  # refuse a bad path before reading anything
+        if run_id not in self._run_folders:
+            self._check_run_folder(run_id)
         data = None
         src = os.open(source, READ_FLAGS)
         try:
@@ -216,6 +274,18 @@ class FileSystemStorage:
             raise CatalogError(f"catalog path {rel!r} would leave the run folder of {run_id!r}")
         return f"{self._root}/{run_id}/{rel}"
 
+    def _check_run_folder(self, run_id: str) -> None:
+        """Refuse to store into a run folder that exists but is a link (or a file): once per run."""
+        folder = f"{self._root}/{run_id}"
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            pass
+        else:
+            if not stat.S_ISDIR(info.st_mode):
+                raise self._not_a_real_folder(folder, info, "remove it or choose another run id")
+        self._run_folders.add(run_id)
+
     def _temp_object(self) -> str:
         folder = f"{self._objects}/{TMP}"
         self._ensure_dir(folder)
@@ -224,9 +294,18 @@ class FileSystemStorage:
     def _commit_bytes(self, data: bytes, folder: str, obj: str) -> bool:
         """Store a small content read into memory as ``obj`` in ``folder``; the hash is known first,
         so a duplicate costs no write at all. False if that content was already stored."""
-        if os.path.exists(obj):
-            return False
-        if self._tmpfile_works is not False:
+        if folder not in self._dirs:  # once per folder and process: never write through a link
+            self._ensure_dir(folder)
+        try:
+            info = os.lstat(obj)  # the one system call a new content costs here, as a plain exists()
+        except FileNotFoundError:
+            info = None
+        if info is not None:
+            if _holds(obj, info, data):
+                return False
+            # Damaged (0444 stops neither root nor chmod): put a correct copy under the name. Only a
+            # named temporary can replace a name; a nameless one can only take a free name.
+        elif self._tmpfile_works is not False:
             try:
                 created = self._commit_anonymous(data, folder, obj)
             except FileNotFoundError:  # the folder does not exist yet (or was removed): make it, once
@@ -288,9 +367,9 @@ class FileSystemStorage:
             return self._copy_large(src, source, algorithm, progress)
         hint = _Hint.read(hint_file)
         if hint is not None and hint.worth_hashing_first(before) \
-                and os.path.exists(obj := self._object(algorithm, hint.digest)):
+                and self._has_size(obj := self._object(algorithm, hint.digest), before.st_size):
             digest, size = hash_stream(src, algorithm, progress=progress, name=source)
-            if digest == hint.digest and os.path.exists(obj):  # (gc may have removed it meanwhile)
+            if digest == hint.digest and self._has_size(obj, size):  # (gc may have removed it meanwhile)
                 if not hint.same_file(before):
                     _Hint.of(before, algorithm, digest, changed=False).write(hint_file)
                 return digest, size, obj, False
@@ -338,13 +417,26 @@ class FileSystemStorage:
             finally:
                 os.close(out)
             obj = self._object(algorithm, digest)
-            if os.path.exists(obj):
+            if self._has_size(obj, size):
                 return digest, size, obj, False  # dedup: the finally below drops the copy
-            # Rename, not link: a concurrent twin that wins the race replaces identical bytes.
+            # Rename, not link: a concurrent twin that wins the race replaces identical bytes, and
+            # an object damaged to another size is replaced by this correct copy.
             self._retry_in_new_dir(os.path.dirname(obj), lambda: os.replace(tmp, obj))
             return digest, size, obj, True
         finally:
             remove_quietly(tmp)
+
+    def _has_size(self, obj: str, size: int) -> bool:
+        """True if the large object ``obj`` is there, a regular file of ``size`` bytes. Its size is
+        all that is checked before reusing it: reading it again would double the cost of a store."""
+        folder = os.path.dirname(obj)
+        if folder not in self._dirs:  # never look through a link either
+            self._ensure_dir(folder)
+        try:
+            info = os.lstat(obj)
+        except FileNotFoundError:
+            return False
+        return stat.S_ISREG(info.st_mode) and info.st_size == size
 
     def _present(self, obj: str, destination: str) -> None:
         """Make ``destination`` show the object's content: reflink, else hard link, else copy.
@@ -522,6 +614,22 @@ class _Hint:
             os.replace(tmp, hint_file)
         except OSError:
             remove_quietly(tmp)
+
+
+def _holds(obj: str, info: os.stat_result, data: bytes) -> bool:
+    """True if the object ``obj`` (``info`` from lstat) holds exactly ``data``, a small content in
+    memory: the size, then the bytes (one open, read and close, only when the content is stored
+    already). An object that cannot be read counts as damaged."""
+    if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+        return False
+    try:
+        fd = os.open(obj, READ_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(data) + 1) == data
+    finally:
+        os.close(fd)
 
 
 def _link_or_false(obj: str, tmp: str) -> bool:
