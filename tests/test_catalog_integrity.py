@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runnable.storage.local import HASH_FIRST_MIN, HINTS
+from runnable.storage.local import HASH_FIRST_MIN, HINTS, FileSystemStorage
 
 from .conftest import run_cli, run_python
 
@@ -195,3 +195,33 @@ def test_a_catalog_folder_that_is_itself_a_link_keeps_working(workdir: Path, tmp
         assert one.read_bytes() == two.read_bytes() and one.stat().st_ino == two.stat().st_ino  # dedup
     assert (real / "run-1" / "out" / "a.txt").read_bytes() == b"hi\n"
     assert set(verify_states(workdir, "run-1", "run-2").values()) == {"OK"}
+
+
+@pytest.mark.parametrize("planted", [".objects", ".objects/md5", ".objects/md5/ab"])
+def test_gc_never_deletes_through_a_link_inside_the_catalog(tmp_path: Path, planted: str) -> None:
+    from runnable import gc
+    from runnable.history import History
+    from runnable.record import FileEntry, RunRecord
+    from runnable.runlog import FileSystemRunLogStore
+
+    storage = FileSystemStorage(tmp_path / ".catalog")
+    source = tmp_path / "kept.txt"
+    source.write_bytes(b"kept")
+    kept = storage.store("run-1", "kept.txt", source, "md5")
+    store = FileSystemRunLogStore(tmp_path / ".run_log_store")
+    store.put(RunRecord(run_id="run-1", status="SUCCESS", job={}, start="2024-01-01T00:00:00+00:00",
+                        files=[FileEntry("kept.txt", 4, {"md5": kept.digest}, True, kept.location)]))
+    # Someone else's files, shaped like objects, reached through a link planted in the catalog.
+    victim = tmp_path / "victim"
+    depth = planted.count("/")  # how many folder levels the link stands in for
+    shaped = victim / "/".join(["md5", "ab"][depth:]) if depth < 2 else victim
+    shaped.mkdir(parents=True)
+    (shaped / ("0" * 30)).write_bytes(b"precious")
+    link = tmp_path / ".catalog" / planted
+    if link.exists():
+        os.rename(link, tmp_path / "moved-aside")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim)
+    report = gc.collect(History(storage, store), gc.Policy())
+    assert (shaped / ("0" * 30)).read_bytes() == b"precious"
+    assert all(digest != "ab" + "0" * 30 for _, digest, _ in report.objects)

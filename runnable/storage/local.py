@@ -499,22 +499,30 @@ class FileSystemStorage:
         return self.object_path(algorithm, digest).is_file()
 
     def iter_objects(self) -> Iterator[tuple[str, str, int]]:
-        base = self.root / OBJECTS
-        if not base.is_dir():
-            return
-        for algo_dir in sorted(base.iterdir()):
-            if algo_dir.name == TMP or not algo_dir.is_dir():
+        """Every object: ``(algorithm, digest, size)``. Only real folders are entered and only
+        regular files count: gc deletes what this yields, and a link could lead out of the catalog."""
+        for algorithm in _real_subfolders(self._objects):
+            if algorithm == TMP:
                 continue
-            for prefix in sorted(algo_dir.iterdir()):
-                for obj in sorted(prefix.iterdir()):
-                    yield algo_dir.name, prefix.name + obj.name, obj.stat().st_size
+            for prefix in _real_subfolders(f"{self._objects}/{algorithm}"):
+                with os.scandir(f"{self._objects}/{algorithm}/{prefix}") as entries:
+                    found = [(e.name, e.stat(follow_symlinks=False).st_size) for e in entries
+                             if e.is_file(follow_symlinks=False)]
+                for name, size in sorted(found):
+                    yield algorithm, prefix + name, size
 
     # -- deleting ---------------------------------------------------------------------------
     def delete_object(self, algorithm: str, digest: str) -> int:
-        path = self.object_path(algorithm, digest)
+        path = self._object(algorithm, digest)
+        folder = os.path.dirname(path)
         try:
-            size = path.stat().st_size
-            path.unlink()
+            # Never through a link: .objects, its algorithm and prefix folders must be real folders.
+            while len(folder) > len(self._root):
+                if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                    return 0
+                folder = os.path.dirname(folder)
+            size = os.lstat(path).st_size
+            os.unlink(path)
         except FileNotFoundError:
             return 0
         return size
@@ -630,6 +638,18 @@ def _holds(obj: str, info: os.stat_result, data: bytes) -> bool:
         return os.read(fd, len(data) + 1) == data
     finally:
         os.close(fd)
+
+
+def _real_subfolders(folder: str) -> list[str]:
+    """The names of the real folders (not links to folders) directly in ``folder``, sorted; none if
+    ``folder`` itself is not a real folder."""
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return []
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _link_or_false(obj: str, tmp: str) -> bool:
