@@ -209,6 +209,7 @@ class JobRunner:
         self.working_folder = (working_folder or Path.cwd()).absolute()
         self.make_filter = make_filter
         self._terminal: int | None = None  # stderr's terminal during a run, for the progress bar
+        self._run_folder_refused = False  # the storage refused the run's folder: store nothing
 
     # -- step 1 -----------------------------------------------------------------------------
     def reserve(self, record: RunRecord) -> RunRecord:
@@ -314,11 +315,13 @@ class JobRunner:
             with _progress.terminal() as self._terminal, _sigterm_as_exception(), \
                     OutputCapture(log_path, self.make_filter) as capture:
                 try:
+                    self._begin_run(record.run_id)
                     record.returns = self.job.run(context)
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
-                    if isinstance(exc, (JobFailedError, ParameterError)):
-                        # A failed command or a bad parameter: runnable's own stack would only distract.
+                    if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
+                        # A failed command, a bad parameter or a refused run folder: runnable's own
+                        # stack would only distract.
                         sys.stderr.write(f"runnable: error: {type(exc).__name__}: {exc}\n")
                     elif not isinstance(exc, (KeyboardInterrupt, Terminated)):
                         sys.stderr.write(user_traceback(exc))
@@ -394,6 +397,18 @@ class JobRunner:
             ) from None
         return record
 
+    def _begin_run(self, run_id: str) -> None:
+        """Let the storage prepare the run before the job starts: a local catalog makes the run's
+        folder, new, and refuses one left from an earlier run of this id (it could hold links out of
+        the catalog). Then nothing, not even the log, is stored for this run."""
+        begin = getattr(self.storage, "begin_run", None)
+        if begin is not None:
+            try:
+                begin(run_id)
+            except CatalogError:
+                self._run_folder_refused = True
+                raise
+
     # -- step 2, after the job --------------------------------------------------------------
     def _catalog_files(self, record: RunRecord, context: JobContext) -> None:
         catalog = self.job.catalog
@@ -430,7 +445,7 @@ class JobRunner:
 
     # -- step 3 -----------------------------------------------------------------------------
     def _store_log(self, record: RunRecord, log_path: Path) -> FileEntry | None:
-        if not log_path.exists():
+        if not log_path.exists() or self._run_folder_refused:
             return None
         name = _log_name(self.job.name, record.catalog_content)
         return store_single(self.storage, record.run_id, name, log_path, self.algorithm)

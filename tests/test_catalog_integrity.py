@@ -147,7 +147,6 @@ def _prefix_of(content: bytes) -> str:
 @pytest.mark.parametrize(
     ("where", "large"),
     [
-        (".catalog/plant", 0),  # the run folder, for RUNNABLE_RUN_ID=plant
         (".catalog/.objects", 0),
         (".catalog/.objects/md5", 0),
         (_prefix_of(b"hi\n"), 0),  # the object prefix folder of out/a.txt
@@ -171,14 +170,32 @@ def test_a_symbolic_link_inside_the_catalog_is_refused_and_nothing_is_written_ou
     assert "is a symbolic link inside the catalog" in text and json.dumps(str(link))[1:-1] in text
 
 
-def test_a_run_folder_that_is_a_file_is_refused_and_left_alone(workdir: Path) -> None:
+@pytest.mark.parametrize("left", ["link", "file", "folder with a link inside"])
+def test_a_run_folder_already_there_is_refused_before_the_job_and_left_alone(
+    workdir: Path, tmp_path: Path, left: str
+) -> None:
+    # The folder of a run whose record is gone (deleted by hand, or by a gc that failed halfway):
+    # whatever it holds could lead out of the catalog, so a run of that id never stores into it.
     start(workdir)
-    blocker = workdir / ".catalog" / "plant"
-    blocker.parent.mkdir()
-    blocker.write_text("mine")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = workdir / ".catalog" / "plant"
+    folder.parent.mkdir()
+    if left == "link":
+        folder.symlink_to(outside)
+    elif left == "file":
+        folder.write_text("mine")
+    else:
+        folder.mkdir()
+        (folder / "out").symlink_to(outside)
     code, record = run(workdir, "plant")
     assert code != 0 and record["status"] == "FAIL"
-    assert "is not a folder" in json.dumps(record) and blocker.read_text() == "mine"
+    assert "the catalog already has a folder for run 'plant'" in record["error"]["message"]
+    assert not (workdir / "out").exists()  # the job never ran
+    assert record["files"] == [] and record["execution_log"] is None  # nothing stored into it
+    assert list(outside.iterdir()) == []
+    assert folder.is_symlink() if left == "link" else (folder.read_text() == "mine" if left == "file"
+                                                       else (folder / "out").is_symlink())
 
 
 def test_a_catalog_folder_that_is_itself_a_link_keeps_working(workdir: Path, tmp_path: Path) -> None:

@@ -274,6 +274,25 @@ class FileSystemStorage:
             raise CatalogError(f"catalog path {rel!r} would leave the run folder of {run_id!r}")
         return f"{self._root}/{run_id}/{rel}"
 
+    def begin_run(self, run_id: str) -> None:
+        """Make the run's folder, new and empty, as its id is reserved (before the job runs).
+
+        A folder already there was left by an earlier run of this id whose record is gone (deleted
+        by hand, or by a gc that failed halfway); it could hold links leading out of the catalog,
+        which storing below it would follow, so it is refused, not reused.
+        """
+        self._run_path(run_id, "x")  # the same check of the id as every store
+        folder = f"{self._root}/{run_id}"
+        os.makedirs(self._root, exist_ok=True)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            raise CatalogError(
+                f"the catalog already has a folder for run {run_id!r}, {folder}, left by an earlier run "
+                "whose record is gone; remove that folder or choose another run id (runnable left it as it is)"
+            ) from None
+        self._run_folders.add(run_id)
+
     def _check_run_folder(self, run_id: str) -> None:
         """Refuse to store into a run folder that exists but is a link (or a file): once per run."""
         folder = f"{self._root}/{run_id}"
