@@ -330,7 +330,9 @@ class JobRunner:
                         sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
                     sys.stderr.flush()
                 record.parameters.update(context.resolved_parameters)  # as the job received them
-                if failure is not None and not context.started and self.job.catalog and self.job.catalog.put:
+                if self._run_folder_refused:
+                    pass  # nothing is stored into a folder that was refused, not even the log
+                elif failure is not None and not context.started and self.job.catalog and self.job.catalog.put:
                     record.catalog[NOT_COLLECTED_KEY] = NOT_COLLECTED
                     sys.stderr.write(f"runnable: {NOT_COLLECTED}\n")
                 else:  # a job that started and failed still keeps its outputs
@@ -377,7 +379,15 @@ class JobRunner:
                     from runnable.secrets import mask_record
 
                     mask_record(record, self.options.secrets.values())
-                self.run_log_store.put(record)  # last: the record commits the run
+                if self._run_folder_refused:
+                    # No run happened, as for a catalog location that is a file: the id is given
+                    # back, so that once the old folder is removed the same id can be run again.
+                    with contextlib.suppress(OSError, RunnableError):
+                        self.run_log_store.delete(record.run_id)
+                else:
+                    self.run_log_store.put(record)  # last: the record commits the run
+        if self._run_folder_refused and failure is not None and interrupt is None:
+            raise failure.with_traceback(None)
         if self.options.print_summary:
             sys.stdout.write(json.dumps(summary(record, self.run_log_store.location), indent=4) + "\n")
             sys.stdout.flush()
@@ -400,7 +410,7 @@ class JobRunner:
     def _begin_run(self, run_id: str) -> None:
         """Let the storage prepare the run before the job starts: a local catalog makes the run's
         folder, new, and refuses one left from an earlier run of this id (it could hold links out of
-        the catalog). Then nothing, not even the log, is stored for this run."""
+        the catalog). Then nothing, not even the log, is stored, and the id is given back."""
         begin = getattr(self.storage, "begin_run", None)
         if begin is not None:
             try:

@@ -188,11 +188,11 @@ def test_a_run_folder_already_there_is_refused_before_the_job_and_left_alone(
     else:
         folder.mkdir()
         (folder / "out").symlink_to(outside)
-    code, record = run(workdir, "plant")
-    assert code != 0 and record["status"] == "FAIL"
-    assert "the catalog already has a folder for run 'plant'" in record["error"]["message"]
+    done = run_python(Path("job.py"), workdir, env={"RUNNABLE_RUN_ID": "plant", "LARGE": "0"})
+    assert done.returncode != 0
+    assert "the catalog already has a folder for run 'plant'" in done.stderr
     assert not (workdir / "out").exists()  # the job never ran
-    assert record["files"] == [] and record["execution_log"] is None  # nothing stored into it
+    assert not (workdir / ".run_log_store" / "plant.json").exists()  # the id is given back
     assert list(outside.iterdir()) == []
     assert folder.is_symlink() if left == "link" else (folder.read_text() == "mine" if left == "file"
                                                        else (folder / "out").is_symlink())
@@ -242,3 +242,14 @@ def test_gc_never_deletes_through_a_link_inside_the_catalog(tmp_path: Path, plan
     report = gc.collect(History(storage, store), gc.Policy())
     assert (shaped / ("0" * 30)).read_bytes() == b"precious"
     assert all(digest != "ab" + "0" * 30 for _, digest, _ in report.objects)
+
+
+def test_once_the_leftover_run_folder_is_removed_the_same_id_runs(workdir: Path) -> None:
+    start(workdir)
+    first = succeed(workdir, "again")
+    (workdir / ".run_log_store" / "again.json").unlink()  # the record removed by hand
+    refused = run_python(Path("job.py"), workdir, env={"RUNNABLE_RUN_ID": "again", "LARGE": "0"})
+    assert refused.returncode != 0 and "remove that folder or choose another run id" in refused.stderr
+    shutil.rmtree(workdir / ".catalog" / "again")  # what the message says to do
+    second = succeed(workdir, "again")
+    assert [f["path"] for f in second["files"]] == [f["path"] for f in first["files"]]
