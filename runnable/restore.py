@@ -27,12 +27,12 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.errors import IntegrityError, UsageError
+from runnable.errors import IntegrityError, RestoreError, UsageError
 from runnable.hashing import CHUNK_SIZE, hash_file
 from runnable.patterns import iter_matching
 from runnable.record import FileEntry, RunRecord, check_rel_path
 from runnable.storage import Storage
-from runnable.transfer import temp_name
+from runnable.transfer import blocking_path, temp_name
 from runnable.verify import VerifiedReader, open_stored
 
 
@@ -76,6 +76,10 @@ def restore(record: RunRecord, storage: Storage, patterns: list[str], destinatio
     """Restore the selected files of ``record`` into ``destination`` (created if needed)."""
     report = RestoreReport(record.run_id, destination)
     entries = select(record, patterns)
+    blocker = blocking_path(destination.absolute())
+    if blocker is not None:
+        raise RestoreError(f"cannot restore into {destination}: {blocker} is a file, not a folder; "
+                           "move it away, or restore into another folder")
     destination.mkdir(parents=True, exist_ok=True)
     root = os.path.realpath(destination)
     for entry in entries:

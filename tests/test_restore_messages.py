@@ -117,3 +117,12 @@ def test_a_fifo_where_a_folder_must_go_is_named_and_never_opened(project: Path) 
     line = _line(done.stdout, "data_folder/data.txt")
     assert "a special file (FIFO, socket or device) is in the way: t3/data_folder" in line
     assert (target / "data_folder").is_fifo()
+
+
+def test_a_file_where_the_target_folder_must_go_is_named_and_kept(project: Path) -> None:
+    (project / "r6").write_text("mine\n")
+    done = run_cli(project, "catalog", "get", RUN, "--to", "r6/sub")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"cannot restore into r6/sub: {project / 'r6'} is a file, not a folder" in done.stderr
+    assert "Traceback" not in done.stderr and "Not a directory" not in done.stderr
+    assert (project / "r6").read_text() == "mine\n"
