@@ -33,6 +33,9 @@ from runnable.runlog import CleanableRunLogStore
 from runnable.verify import iter_entries
 from runnable.when import parse_record_time
 
+# Runs whose files gc looks for in the catalog before trusting a run-log store (see
+# _refuse_records_of_another_catalog).
+_SAMPLE = 20
 # While deleting objects, gc looks for runs started meanwhile at least this often.
 RECHECK_SECONDS = 0.2
 # Temporaries younger than this may belong to a copy in progress.
@@ -114,6 +117,35 @@ def _refuse_without_records(history: History) -> None:
     )
 
 
+def _refuse_records_of_another_catalog(history: History, records: dict[str, RunRecord]) -> None:
+    """Stop gc when none of the newest runs that stored files has them in this catalog.
+
+    Their run-log store then belongs to another catalog (a configuration mixing two projects'
+    locations): gc would delete that store's runs by its filters, and take every object here for
+    garbage. A run's files are looked for through the storage itself (one small read each, at most
+    ``_SAMPLE`` runs), so a catalog seen through another path (a container's mount) still matches.
+    """
+    tried = 0
+    for record in sorted(records.values(), key=lambda r: (r.start, r.run_id), reverse=True):
+        entry = next((e for e in iter_entries(record) if e.stored), None)
+        if entry is None:
+            continue  # stored nothing (killed early): says nothing about where it stored
+        try:
+            with history.storage.open_run_file(record.run_id, entry.path):
+                return  # this store's runs are this catalog's
+        except FileNotFoundError:
+            tried += 1
+        if tried >= _SAMPLE:
+            break
+    if tried:
+        raise UsageError(
+            f"none of the {tried} newest runs in the run-log store {history.store.location} has its files in "
+            f"the catalog {history.storage.location}: they were stored in another catalog, and gc would take "
+            "everything stored here for garbage. Point the configuration (--config) at this catalog's "
+            "run-log store, then run gc again"
+        )
+
+
 def choose(records: dict[str, RunRecord], policy: Policy, now: datetime) -> tuple[list[RunRecord], list[str]]:
     """(runs to delete, running runs spared), from the records."""
     newest_first = sorted(records.values(), key=lambda r: (r.start, r.run_id), reverse=True)
@@ -143,6 +175,7 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
     records, unreadable = _read_all(history)
     if not records and not unreadable:
         _refuse_without_records(history)
+    _refuse_records_of_another_catalog(history, records)
     doomed, running = choose(records, policy, now)
     report.kept_running = running
     for record in doomed:

@@ -112,3 +112,25 @@ def test_a_dry_run_says_it_does_not_count_abandoned_temporaries(own: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "not counted in a dry run" in done.stdout
     assert (tmp / ".runnable-tmp-0000-object").exists()  # a dry run deletes nothing
+
+
+def test_gc_refuses_the_run_log_store_of_another_catalog(own: Path, tmp_path: Path) -> None:
+    # Another project's runs (their files are in its own catalog), named by a mixed-up configuration.
+    other = copy_project(own, tmp_path / "other")
+    (other / ".catalog").rename(tmp_path / "other-catalog-aside")
+    for path in (other / ".run_log_store").glob("*.json"):  # other runs: other ids, other content
+        data = json.loads(path.read_text())
+        data["run_id"] = "other-" + data["run_id"]
+        for entry in data["files"]:
+            entry["hash"] = {"md5": "0" * 32}
+        (path.parent / f"{data['run_id']}.json").write_text(json.dumps(data))
+        path.unlink()
+    config = own / "mixed.yaml"
+    config.write_text(f"run-log-store:\n  type: file-system\n  config:\n    log_folder: {other / '.run_log_store'}\n")
+    before, their_records = objects(own), sorted(p.name for p in (other / ".run_log_store").iterdir())
+    for args in (["--dry-run"], ["--yes"], ["--keep-last", "1", "--yes"]):
+        done = run_cli(own, "gc", "--config", str(config), *args)
+        assert done.returncode == 2, done.stdout
+        assert "has its files in the catalog .catalog: they were stored in another catalog" in done.stderr
+    assert objects(own) == before
+    assert sorted(p.name for p in (other / ".run_log_store").iterdir()) == their_records
