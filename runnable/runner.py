@@ -440,6 +440,10 @@ class JobRunner:
         for rel, path in context.extra_outputs:
             if path.exists():
                 try:
+                    if self.options.secrets:  # runnable wrote it (an executed notebook): no value in it
+                        from runnable.secrets import mask_file
+
+                        mask_file(path, self.options.secrets.values())
                     record.files.append(store_single(self.storage, record.run_id, rel, path, self.algorithm))
                 except (RunnableError, OSError) as exc:
                     errors.append(f"could not store {rel!r}: {exc}")

@@ -9,6 +9,7 @@ writes: the execution log, the console copy of the output, the run record and th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runnable.errors import ConfigurationError, SecretError
+from runnable.transfer import atomic_write_bytes
 
 if TYPE_CHECKING:
     from runnable.record import RunRecord
@@ -119,14 +121,42 @@ class Masker:
 
 
 def mask_value(value: Any, masker: Masker) -> Any:
-    """``value`` (JSON-like data) with every secret value inside its strings replaced by ``*****``."""
+    """``value`` (JSON-like data) with every secret value inside its strings replaced by ``*****``.
+
+    A number whose written form holds a secret (a secret "987654321" and a parameter ``n: int``
+    given that value) is written as the masked string: a number cannot be partly masked.
+    """
     if isinstance(value, str):
         return masker.text(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = masker.text(str(value))
+        return value if text == str(value) else text
     if isinstance(value, dict):
         return {mask_value(k, masker): mask_value(v, masker) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask_value(v, masker) for v in value]
     return value
+
+
+def mask_file(path: Path, values: Iterable[str]) -> None:
+    """Mask secret ``values`` in a file runnable itself produced (an executed notebook), in place.
+
+    Also the forms a value takes inside a notebook when it holds a quote, a backslash or non-ASCII:
+    as a Python literal (the injected parameters cell, papermill's escaping, or a ``repr`` in an
+    output), each written once more escaped by the notebook's JSON. Atomic: the file is replaced whole.
+    """
+    forms: set[str] = set()
+    for value in (v for v in values if v):
+        papermill = value.encode("unicode_escape").decode("utf-8").replace('"', '\\"')
+        for text in (value, repr(value)[1:-1], papermill):
+            forms.update([text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]])
+    masker = Masker(forms)
+    if not masker.values:
+        return
+    data = path.read_bytes()
+    masked = masker(data) + masker.flush()
+    if masked != data:
+        atomic_write_bytes(path, masked)
 
 
 def mask_record(record: RunRecord, values: Iterable[str]) -> None:

@@ -99,3 +99,16 @@ def test_a_foreign_python3_kernelspec_does_not_hijack_the_run(workdir: Path, mon
     record = NotebookJob(notebook="small.ipynb").execute(job_id="nb-env")
     assert record.status == "SUCCESS"
     assert "ran 2" in outputs_text(nbformat.read(".catalog/nb-env/small.executed.ipynb", as_version=4))
+
+
+def test_the_executed_notebook_is_stored_with_secrets_masked(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = 'hunter2"xy\\z'  # a quote and a backslash: JSON writes them escaped in the notebook
+    monkeypatch.setenv("API_KEY", secret)
+    monkeypatch.setenv("RUNNABLE_PRM_label", secret)
+    write_notebook(workdir / "nb.ipynb", "import os\nprint('key', os.environ['API_KEY'])\nlabel")
+    record = NotebookJob(notebook="nb.ipynb", secrets=["API_KEY"]).execute(job_id="nb-secret")
+    assert record.status == "SUCCESS"
+    stored = Path(".catalog/nb-secret/nb.executed.ipynb").read_text()
+    assert "hunter2" not in stored
+    executed = nbformat.reads(stored, as_version=4)  # still a valid notebook
+    assert "key *****" in outputs_text(executed)

@@ -147,3 +147,24 @@ def test_mask_value_walks_nested_data() -> None:
     masker = _secrets.Masker(["s3cret"])
     data = {"a": ["x s3cret", {"s3cret": 1}], "b": 2}
     assert _secrets.mask_value(data, masker) == {"a": ["x *****", {"*****": 1}], "b": 2}
+
+
+def test_a_secret_that_is_a_number_is_masked_in_the_record(workdir: Path) -> None:
+    script = workdir / "job.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        from runnable import PythonJob
+
+        def train(n: int, ratio: float):
+            return int(os.environ["API_KEY"])
+
+        PythonJob(function=train, returns=["r"], secrets=["API_KEY"]).execute()
+    """))
+    done = run_python(script, workdir, env={"API_KEY": "987654321", "RUNNABLE_PRM_n": "987654321",
+                                            "RUNNABLE_PRM_ratio": "987654321.5"})
+    assert done.returncode == 0, done.stderr
+    record = next((workdir / ".run_log_store").glob("*.json")).read_text()
+    assert "987654321" not in record and "987654321" not in done.stdout
+    data = json.loads(record)
+    assert data["parameters"] == {"n": "*****", "ratio": "*****.5"} and data["returns"] == {"r": "*****"}
+    assert _secrets.mask_value([True, 7, 98765432], _secrets.Masker(["987654321"])) == [True, 7, 98765432]
