@@ -283,7 +283,12 @@ class NotebookJob(BaseJob):
                 **engine_options,
             )
         except papermill.PapermillExecutionError as exc:
-            raise JobFailedError(f"notebook {self.notebook} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from exc
+            # Named by its first line: the execution count also counts the injected parameters cell.
+            first = next((line.strip() for line in str(exc.source).splitlines() if line.strip()), "")
+            raise JobFailedError(
+                f"notebook {self.notebook} failed in the cell starting {first[:60]!r} (execution count "
+                f"{exc.exec_count} in {self.output_name}): {exc.ename}: {exc.evalue}"
+            ) from exc
         return {}
 
 

@@ -75,6 +75,7 @@ def test_failing_cell_fails_the_run_and_keeps_the_executed_notebook(workdir: Pat
     data = record_of("nb-fail")
     assert data["status"] == "FAIL"
     assert "ValueError" in data["error"]["message"] and "cell exploded" in data["error"]["message"]
+    assert "failed in the cell starting \"raise ValueError('cell exploded')\"" in data["error"]["message"]
     assert [f["path"] for f in data["files"]] == ["broken.executed.ipynb"]
     executed = nbformat.read(".catalog/nb-fail/broken.executed.ipynb", as_version=4)
     text = outputs_text(executed)
