@@ -39,6 +39,12 @@ gc``) once it is older than the grace period and no alias names it.
 * ``hash_first: true`` hashes large files before uploading: unchanged content then uploads zero
   bytes, at the price of a second local read for new content.
 
+Stored content is reused only if it checks out, never on the existence of its key alone: a small
+content must match in size and ETag (its MD5), or else in bytes, and is otherwise replaced by a
+plain PUT; an alias must parse and name a blob of the right size (and the ETag the alias recorded),
+else the fresh upload is kept and the alias replaced. Checking costs at most one small extra
+request and never reads a large blob back.
+
 The client is ``obstore`` (Rust ``object_store``): multipart streaming with bounded memory,
 conditional ``create`` puts (run ids stay unique across machines), retries with backoff, and no
 heavy import: it is imported here only, and this module only when ``type: s3`` is configured.
@@ -46,6 +52,7 @@ heavy import: it is imported here only, and this module only when ``type: s3`` i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -315,25 +322,30 @@ class S3Storage:
         try:
             if size <= self.part_size:
                 digest, size, new = self._store_small(source, algorithm, progress)
-                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
+                object_key = self.object_key(algorithm, digest)
+                self._present(run_key, object_key, algorithm, digest, size, object_key)  # checked: holds the bytes
                 return Stored(digest=digest, size=size, location=location, new=new)
             if self.hash_first:
                 digest, size = hash_file(source, algorithm)
-                if self.has_object(algorithm, digest):
+                _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
+                if data_key is not None:  # else upload it as new content, which repairs the key
                     if progress:
                         progress(size)
-                    self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
+                    self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
                     return Stored(digest=digest, size=size, location=location, new=False)
             if self.run_files == "pointer":
                 digest, size, new = self._store_blob(source, algorithm, progress)
                 self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
                 return Stored(digest=digest, size=size, location=location, new=new)
             try:
-                digest, size = self._stream_upload(source, run_key, algorithm, progress)
+                digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
                 object_key = self.object_key(algorithm, digest)
-                new = not self.has_object(algorithm, digest)
+                _exists, data_key = self._check_large(object_key, size)
+                new = data_key is None
                 if new:
                     # Two runs storing the same new content may both copy: the bytes are identical.
+                    # A damaged content key is replaced the same way (its old blob, if any, is an
+                    # orphan that gc removes).
                     obs.copy(self.store_client, run_key, object_key)
             except BaseException:
                 self._delete_quietly(run_key)
@@ -351,7 +363,8 @@ class S3Storage:
     def _store_small(
         self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, bool]:
-        """One read into memory (at most one part), then one PUT only if the content is new."""
+        """One read into memory (at most one part), then one PUT only if the content is new or the
+        object at its key does not hold exactly these bytes (a plain PUT replaces it atomically)."""
         with open(source, "rb") as handle:
             before = os.fstat(handle.fileno()).st_size
             data = handle.read(self.part_size + 1)
@@ -361,7 +374,7 @@ class S3Storage:
         digest = hash_bytes(data, algorithm)
         if progress:
             progress(len(data))
-        if self.has_object(algorithm, digest):
+        if self._holds(self.object_key(algorithm, digest), data):
             return digest, len(data), False
         _obstore().put(self.store_client, self.object_key(algorithm, digest), data, use_multipart=False)
         self._count(len(data))
@@ -373,20 +386,26 @@ class S3Storage:
         """Stream ``source`` to a fresh blob, then claim its content key with an alias (no copy).
 
         The alias is created with a conditional PUT, so of two stores racing with the same new
-        content exactly one alias (and one blob) survives; the loser deletes its blob.
+        content exactly one alias (and one blob) survives; the loser deletes its blob. An existing
+        content key is reused only if it checks out (``_check_large``); else the fresh blob is kept
+        and the alias replaced to name it (two racing repairs may leave one orphan blob for gc).
         """
         from obstore.exceptions import AlreadyExistsError, PreconditionError
 
         obs = _obstore()
         blob_key = f"{BLOBS}/{uuid.uuid4().hex}"
         try:
-            digest, size = self._stream_upload(source, blob_key, algorithm, progress)
+            digest, size, etag = self._stream_upload(source, blob_key, algorithm, progress)
             object_key = self.object_key(algorithm, digest)
-            new = not self.has_object(algorithm, digest)
+            exists, data_key = self._check_large(object_key, size)
+            new = data_key is None
             if new:
-                alias = json.dumps({"blob": blob_key, "hash": {algorithm: digest}, "size": size}).encode()
+                # The blob's ETag lets a later store see that the blob was replaced (same size,
+                # other bytes) from the HEAD it makes anyway, without reading the blob again.
+                alias = json.dumps({"blob": blob_key, "hash": {algorithm: digest}, "size": size,
+                                    "etag": etag}).encode()
                 try:
-                    obs.put(self.store_client, object_key, alias, mode="create",
+                    obs.put(self.store_client, object_key, alias, mode="overwrite" if exists else "create",
                             attributes={"Content-Type": _ALIAS_TYPE}, use_multipart=False)
                 except (AlreadyExistsError, PreconditionError):
                     new = False
@@ -399,8 +418,9 @@ class S3Storage:
 
     def _stream_upload(
         self, source: str | os.PathLike[str], key: str, algorithm: str, progress: Callable[[int], None] | None
-    ) -> tuple[str, int]:
+    ) -> tuple[str, int, str | None]:
         """Upload ``source`` to ``key`` in parts while hashing it: one read, bounded memory.
+        Returns the digest, the size and the ETag S3 gave the upload.
 
         Any exception while reading (including one raised by ``progress``, or a size change) stops
         the generator, which makes obstore abort the multipart upload: nothing appears at ``key``.
@@ -425,7 +445,7 @@ class S3Storage:
                     f"{source} changed size while it was being stored ({before} -> {after} bytes)"
                 )
 
-        _obstore().put(
+        result = _obstore().put(
             self.store_client,
             key,
             parts(),
@@ -433,13 +453,77 @@ class S3Storage:
             chunk_size=self.part_size,
             max_concurrency=self.max_concurrency,
         )
-        return hasher.hexdigest(), total
+        return hasher.hexdigest(), total, result.get("e_tag")
 
-    def _present(self, run_key: str, object_key: str, algorithm: str, digest: str, size: int) -> None:
-        """Make the run's file show the object: a server-side copy, or a pointer object."""
+    def _holds(self, object_key: str, data: bytes) -> bool:
+        """True if ``object_key`` holds exactly ``data``, a small content in memory: the HEAD a
+        dedup costs anyway gives the size and, for a single-part upload, the MD5 as ETag. Only when
+        the ETag cannot tell (a multipart or encrypted object: SSE-KMS ETags are not MD5s) is the
+        object read, at most one part. False if it is missing or holds anything else."""
+        obs = _obstore()
+        try:
+            meta = obs.head(self.store_client, object_key)
+        except FileNotFoundError:
+            return False
+        if int(meta["size"]) != len(data):
+            return False
+        etag = str(meta.get("e_tag") or "").strip('"').lower()
+        if re.fullmatch(r"[0-9a-f]{32}", etag) and etag == hashlib.md5(data, usedforsecurity=False).hexdigest():
+            return True
+        try:
+            return bytes(obs.get(self.store_client, object_key).bytes()) == data
+        except FileNotFoundError:
+            return False
+
+    def _check_large(self, object_key: str, size: int) -> tuple[bool, str | None]:
+        """Whether ``object_key`` exists, and the key holding its ``size`` bytes if it checks out.
+
+        Never reads the bytes again (that would double the cost of a store): one GET of at most
+        1 KiB of the content key (its type, full size and, for an alias, the alias) and, for an
+        alias, a 1-byte GET of its blob: it must exist with ``size`` bytes and, if the alias
+        recorded the blob's ETag, still have it. Content held at the key itself (``copy`` mode) is
+        checked by size only.
+        """
+        found = self._peek(object_key, _ALIAS_MAX + 1)
+        if found is None:
+            return False, None
+        full_size, _etag, content_type, head = found
+        if full_size > _ALIAS_MAX or content_type != _ALIAS_TYPE:
+            return True, object_key if full_size == size else None
+        try:
+            blob_key = self._alias_target(object_key, head)
+            expected_etag = json.loads(head).get("etag")
+        except (CatalogError, AttributeError):
+            return True, None
+        blob = self._peek(blob_key, 1)
+        if blob is None or blob[0] != size or (expected_etag is not None and blob[1] != expected_etag):
+            return True, None
+        return True, blob_key
+
+    def _peek(self, key: str, length: int) -> tuple[int, str | None, str | None, bytes] | None:
+        """One GET of the first ``length`` bytes of ``key``: its full size, ETag, content type and
+        those bytes; None if it is missing. (A GET, not a HEAD: it also gives the content type.)"""
+        from obstore.exceptions import BaseError
+
+        try:
+            result = _obstore().get(self.store_client, key, options={"range": (0, length)})
+            head = bytes(result.bytes())
+        except FileNotFoundError:
+            return None
+        except BaseError as exc:
+            if "InvalidRange" in str(exc):  # an empty object: it has no range at all
+                return 0, None, None, b""
+            raise
+        return int(result.meta["size"]), result.meta.get("e_tag"), result.attributes.get("Content-Type"), head
+
+    def _present(
+        self, run_key: str, object_key: str, algorithm: str, digest: str, size: int, data_key: str | None = None
+    ) -> None:
+        """Make the run's file show the object: a server-side copy (of ``data_key``, the checked key
+        holding its bytes, when known), or a pointer object."""
         obs = _obstore()
         if self.run_files == "copy":
-            obs.copy(self.store_client, self._data_key(object_key), run_key)
+            obs.copy(self.store_client, data_key or self._data_key(object_key), run_key)
             return
         pointer = json.dumps({"object": object_key, "hash": {algorithm: digest}, "size": size}).encode()
         obs.put(self.store_client, run_key, pointer, attributes={"Content-Type": _POINTER_TYPE}, use_multipart=False)
