@@ -178,7 +178,9 @@ class FlakyProxy:
                 for key, value in response.getheaders():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection"):
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                # A HEAD has no body; its Content-Length is the object's size, as upstream said.
+                upstream_length = response.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", upstream_length or str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
