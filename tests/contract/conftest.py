@@ -144,6 +144,8 @@ class FlakyProxy:
         self.failures = 0
         #: Server-side copies (CopyObject / UploadPartCopy) that went through the proxy.
         self.copies = 0
+        #: Every forwarded request: (method, path, Range header, bytes of the answer's body).
+        self.seen: list[tuple[str, str, str, int]] = []
         lock = threading.Lock()
         target = urlsplit(upstream)
         proxy = self
@@ -174,6 +176,8 @@ class FlakyProxy:
                 conn.request(self.command, self.path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
+                with lock:
+                    proxy.seen.append((self.command, self.path, self.headers.get("Range", ""), len(data)))
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -197,6 +201,17 @@ class FlakyProxy:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+@pytest.fixture
+def counting_proxy(s3_server: S3Server) -> Iterator[FlakyProxy]:
+    """A proxy in front of moto that fails nothing: it counts server-side copies and records every
+    request (``copies``, ``seen``)."""
+    proxy = FlakyProxy(s3_server.endpoint, fail_every=10**9)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
 
 
 @pytest.fixture

@@ -5,21 +5,15 @@ content, never reused, and checking costs no re-read of a large blob. Real jobs 
 from __future__ import annotations
 
 import hashlib
-import http.client
-import http.server
 import json
 import random
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import run_cli, run_python
 
-from .conftest import S3Server, subprocess_env
+from .conftest import FlakyProxy, S3Server, subprocess_env
 
 MiB = 1024 * 1024
 SMALL = 1000
@@ -36,66 +30,6 @@ def make_out():
 if __name__ == "__main__":
     PythonJob(function=make_out, catalog=Catalog(put=["out.bin"])).execute(configuration_file="s3.yaml")
 '''
-
-
-class RecordingProxy:
-    """An HTTP proxy on 127.0.0.1 in front of the S3 server that records every request as
-    (method, path, Range header, bytes of the answer's body)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.seen: list[tuple[str, str, str, int]] = []
-        lock = threading.Lock()
-        target = urlsplit(upstream)
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                with lock:
-                    proxy.seen.append((self.command, self.path, self.headers.get("Range", ""), len(data)))
-                self.send_response(response.status)
-                for key, value in response.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                # A HEAD's Content-Length is the object's size, not that of its (absent) body.
-                length_header = response.getheader("Content-Length") if self.command == "HEAD" else None
-                self.send_header("Content-Length", length_header or str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[RecordingProxy]:
-    recording = RecordingProxy(s3_server.endpoint)
-    try:
-        yield recording
-    finally:
-        recording.close()
 
 
 @pytest.fixture
@@ -179,10 +113,10 @@ def test_small_content_replaced_with_same_size_bytes_is_repaired(
     ],
 )
 def test_large_content_with_a_damaged_blob_is_stored_again(
-    project: Path, s3_server: S3Server, bucket: str, proxy: RecordingProxy,
+    project: Path, s3_server: S3Server, bucket: str, counting_proxy: FlakyProxy,
     run_files: str, hash_first: bool, damage: str,
 ) -> None:
-    configure(project, proxy.endpoint, bucket, "pointer")
+    configure(project, counting_proxy.endpoint, bucket, "pointer")
     first = run_job(project, s3_server, LARGE)
     client, key = s3_server.client(), content_key(LARGE)
     old_blob = json.loads(read(s3_server, bucket, key))["blob"]
@@ -192,12 +126,12 @@ def test_large_content_with_a_damaged_blob_is_stored_again(
         client.delete_object(Bucket=bucket, Key=f"team/catalog/{old_blob}")
     assert states(project, s3_server) == {first: "CORRUPT" if damage == "replace" else "MISSING"}
 
-    configure(project, proxy.endpoint, bucket, run_files, hash_first)
-    proxy.seen.clear()
+    configure(project, counting_proxy.endpoint, bucket, run_files, hash_first)
+    counting_proxy.seen.clear()
     second = run_job(project, s3_server, LARGE)
 
     # Checking the stored content never reads a blob back: only small GETs went out.
-    gets = [(path, rng, size) for method, path, rng, size in proxy.seen if method == "GET"]
+    gets = [(path, rng, size) for method, path, rng, size in counting_proxy.seen if method == "GET"]
     assert {rng for path, rng, _size in gets if "/.objects/blobs/" in path} <= {"bytes=0-0"}  # size and ETag
     assert sum(size for _path, _rng, size in gets) < 64 * 1024
     assert states(project, s3_server) == {first: "OK", second: "OK"}  # both name the repaired content key
@@ -213,22 +147,22 @@ def test_large_content_with_a_damaged_blob_is_stored_again(
 
 @pytest.mark.parametrize("size", [SMALL, LARGE])
 def test_intact_content_costs_one_extra_small_request_at_most(
-    project: Path, s3_server: S3Server, bucket: str, proxy: RecordingProxy, size: int
+    project: Path, s3_server: S3Server, bucket: str, counting_proxy: FlakyProxy, size: int
 ) -> None:
     from runnable.storage.s3 import S3Storage
 
-    storage = S3Storage(bucket, "team/catalog", endpoint_url=proxy.endpoint, region="us-east-1",
+    storage = S3Storage(bucket, "team/catalog", endpoint_url=counting_proxy.endpoint, region="us-east-1",
                         hash_first=True, part_size=5 * MiB)
     source = project / "out.bin"
     source.write_bytes(good_bytes(size))
     assert storage.store("first-run-0001", "out.bin", source, "md5").new
-    proxy.seen.clear()
+    counting_proxy.seen.clear()
     before = storage.bytes_uploaded
 
     stored = storage.store("second-run-0002", "out.bin", source, "md5")
 
     assert not stored.new and storage.bytes_uploaded == before
-    requests = [(method, path.split("/.objects/")[-1][:6], rng) for method, path, rng, _size in proxy.seen]
+    requests = [(method, path.split("/.objects/")[-1][:6], rng) for method, path, rng, _size in counting_proxy.seen]
     if size == SMALL:  # the HEAD of dedup (its ETag is the MD5), then the run's pointer
         assert [r[0] for r in requests] == ["HEAD", "PUT"]
     else:  # at most 1 KiB of the alias, 1 byte of its blob (its size and ETag), then the run's pointer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -336,16 +336,6 @@ def _record(run_id: str) -> RunRecord:
 
 
 # -- S3 pointer mode: large files are never copied server-side ----------------------------------
-
-@pytest.fixture
-def counting_proxy(s3_server: S3Server) -> Iterator[FlakyProxy]:
-    """A proxy in front of moto that fails nothing and counts server-side copies."""
-    proxy = FlakyProxy(s3_server.endpoint, fail_every=10**9)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
-
 
 def _keys(server: S3Server, bucket: str) -> dict[str, int]:
     listing = server.client().list_objects_v2(Bucket=bucket).get("Contents", [])
