@@ -81,6 +81,30 @@ def test_an_interrupt_in_the_parent_stops_and_reaps_the_workers(tmp_path: Path) 
     assert 1 <= len(workers) <= 2 and _gone(workers)
 
 
+def _kill_parent_once_workers_run(script: Path, pids_file: Path, count: int) -> tuple[set[int], list[int]]:
+    """Run ``script``, SIGKILL it once ``count`` workers wrote their pid to ``pids_file``; return the
+    workers and those still alive (not zombies) 10 s later, which are then killed, not left behind."""
+    parent = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if pids_file.exists() and len(set(pids_file.read_text().split())) == count:
+                break
+            time.sleep(0.01)
+        workers = {int(p) for p in pids_file.read_text().split()}
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.01)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    for pid in alive:
+        os.kill(pid, 9)
+    return workers, alive
+
+
 def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     pids_file = tmp_path / "pids"
     script = tmp_path / "parent.py"
@@ -96,23 +120,8 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
 
         run_forked(4, work, 2, lambda i, text: None, block=1)
     """))
-    parent = subprocess.Popen([sys.executable, str(script)])
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if pids_file.exists() and len(set(pids_file.read_text().split())) == 2:
-                break
-            time.sleep(0.01)
-        workers = {int(p) for p in pids_file.read_text().split()}
-        assert len(workers) == 2
-    finally:
-        parent.kill()
-        parent.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
-        time.sleep(0.01)
-    alive = [p for p in workers if Path(f"/proc/{p}").exists()
-             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    workers, alive = _kill_parent_once_workers_run(script, pids_file, 2)
+    assert len(workers) == 2
     assert alive == []
 
 
@@ -138,25 +147,8 @@ def test_workers_of_two_puts_in_threads_die_with_a_killed_parent(tmp_path: Path)
         for thread in threads:
             thread.join()
     """))
-    parent = subprocess.Popen([sys.executable, str(script)])
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if pids_file.exists() and len(set(pids_file.read_text().split())) == 4:
-                break
-            time.sleep(0.01)
-        workers = {int(p) for p in pids_file.read_text().split()}
-        assert len(workers) == 4
-    finally:
-        parent.kill()
-        parent.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
-        time.sleep(0.01)
-    alive = [p for p in workers if Path(f"/proc/{p}").exists()
-             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
-    for pid in alive:  # do not leave them behind whatever the outcome
-        os.kill(pid, 9)
+    workers, alive = _kill_parent_once_workers_run(script, pids_file, 4)
+    assert len(workers) == 4
     assert alive == []
 
 
