@@ -5,6 +5,7 @@ to do, and the user's file or folder is left exactly as it was."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,15 @@ def _line(output: str, rel: str) -> str:
     return lines[0]
 
 
+def _failed(done: subprocess.CompletedProcess[str], rel: str) -> str:
+    """The report line of ``rel``, checked to be a failure that says the way out (exit status 1)."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = _line(done.stdout, rel)
+    assert line.startswith("failed")
+    assert "move it away, or restore into another folder" in line
+    return line
+
+
 @pytest.mark.parametrize("absolute", [False, True], ids=["relative --to", "absolute --to"])
 def test_a_file_where_a_folder_must_go_is_named_and_kept(project: Path, absolute: bool) -> None:
     target = project / "t3"
@@ -50,12 +60,9 @@ def test_a_file_where_a_folder_must_go_is_named_and_kept(project: Path, absolute
 
     done = run_cli(project, "catalog", "get", RUN, "--to", to, "--force")
 
-    assert done.returncode == 1, done.stdout + done.stderr
-    line = _line(done.stdout, "data_folder/data.txt")
-    assert line.startswith("failed")
+    line = _failed(done, "data_folder/data.txt")
     assert f"a file is in the way: {os.path.join(to, 'data_folder')} is where a folder must be" in line
     assert "never turns a file into a folder" in line
-    assert "move it away, or restore into another folder" in line
     assert "File exists" not in done.stdout
     assert (target / "data_folder").read_text() == "mine\n"  # untouched, still a file
     assert (target / "df.csv").read_text() == "a,b\n1,2\n"  # the other file was still restored
@@ -82,12 +89,9 @@ def test_a_folder_where_a_file_must_go_is_named_and_kept_even_with_force(project
 
     done = run_cli(project, "catalog", "get", RUN, "--to", "t3", "--force")
 
-    assert done.returncode == 1, done.stdout + done.stderr
-    line = _line(done.stdout, "df.csv")
-    assert line.startswith("failed")
+    line = _failed(done, "df.csv")
     assert f"a folder is in the way: {os.path.join('t3', 'df.csv')};" in line
     assert "--force replaces files, never folders" in line
-    assert "move it away, or restore into another folder" in line
     assert sorted(p.name for p in (target / "df.csv").iterdir()) == ["keep.txt"]
     assert (target / "df.csv" / "keep.txt").read_text() == "mine\n"
     assert (target / "data_folder" / "data.txt").read_text() == "stored\n"
