@@ -67,3 +67,20 @@ def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: f
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "runnable", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout, check=False, input=input)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four real runs, once per test module: alpha (3 rows), beta (5 rows), gamma (failed), delta
+    (hash only); see tests/history_helpers.py. Modules with another kind of project define their own."""
+    from tests.history_helpers import make_project  # here: history_helpers imports this module
+
+    return make_project(tmp_path_factory.mktemp("history") / "project")
+
+
+@pytest.fixture
+def own(project: Path, tmp_path: Path) -> Path:
+    """A private copy of ``project``, for tests that change it."""
+    from tests.history_helpers import copy_project
+
+    return copy_project(project, tmp_path / "own")

@@ -13,7 +13,6 @@ import pytest
 from tests.conftest import run_cli
 from tests.contract import conftest as s3_fixtures
 from tests.contract.conftest import S3Server, _free_port, subprocess_env
-from tests.history_helpers import copy_project, make_project
 
 # The S3 server and buckets of the contract tests (their conftest does not reach this folder).
 s3_server, aws_env, bucket = s3_fixtures.s3_server, s3_fixtures.aws_env, s3_fixtures.bucket
@@ -121,16 +120,6 @@ def test_a_missing_catalog_bucket_is_named_when_its_files_are_read(tmp_path: Pat
 
 
 # -- local folders: a file where a folder should be, or nothing at all ---------------------------
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_project(tmp_path_factory.mktemp("errors") / "project")
-
-
-@pytest.fixture
-def own(project: Path, tmp_path: Path) -> Path:
-    return copy_project(project, tmp_path / "own")
-
-
 @pytest.mark.parametrize("folder,what", [(".run_log_store", "run-log store"), (".catalog", "catalog")])
 def test_a_store_that_is_a_file_is_one_line_and_nothing_changes(own: Path, folder: str, what: str) -> None:
     (own / folder).rename(own / "moved")

@@ -14,10 +14,8 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.history_helpers import (
-    copy_project,
     corrupt,
     load_record,
-    make_project,
     object_path,
     record_path,
     save_record,
@@ -26,18 +24,6 @@ from tests.history_helpers import (
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four real runs: alpha (3 rows), beta (5 rows), gamma (failed), delta (hash only)."""
-    return make_project(tmp_path_factory.mktemp("history") / "project")
-
-
-@pytest.fixture
-def own(project: Path, tmp_path: Path) -> Path:
-    """A private copy of the project, for tests that change it."""
-    return copy_project(project, tmp_path / "own")
 
 
 def lines(text: str) -> list[str]:

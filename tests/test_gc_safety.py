@@ -12,17 +12,7 @@ from runnable.history import History
 from runnable.runlog import FileSystemRunLogStore
 from runnable.storage.local import FileSystemStorage
 from tests.conftest import run_cli
-from tests.history_helpers import copy_project, make_project
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_project(tmp_path_factory.mktemp("gc-safety") / "project")
-
-
-@pytest.fixture
-def own(project: Path, tmp_path: Path) -> Path:
-    return copy_project(project, tmp_path / "own")
+from tests.history_helpers import copy_project
 
 
 def objects(folder: Path) -> dict[str, bytes]:

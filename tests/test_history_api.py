@@ -22,12 +22,7 @@ from runnable.liveness import owner_alive, pid_alive
 from runnable.record import RunRecord
 from runnable.runlog import FileSystemRunLogStore
 from runnable.when import parse_duration, parse_moment
-from tests.history_helpers import copy_project, corrupt, load_record, make_project, object_path, save_record
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_project(tmp_path_factory.mktemp("history-api") / "project")
+from tests.history_helpers import copy_project, corrupt, load_record, object_path, save_record
 
 
 @pytest.fixture
