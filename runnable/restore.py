@@ -95,23 +95,9 @@ def restore(record: RunRecord, storage: Storage, patterns: list[str], destinatio
 _WAY_OUT = "move it away, or restore into another folder"
 
 
-def _shown(destination: Path, root: str, path: str) -> str:
+def _shown(destination: Path, root: str, path: str | Path) -> str:
     """``path`` (below the resolved ``root``) as the user names it: under the folder they gave."""
     return str(destination / os.path.relpath(path, root))
-
-
-def _first_non_folder(root: str, folder: str) -> str | None:
-    """The first path from ``root`` down to ``folder`` that exists and is not a folder, if any."""
-    path = root
-    for part in os.path.relpath(folder, root).split(os.sep):
-        if part == os.curdir:
-            continue
-        path = os.path.join(path, part)
-        if not os.path.lexists(path):
-            return None  # the rest is missing: os.makedirs creates it
-        if not os.path.isdir(path):
-            return path
-    return None
 
 
 def _restore_one(run_id: str, entry: FileEntry, storage: Storage, destination: Path, root: str,
@@ -156,7 +142,7 @@ def _restore_one(run_id: str, entry: FileEntry, storage: Storage, destination: P
     if not entry.stored:
         report.not_stored.append((rel, expected))
         return
-    blocker = _first_non_folder(root, parent)
+    blocker = blocking_path(Path(parent))  # below root: the destination was checked to be inside it
     if blocker is not None:
         kind = "file" if stat.S_ISREG(os.stat(blocker).st_mode) else "special file (FIFO, socket or device)"
         report.failed.append((rel, f"a {kind} is in the way: {_shown(destination, root, blocker)} is where "
