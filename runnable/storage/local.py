@@ -535,10 +535,13 @@ class FileSystemStorage:
         path = self._object(algorithm, digest)
         folder = os.path.dirname(path)
         try:
-            # Never through a link: .objects, its algorithm and prefix folders must be real folders.
+            # Never through a link: .objects, its algorithm and prefix folders must be real folders
+            # (looked at once per process: ``_dirs`` holds those known to be).
             while len(folder) > len(self._root):
-                if not stat.S_ISDIR(os.lstat(folder).st_mode):
-                    return 0
+                if folder not in self._dirs:
+                    if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                        return 0
+                    self._dirs.add(folder)
                 folder = os.path.dirname(folder)
             size = os.lstat(path).st_size
             os.unlink(path)
