@@ -170,7 +170,7 @@ def _worker(tasks: int, results: int, parent: int, count: int, block: int, work:
         if in_worker is not None:
             in_worker()
         pending: list[str] = []
-        for start in _blocks(tasks, parent):
+        for start in _blocks(tasks):
             for i in range(start, min(start + block, count)):
                 pending.append(f"{i}\t{_escape(work(i))}\n")
                 if len(pending) >= _FLUSH_EVERY:
@@ -214,10 +214,10 @@ def _raise_stopped(signum: int, frame: object) -> None:
     raise _Stopped("stopped by the parent process")
 
 
-def _blocks(tasks: int, parent: int) -> Iterator[int]:
+def _blocks(tasks: int) -> Iterator[int]:
+    """The first index of each block of work, until the task pipe is empty and closed. (A parent
+    that dies is noticed by the watch thread, _exit_with_parent, not here.)"""
     while True:
-        if os.getppid() != parent:
-            return  # the parent is gone
         data = os.read(tasks, _INDEX.size)
         if len(data) < _INDEX.size:
             return
