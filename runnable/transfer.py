@@ -111,10 +111,17 @@ def blocking_path(folder: Path) -> Path | None:
     (then writing there will say what is wrong)."""
     for path in (folder, *folder.parents):
         try:
-            if path.is_dir():
-                return None
-            if os.path.lexists(path):
-                return path
+            try:
+                return None if stat.S_ISDIR(os.stat(path).st_mode) else path  # a link to a folder is one
+            except (FileNotFoundError, NotADirectoryError):  # (the latter: a file above it)
+                if not os.path.lexists(path):
+                    continue
+                # A dangling link, or a folder another process made just now (runs start at once):
+                # one stat decides, never a stat and a separate existence check.
+                try:
+                    return None if stat.S_ISDIR(os.stat(path).st_mode) else path
+                except FileNotFoundError:
+                    return path
         except OSError:
             return None
     return None

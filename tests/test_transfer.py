@@ -290,3 +290,17 @@ def test_an_interrupt_while_the_hash_catches_up_with_the_copy_stops_it(tmp_path:
         finally:
             timer.cancel()
     assert 0 < hasher.seen < (32 << 20) // 2
+
+
+def test_blocking_path_names_what_stands_where_a_folder_must_be(tmp_path: Path) -> None:
+    from runnable.transfer import blocking_path
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "to-folder").symlink_to(tmp_path / "real")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert blocking_path(tmp_path / "real" / "a" / "b") is None  # missing below a folder: makeable
+    assert blocking_path(tmp_path / "to-folder" / "a") is None  # a link to a folder is a folder
+    assert blocking_path(tmp_path / "file" / "a") == tmp_path / "file"
+    assert blocking_path(tmp_path / "dangling" / "a") == tmp_path / "dangling"
+    assert blocking_path(tmp_path / "dangling") == tmp_path / "dangling"
