@@ -172,6 +172,15 @@ def test_a_folder_removed_behind_the_storages_back_is_made_again(storage: FileSy
     assert again.new and storage.object_path("md5", again.digest).read_bytes() == b"a"
 
 
+def test_the_temporaries_folder_removed_behind_the_storages_back_is_made_again(storage: FileSystemStorage,
+                                                                              tmp_path: Path) -> None:
+    big = SMALL_FILE + 1  # copied through a temporary object
+    storage.store("run-1", "a.bin", write(tmp_path / "a.bin", data_of(big, 1)), "md5")
+    shutil.rmtree(storage.root / OBJECTS / "tmp")  # e.g. someone tidying the catalog by hand
+    again = storage.store("run-1", "b.bin", write(tmp_path / "b.bin", data_of(big, 2)), "md5")
+    assert again.new and (storage.root / "run-1" / "b.bin").read_bytes() == data_of(big, 2)
+
+
 def test_a_run_folder_removed_behind_the_storages_back_is_made_again(storage: FileSystemStorage,
                                                                       tmp_path: Path) -> None:
     storage.store("run-1", "d/a.txt", write(tmp_path / "a.txt", b"a"), "md5")

@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from runnable.errors import CatalogError, RecordError
 from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest
@@ -70,6 +70,7 @@ HINTS = ".hints"
 #: (see the module's docstring): for an unchanged 1 GiB output that saves writing 1 GiB.
 HASH_FIRST_MIN = 8 * 1024 * 1024
 _READ_ONLY = READ_ONLY
+_T = TypeVar("_T")
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+: a file created without a name
 # Link failures that mean "this file system cannot do it here", answered by copying instead:
 # EMLINK (an object already has the most hard links allowed, 65000 on ext4), EPERM/ENOTSUP (no hard
@@ -174,11 +175,14 @@ class FileSystemStorage:
         try:
             self._make_real_folders(folder)
         except FileNotFoundError:  # a parent was removed behind our back: look at each one again
-            parent = folder
-            while len(parent) >= len(self._root):
-                self._dirs.discard(parent)
-                parent = os.path.dirname(parent)
+            self._forget(folder)
             self._make_real_folders(folder)
+
+    def _forget(self, folder: str) -> None:
+        """Stop taking ``folder`` and its parents in the catalog as made: one was removed."""
+        while len(folder) >= len(self._root):
+            self._dirs.discard(folder)
+            folder = os.path.dirname(folder)
 
     def _make_real_folders(self, folder: str) -> None:
         """Make ``folder`` (in ``.objects``) and its parents up to the catalog folder, refusing any
@@ -305,10 +309,21 @@ class FileSystemStorage:
                 raise self._not_a_real_folder(folder, info, "remove it or choose another run id")
         self._run_folders.add(run_id)
 
-    def _temp_object(self) -> str:
+    def _create_temp(self, create: Callable[[str], _T]) -> tuple[str, _T]:
+        """A new temporary object's name, and what ``create(name)`` returned on making it there.
+
+        Makes the temporaries folder again if it was removed while this storage knew it (a hand
+        tidying the catalog mid-run): a store never fails for a folder the catalog can make.
+        """
         folder = f"{self._objects}/{TMP}"
         self._ensure_dir(folder)
-        return f"{folder}/{unique_temp('object')}"
+        name = f"{folder}/{unique_temp('object')}"
+        try:
+            return name, create(name)
+        except FileNotFoundError:
+            self._forget(folder)
+            self._ensure_dir(folder)
+            return name, create(name)
 
     def _commit_bytes(self, data: bytes, folder: str, obj: str) -> bool:
         """Store a small content read into memory as ``obj`` in ``folder``; the hash is known first,
@@ -333,8 +348,8 @@ class FileSystemStorage:
                 created = self._commit_anonymous(data, folder, obj)
             if created is not None:
                 return created
-        tmp = self._temp_object()
-        write_new_file(tmp, data)  # no fsync: the same durability as cp (see docs/storage.md)
+        # No fsync: the same durability as cp (see docs/storage.md).
+        tmp, _ = self._create_temp(lambda name: write_new_file(name, data))
         try:
             self._retry_in_new_dir(os.path.dirname(obj), lambda: os.replace(tmp, obj))
         except BaseException:
@@ -428,9 +443,8 @@ class FileSystemStorage:
         self, src: int, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, str, bool]:
         """Copy into a temporary object while hashing, then give it its content name."""
-        tmp = self._temp_object()
+        tmp, out = self._create_temp(lambda name: os.open(name, CREATE_FLAGS, _READ_ONLY))
         try:
-            out = os.open(tmp, CREATE_FLAGS, _READ_ONLY)
             try:
                 digest, size = hash_stream(src, algorithm, sink=out, progress=progress, name=source)
             finally:
