@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from runnable import params as _params
 from runnable.catalog import Catalog
-from runnable.errors import JobFailedError, ParameterError, RunnableError
+from runnable.errors import ConfigurationError, JobFailedError, ParameterError, RunnableError
 
 if TYPE_CHECKING:
     from runnable.record import RunRecord
@@ -46,6 +46,21 @@ class JobContext:
     started: bool = False
 
 
+def _check_name(name: str | None) -> str | None:
+    """A job name names the execution log in the run's folder: it must be one file name."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"a job's name must be a string, not {type(name).__name__}")
+    if not name or "/" in name or "\0" in name:
+        raise ConfigurationError(
+            f"job name {name!r} cannot be used: the run's folder keeps the execution log as "
+            f"'{{name}}.execution.log', so the name must be one non-empty file name, without '/'; "
+            "choose another name (for example with '-' instead of '/')"
+        )
+    return name
+
+
 class BaseJob:
     """Common options of every job kind: a catalog, a name, secrets."""
 
@@ -62,7 +77,7 @@ class BaseJob:
         if isinstance(secrets, str):
             secrets = [secrets]
         self.catalog = catalog
-        self._name = name
+        self._name = _check_name(name)
         self.secrets = list(secrets)
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from runnable import Catalog, JobFailedError, PythonJob, RunIdError
+from runnable import Catalog, ConfigurationError, JobFailedError, PythonJob, RunIdError
 from runnable.runid import ADJECTIVES, SURNAMES
 from tests.conftest import REPO, run_python
 
@@ -132,6 +132,17 @@ def test_constructor_checks_its_arguments() -> None:
         PythonJob(function=print, catalog=["df.csv"])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="store_copy"):
         Catalog(put=["a"], store_copy="no")  # type: ignore[arg-type]
+
+
+
+@pytest.mark.parametrize("bad", ["a/b", "../up", "nul\0", ""])
+def test_a_job_name_that_is_not_one_file_name_is_refused_before_anything_runs(workdir: Path, bad: str) -> None:
+    ran: list[int] = []
+    with pytest.raises(ConfigurationError, match=re.escape(repr(bad))):
+        PythonJob(function=lambda: ran.append(1), name=bad).execute()
+    assert ran == [] and not (workdir / ".run_log_store").exists() and not (workdir / ".catalog").exists()
+    with pytest.raises(TypeError, match="name"):
+        PythonJob(function=print, name=3)  # type: ignore[arg-type]
 
 
 # -- failures ------------------------------------------------------------------------------------
