@@ -3,9 +3,9 @@
     python benchmarks/layout_floor.py SOURCE_FOLDER CATALOG_FOLDER
 
 Stores every file under SOURCE_FOLDER the way the catalog lays it out on disk, and nothing more:
-read it, hash it (MD5), write its content once under its hash, crash-safe (a file with no name,
-linked in whole, as runnable does), and give it its name in the run's folder as a hard link to that
-object. Spread over one forked process per CPU, in blocks of 100 files. No run record, no checks of
+read it (up to 64 KiB, in one call), hash it (MD5), write its content once under its hash,
+crash-safe (a file with no name, linked in whole, as runnable does), and give it its name in the
+run's folder as a hard link to that object. Spread over one forked process per CPU, in blocks of 100 files. No run record, no checks of
 existing content, no error handling, no progress: a bare loop of the system calls the layout needs.
 
 ``catalog_bench.py`` times it as its own process beside ``cp -r`` and runnable for workload 4. Its
@@ -34,7 +34,7 @@ def store(source: str, catalog: str, files: list[str]) -> None:
     made: set[str] = set()
     for rel in files:
         fd = os.open(f"{source}/{rel}", os.O_RDONLY | os.O_CLOEXEC)
-        data = os.read(fd, 1 << 20)
+        data = os.read(fd, 1 << 16)  # the whole file: this workload's files are 1 KiB
         os.close(fd)
         digest = hashlib.md5(data).hexdigest()
         prefix = f"{catalog}/.objects/md5/{digest[:2]}"
