@@ -12,11 +12,12 @@ A job says *what* runs; ``execute()`` runs it once as a tracked run (see ``runne
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,6 +47,11 @@ class JobContext:
     started: bool = False
 
 
+#: The longest job name, in bytes of UTF-8: its execution log ``{name}.runnable-execution-NN.log``
+#: must still fit the 255 bytes most file systems allow for a file name.
+MAX_NAME_BYTES = 200
+
+
 def _check_name(name: str | None) -> str | None:
     """A job name names the execution log in the run's folder: it must be one file name."""
     if name is None:
@@ -58,7 +64,26 @@ def _check_name(name: str | None) -> str | None:
             f"'{{name}}.execution.log', so the name must be one non-empty file name, without '/'; "
             "choose another name (for example with '-' instead of '/')"
         )
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise ConfigurationError(
+            f"job name {name[:40]!r}... is {len(name.encode('utf-8', 'surrogateescape'))} bytes long; the "
+            f"execution log '{{name}}.execution.log' needs a file name, so a job name may have at most "
+            f"{MAX_NAME_BYTES} bytes: choose a shorter name"
+        )
     return name
+
+
+def _names(value: Sequence[str] | str, what: str) -> list[str]:
+    """``value`` as a list of strings (a single string is one name), or a TypeError naming ``what``."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what} takes a list of names, not {value!r}")
+    names = list(value)
+    for item in names:
+        if not isinstance(item, str):
+            raise TypeError(f"{what} takes a list of names (strings); {item!r} in it is a {type(item).__name__}")
+    return names
 
 
 class BaseJob:
@@ -74,11 +99,9 @@ class BaseJob:
     ) -> None:
         if catalog is not None and not isinstance(catalog, Catalog):
             raise TypeError(f"catalog must be a runnable.Catalog, not {type(catalog).__name__}")
-        if isinstance(secrets, str):
-            secrets = [secrets]
         self.catalog = catalog
         self._name = _check_name(name)
-        self.secrets = list(secrets)
+        self.secrets = _names(secrets, f"{type(self).__name__}(secrets=...)")
 
     @property
     def name(self) -> str:
@@ -101,7 +124,7 @@ class BaseJob:
         configuration_file: str | os.PathLike[str] | None = None,
         parameters_file: str | os.PathLike[str] | None = None,
         job_id: str | None = None,
-        tags: Sequence[str] = (),
+        tags: Sequence[str] | str | None = (),
     ) -> RunRecord | None:
         """Run the job once as a tracked run and return its record (None for a dry run).
 
@@ -112,7 +135,7 @@ class BaseJob:
         from runnable.runner import execute_job
 
         try:
-            return execute_job(self, configuration_file, parameters_file, job_id, list(tags))
+            return execute_job(self, configuration_file, parameters_file, job_id, tags)
         except JobFailedError as exc:
             # runnable's own frames say nothing about why the job failed: an uncaught failure shows
             # the caller's line and the one-line reason (the job's traceback is printed above it).
@@ -143,11 +166,15 @@ class PythonJob(BaseJob):
     ) -> None:
         if not callable(function):
             raise TypeError(f"PythonJob(function=...) must be callable, not {function!r}")
-        if isinstance(returns, str):
-            returns = [returns]
         super().__init__(catalog=catalog, name=name, secrets=secrets)
         self.function = function
-        self.returns = list(returns)
+        self.returns = _names(returns, "PythonJob(returns=...)")
+        twice = sorted({n for n in self.returns if self.returns.count(n) > 1})
+        if twice:
+            raise ConfigurationError(
+                f"PythonJob(returns={self.returns!r}) names {', '.join(map(repr, twice))} more than once; "
+                "each returned value needs its own name, or one of them would be lost from the record"
+            )
 
     def default_name(self) -> str:
         return str(getattr(self.function, "__name__", "function"))
@@ -167,7 +194,12 @@ class PythonJob(BaseJob):
 
     def run(self, context: JobContext) -> dict[str, Any]:
         kwargs = _params.bind(self.function, context.parameters)
-        context.resolved_parameters = {name: _params.jsonable(v) for name, v in kwargs.items()}
+        misspelled, defaults = _params.not_taken(self.function, context.parameters)
+        for given, argument in misspelled:
+            sys.stderr.write(f"runnable: warning: parameter {given!r} was not passed: {self.name}() takes no "
+                             f"argument of that name (did you mean {argument!r}?)\n")
+        # The record says what the function ran with: the parameters it took and the defaults.
+        context.resolved_parameters = {name: _params.jsonable(v) for name, v in {**defaults, **kwargs}.items()}
         context.started = True
         value = self.function(**kwargs)
         if not self.returns:
@@ -215,12 +247,23 @@ class ShellJob(BaseJob):
         return {**super().describe(), "command": self.command}
 
     def run(self, context: JobContext) -> dict[str, Any]:
-        env = {**os.environ, **_params.to_environment(context.parameters)}
+        exported = _params.to_environment(context.parameters)
+        _params.check_environment(exported)
+        env = {**os.environ, **exported}
         # Inherit fds 1 and 2: the runner's capture tees them to the console and the log.
         import subprocess  # here: only a shell job starts one, and the import costs every run ~4 ms
 
         context.started = True
-        done = subprocess.run(self.command, shell=True, cwd=context.working_folder, env=env, check=False)
+        try:
+            done = subprocess.run(self.command, shell=True, cwd=context.working_folder, env=env, check=False)
+        except OSError as exc:
+            if exc.errno != errno.E2BIG or not exported:
+                raise
+            largest = max(exported, key=lambda k: len(exported[k]))
+            raise ParameterError(
+                f"the command could not start: its environment is too large ({exc.strerror}); the largest "
+                f"parameter is {largest!r} ({len(exported[largest])} characters): pass large values in a file"
+            ) from None
         if done.returncode < 0:
             try:
                 name = signal.Signals(-done.returncode).name
@@ -252,6 +295,10 @@ class NotebookJob(BaseJob):
         kernel: str | None = None,
     ) -> None:
         super().__init__(catalog=catalog, name=name, secrets=secrets)
+        if not isinstance(notebook, (str, os.PathLike)):
+            raise TypeError(f"NotebookJob(notebook=...) takes the path of a .ipynb file, not {notebook!r}")
+        if kernel is not None and not isinstance(kernel, str):
+            raise TypeError(f"NotebookJob(kernel=...) takes a kernel's name such as 'python3', not {kernel!r}")
         self.notebook = Path(notebook)
         self.kernel = kernel
 

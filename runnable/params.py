@@ -140,6 +140,47 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
     return kwargs
 
 
+def not_taken(function: Callable[..., Any], params: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """What ``bind`` leaves out: given names that look like a misspelled argument, as ``(given,
+    argument)`` pairs, and the defaults of the arguments no parameter gave (what the function ran
+    with). A function with ``**kwargs`` takes every name; one without a signature tells nothing.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return [], {}
+    arguments = [name for name, p in signature.parameters.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    defaults = {name: signature.parameters[name].default for name in arguments
+                if name not in params and signature.parameters[name].default is not inspect.Parameter.empty}
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return [], defaults
+    import difflib  # here: only a run with a parameter the function does not take needs it
+
+    misspelled = []
+    for name in params:
+        if name not in signature.parameters:
+            close = difflib.get_close_matches(name, [a for a in arguments if a not in params], n=1, cutoff=0.75)
+            if close:
+                misspelled.append((name, close[0]))
+    return misspelled, defaults
+
+
+def check_environment(exported: Mapping[str, str]) -> None:
+    """Raise ParameterError for a parameter that cannot become an environment variable."""
+    for name, value in exported.items():
+        if not name or "=" in name or "\0" in name:
+            raise ParameterError(
+                f"parameter {name!r} cannot be passed to a shell command: an environment variable's name "
+                "cannot be empty or hold '=' or a NUL character; rename the parameter"
+            )
+        if "\0" in value:
+            raise ParameterError(
+                f"parameter {name!r} holds a NUL character, which an environment variable cannot carry; "
+                "pass that value in a file instead"
+            )
+
+
 def to_environment(params: Mapping[str, Any]) -> dict[str, str]:
     """Parameters as environment variables for a shell job: strings as-is, others as JSON."""
     out: dict[str, str] = {}

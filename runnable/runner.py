@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +53,7 @@ from runnable.put import put_files, store_single
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
 from runnable.runlog import RunLogStore
 from runnable.storage import Storage
+from runnable.transfer import make_location
 from runnable.version import __version__
 
 if TYPE_CHECKING:
@@ -275,10 +276,25 @@ class JobRunner:
         Only a backend that can tell (a local folder) has ``check_location()``; an object store
         has nothing in the way of a folder.
         """
-        for service in (self.storage, self.run_log_store):
+        working = self.working_folder.resolve()
+        local: list[tuple[Path, str, str]] = []  # folders to make once every check passed
+        for service, what, setting in ((self.storage, "catalog", "catalog_location"),
+                                       (self.run_log_store, "run-log store", "log_folder")):
+            root = getattr(service, "root", None)
+            if isinstance(root, Path) and (root.resolve() == working or root.resolve() in working.parents):
+                where = "is the working folder" if root.resolve() == working else "contains the working folder"
+                raise CatalogError(
+                    f"the {what} location {service.location!r} {where} {working}; runnable keeps its own "
+                    f"files there and would mix them with yours: set {setting} in the configuration to a "
+                    f"folder of its own (the default is {'.catalog' if setting == 'catalog_location' else '.run_log_store'!r})"
+                )
             check = getattr(service, "check_location", None)
             if check is not None:
                 check()
+            if isinstance(root, Path):
+                local.append((root, f"the {what} location", setting))
+        for root, what, setting in local:
+            make_location(root, what, setting)
 
     # -- the whole run ----------------------------------------------------------------------
     def run(self) -> RunRecord:
@@ -514,7 +530,7 @@ def execute_job(
     configuration_file: str | os.PathLike[str] | None,
     parameters_file: str | os.PathLike[str] | None,
     run_id: str | None,
-    tags: Sequence[str],
+    tags: Sequence[str] | str | None,
 ) -> RunRecord | None:
     """``job.execute()``: merge arguments with the environment, build the services, run.
 
@@ -522,10 +538,14 @@ def execute_job(
     """
     given = {"configuration_file": configuration_file, "parameters_file": parameters_file, "job_id": run_id}
     for name, value in given.items():
+        wanted = (str,) if name == "job_id" else (str, os.PathLike)
+        if value is not None and not isinstance(value, wanted):
+            what = "a run id (a string)" if name == "job_id" else "the path of a YAML file"
+            raise TypeError(f"execute({name}=...) takes {what}, not the {type(value).__name__} {value!r}")
         _check_command_line(name, value)
     configuration = _config.load(configuration_file)
     parameters_file = parameters_file or os.environ.get(ENV_PARAMETERS_FILE) or None
-    all_tags = list(tags) + [t for t in os.environ.get(ENV_TAGS, "").split(",") if t]
+    all_tags = _tags(tags) + _tags(os.environ.get(ENV_TAGS, "").split(","))
     options = RunOptions(
         run_id=run_id or os.environ.get(ENV_RUN_ID) or None,
         parameters=_params.collect(parameters_file),
@@ -534,6 +554,24 @@ def execute_job(
     executor = configuration.executor()  # ``local`` inside a container or pod started by runnable
     result: RunRecord | None = executor.execute(job, configuration, options)
     return result
+
+
+def _tags(tags: Sequence[str] | str | None) -> list[str]:
+    """Tags as a list: one string is one tag (not its letters), blanks around each are dropped, and
+    blank tags are left out (``RUNNABLE_TAGS="a, b,"`` is ``["a", "b"]``)."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = [tags]
+    elif isinstance(tags, (bytes, bytearray)) or not isinstance(tags, Iterable):
+        raise TypeError(f"execute(tags=...) takes a list of tags, not {tags!r}")
+    out = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise TypeError(f"execute(tags=...) takes tags that are strings; {tag!r} is a {type(tag).__name__}")
+        if tag.strip():
+            out.append(tag.strip())
+    return out
 
 
 def _check_command_line(name: str, value: str | os.PathLike[str] | None) -> None:

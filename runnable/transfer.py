@@ -105,6 +105,21 @@ def refuse_non_folder(root: Path, what: str, setting: str) -> None:
     )
 
 
+def make_location(root: Path, what: str, setting: str) -> None:
+    """Make the folder ``root`` (and its parents) before a job runs, or raise CatalogError naming
+    ``what`` and the configuration key ``setting`` if no folder can be made there (read-only, no
+    permission, ``/proc``). A file in the way is found by ``refuse_non_folder`` first."""
+    if os.path.isdir(root):  # the usual case after the first run: one stat, nothing to make
+        return
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as exc:
+        raise CatalogError(
+            f"{what} {root} cannot be made ({exc.strerror or exc}); set another {setting} in the "
+            "configuration, or make that folder writable, then run again"
+        ) from None
+
+
 def blocking_path(folder: Path) -> Path | None:
     """What stands where ``folder`` must be a folder: the first of it and its parents that exists,
     if that is not a folder (a file, say). None when nothing is in the way, or it cannot be looked at

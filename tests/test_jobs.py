@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from runnable import Catalog, ConfigurationError, JobFailedError, PythonJob, RunIdError
+from runnable import Catalog, ConfigurationError, JobFailedError, NotebookJob, PythonJob, RunIdError
 from runnable.runid import ADJECTIVES, SURNAMES
 from tests.conftest import REPO, run_python
 
@@ -143,6 +143,40 @@ def test_a_job_name_that_is_not_one_file_name_is_refused_before_anything_runs(wo
     assert ran == [] and not (workdir / ".run_log_store").exists() and not (workdir / ".catalog").exists()
     with pytest.raises(TypeError, match="name"):
         PythonJob(function=print, name=3)  # type: ignore[arg-type]
+
+
+
+def test_a_job_name_too_long_for_its_log_file_is_refused_before_anything_runs(workdir: Path) -> None:
+    with pytest.raises(ConfigurationError, match="at most 200 bytes"):
+        PythonJob(function=print, name="x" * 300)
+    assert PythonJob(function=print, name="x" * 200).name == "x" * 200
+
+
+def test_returns_named_twice_are_refused(workdir: Path) -> None:
+    with pytest.raises(ConfigurationError, match="'a' more than once"):
+        PythonJob(function=lambda: (1, 2), returns=["a", "a"])
+
+
+@pytest.mark.parametrize(("make", "names"), [
+    (lambda: PythonJob(function=print, returns=5), "returns"),  # type: ignore[arg-type]
+    (lambda: PythonJob(function=print, secrets=5), "secrets"),  # type: ignore[arg-type]
+    (lambda: PythonJob(function=print, secrets=[5]), "secrets"),  # type: ignore[list-item]
+    (lambda: NotebookJob(None), "notebook"),  # type: ignore[arg-type]
+    (lambda: NotebookJob("nb.ipynb", kernel=5), "kernel"),  # type: ignore[arg-type]
+    (lambda: PythonJob(function=print).execute(parameters_file={"epochs": 3}), "parameters_file"),  # type: ignore[arg-type]
+    (lambda: PythonJob(function=print).execute(tags=[1]), "tags"),  # type: ignore[list-item]
+])
+def test_arguments_of_the_wrong_type_are_refused_by_name(workdir: Path, make: Any, names: str) -> None:
+    with pytest.raises(TypeError, match=names):
+        make()
+    assert not (workdir / ".run_log_store").exists()
+
+
+def test_one_string_is_one_tag_and_blank_tags_are_left_out(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert PythonJob(function=lambda: None, name="t").execute(tags="experiment").tags == ["experiment"]
+    monkeypatch.setenv("RUNNABLE_TAGS", " a , ,b")
+    assert PythonJob(function=lambda: None, name="t").execute(tags=[" keep ", " "]).tags == ["keep", "a", "b"]
+    assert PythonJob(function=lambda: None, name="t").execute(tags=None).tags == ["a", "b"]
 
 
 # -- failures ------------------------------------------------------------------------------------

@@ -148,3 +148,30 @@ def test_parameters_file_from_the_environment(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout[done.stdout.index("{\n") :])
     assert json.loads((tmp_path / summary["run_record"]).read_text())["returns"] == {"n": 42}
+
+
+MISSPELLED = """
+from runnable import PythonJob
+
+def train(epochs: int = 3, learning_rate: float = 0.01):
+    print(f"training for {epochs} epochs at lr={learning_rate}")
+
+PythonJob(function=train).execute(parameters_file="params.yaml")
+"""
+
+
+def test_a_parameter_that_looks_like_a_misspelled_argument_is_warned_about_and_defaults_are_recorded(
+    workdir: Path,
+) -> None:
+    (workdir / "params.yaml").write_text("epoch: 50\nlearning-rate: 0.5\nshared_with_another_job: 1\n")
+    done = run_python(MISSPELLED, workdir)
+    assert done.returncode == 0, done.stderr
+    assert "training for 3 epochs at lr=0.01" in done.stdout
+    assert "parameter 'epoch' was not passed: train() takes no argument of that name (did you mean 'epochs'?)" \
+        in done.stderr
+    assert "did you mean 'learning_rate'?" in done.stderr
+    assert "shared_with_another_job" not in done.stderr  # a parameter for another job is no mistake
+    run_id = json.loads(done.stdout[done.stdout.index("{"):])["run_id"]
+    saved = json.loads((workdir / ".run_log_store" / f"{run_id}.json").read_text())["parameters"]
+    assert saved == {"epoch": 50, "learning-rate": 0.5, "shared_with_another_job": 1,
+                     "epochs": 3, "learning_rate": 0.01}  # what was given, and the defaults that ran

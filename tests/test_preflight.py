@@ -210,3 +210,31 @@ def test_plain_python_keeps_the_scripts_argument_over_the_environment(workdir: P
     done = run_python(path, workdir, env={"RUNNABLE_PARAMETERS_FILE": "other.yaml"})
     assert done.returncode == 0, done.stderr
     assert (workdir / "ran.txt").read_text() == "3"  # params.yaml, as before
+
+
+# -- 4. runnable's folders must be folders of their own ------------------------------------------
+
+@pytest.mark.parametrize(("setting", "value", "where"), [
+    ("catalog: {type: file-system, config: {catalog_location: '.'}}", ".", "is the working folder"),
+    ("catalog: {type: file-system, config: {catalog_location: '..'}}", "..", "contains the working folder"),
+    ("run-log-store: {type: file-system, config: {log_folder: '.'}}", ".", "is the working folder"),
+])
+def test_a_catalog_or_run_log_store_that_is_the_working_folder_is_refused_before_the_job(
+    workdir: Path, setting: str, value: str, where: str
+) -> None:
+    (workdir / "config.yaml").write_text(setting + "\n")
+    (workdir / "settings.json").write_text('{"mine": true}\n')
+    done = run_python(script(workdir, WRITES_OUT, "config.yaml"), workdir)
+    assert done.returncode == 1
+    assert f"location {value!r} {where}" in done.stderr and "of its own" in done.stderr
+    assert not (workdir / "ran.txt").exists() and done.stdout == ""
+    assert sorted(p.name for p in workdir.iterdir()) == ["config.yaml", "job.py", "settings.json"]
+
+
+def test_a_catalog_location_that_cannot_be_made_is_refused_before_the_job(workdir: Path) -> None:
+    (workdir / "config.yaml").write_text("catalog: {type: file-system, config: {catalog_location: /proc/nope}}\n")
+    done = run_python(script(workdir, WRITES_OUT, "config.yaml"), workdir)
+    assert done.returncode == 1
+    assert "the catalog location /proc/nope cannot be made" in done.stderr and "catalog_location" in done.stderr
+    assert "Traceback" not in done.stderr.split("runnable.errors.CatalogError")[0].split("job.py")[-1]
+    assert not (workdir / "ran.txt").exists() and not (workdir / ".run_log_store").exists()

@@ -72,3 +72,18 @@ def test_shell_job_failure_exits_a_script_non_zero(tmp_path: Path) -> None:
 def test_empty_command_is_refused() -> None:
     with pytest.raises(TypeError, match="non-empty"):
         ShellJob(command="  ")
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("a=b", "1", "parameter 'a=b' cannot be passed to a shell command"),
+    ("text", "a\0b", "parameter 'text' holds a NUL character"),
+    ("big", "x" * 3_000_000, "the largest parameter is 'big' (3000000 characters)"),
+])
+def test_a_parameter_that_cannot_be_an_environment_variable_is_named(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    Path("params.yaml").write_text(json.dumps({name: value}))
+    with pytest.raises(JobFailedError) as failed:
+        ShellJob(command="touch ran.txt", name="env").execute(parameters_file="params.yaml")
+    assert expected in str(failed.value) and "ParameterError" in str(failed.value)
+    assert not Path("ran.txt").exists()
