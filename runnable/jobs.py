@@ -277,6 +277,22 @@ class ShellJob(BaseJob):
         return {"exit_code": 0}
 
 
+def _check_notebook(source: Path, given: Path) -> None:
+    """Raise ConfigurationError unless ``source`` holds a notebook's JSON (an object with cells)."""
+    import json
+
+    try:
+        content = json.loads(source.read_bytes())
+        problem = None if isinstance(content, dict) and "cells" in content else "it has no cells"
+    except (ValueError, UnicodeDecodeError) as exc:
+        problem = f"it is not JSON ({exc})"
+    if problem:
+        raise ConfigurationError(
+            f"notebook {str(given)!r} is not a Jupyter notebook: {problem}; NotebookJob runs .ipynb files "
+            "(run a Python script with PythonJob, or ShellJob('python script.py'))"
+        )
+
+
 class NotebookJob(BaseJob):
     """Execute a Jupyter notebook with a Python kernel (needs ``pip install 'runnable[notebook]'``).
 
@@ -316,6 +332,7 @@ class NotebookJob(BaseJob):
         source = self.notebook if self.notebook.is_absolute() else context.working_folder / self.notebook
         if not source.is_file():
             raise FileNotFoundError(f"notebook {str(self.notebook)!r} does not exist in {context.working_folder}")
+        _check_notebook(source, self.notebook)
         try:
             import papermill
         except ImportError as exc:

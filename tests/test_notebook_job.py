@@ -87,6 +87,15 @@ def test_missing_notebook_fails_naming_it(workdir: Path) -> None:
         NotebookJob(notebook="absent.ipynb").execute()
 
 
+@pytest.mark.parametrize("text", ["print('a script')\n", '{"not": "a notebook"}', "\xff\xfe"])
+def test_a_file_that_is_not_a_notebook_fails_naming_it_before_it_starts(workdir: Path, text: str) -> None:
+    Path("notnb.py").write_text(text, encoding="latin-1")
+    Path("left.txt").write_text("left by something else")
+    with pytest.raises(JobFailedError, match="'notnb.py' is not a Jupyter notebook") as failed:
+        NotebookJob("notnb.py", catalog=Catalog(put=["left.txt"])).execute()
+    assert failed.value.record.files == []  # it never started: nothing collected as its output
+
+
 def test_a_foreign_python3_kernelspec_does_not_hijack_the_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 'python3' kernel registered for another interpreter (here: one that does not exist) is ignored."""
     spec_dir = workdir.parent / "jupyter" / "kernels" / "python3"
