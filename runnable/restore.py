@@ -14,7 +14,9 @@ Rules, in the order they are applied to each selected file:
 7. otherwise the stored copy is streamed to a temporary file beside the destination while it is
    hashed, and renamed into place only if the hash and size match the record.
 
-Every file is attempted; the report says what happened to each.
+Every file is attempted; the report says what happened to each. Before any of them, the target
+folder itself is refused (``RestoreError``) when it is, or resolves to a folder inside, the catalog
+or another of runnable's own folders: restoring there would overwrite stored copies or records.
 
 >>> # restore(record, storage, ["data_folder/"], Path("restored"), force=False).ok
 """
@@ -22,14 +24,16 @@ Every file is attempted; the report says what happened to each.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.errors import IntegrityError, RestoreError, UsageError
+from runnable.errors import IntegrityError, PatternError, RestoreError, UsageError
 from runnable.hashing import CHUNK_SIZE, hash_file
-from runnable.patterns import iter_matching
+from runnable.patterns import iter_matching, normalize
 from runnable.record import FileEntry, RunRecord, check_rel_path
 from runnable.storage import Storage
 from runnable.transfer import blocking_path, temp_name
@@ -55,9 +59,12 @@ class RestoreReport:
 
 
 def select(record: RunRecord, patterns: list[str]) -> list[FileEntry]:
-    """The entries ``patterns`` select (all when empty); UsageError if a pattern selects nothing."""
+    """The entries ``patterns`` select (all when empty); UsageError if a pattern selects nothing,
+    PatternError if one is absolute or uses ``..`` or ``~``."""
     if not patterns:
         return list(record.files)
+    for pattern in patterns:
+        _check_pattern(pattern, record.run_id)
     by_path = {f.path: f for f in record.files}
     chosen = set(iter_matching(patterns, by_path))
     for pattern in patterns:
@@ -67,14 +74,69 @@ def select(record: RunRecord, patterns: list[str]) -> list[FileEntry]:
     return [f for f in record.files if f.path in chosen]
 
 
+def _check_pattern(pattern: str, run_id: str) -> None:
+    """PatternError, worded for restoring, if ``pattern`` is not one ``Catalog(put=...)`` accepts.
+
+    The rules are the put patterns' (``runnable.patterns.normalize``); only the words differ: here a
+    pattern selects among the paths a run recorded, not among the files of the working folder.
+    """
+    try:
+        normalize(pattern)
+    except PatternError as exc:
+        parts = [p for p in pattern.split("/") if p not in ("", ".")] if isinstance(pattern, str) else []
+        rule = f"patterns select files of run {run_id} by the paths it recorded, as `runnable runs show {run_id}` lists them"
+        if not isinstance(pattern, str) or not pattern.strip() or "\0" in pattern:
+            problem = f"pattern {pattern!r} is empty or not a path; {rule}"
+        elif pattern.startswith("/") or re.match(r"^([A-Za-z]:)?[\\/]", pattern):
+            problem = f"pattern {pattern!r} is an absolute path; {rule}"
+        elif ".." in parts:
+            problem = f"pattern {pattern!r} uses '..'; {rule}"
+        elif parts and parts[0].startswith("~"):
+            problem = f"pattern {pattern!r} starts with '~'; {rule}"
+        elif not parts:
+            problem = f"pattern {pattern!r} names every file of run {run_id}; leave the patterns out to restore them all"
+        else:  # a rule added to normalize() later: its own words, still said about this run
+            problem = f"{exc}; {rule}"
+        raise PatternError(problem) from exc
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def check_target(destination: Path, protected: Sequence[tuple[str, str, Path]]) -> None:
+    """RestoreError if ``destination`` is, or is inside, one of the ``protected`` folders.
+
+    ``protected`` holds (what, location as configured, folder) such as ``("catalog", ".catalog",
+    Path("/proj/.catalog"))``. Paths are compared resolved, so a link or a ``..`` spelling leading
+    into a folder is caught; a target that *contains* one (the working folder holds ``.catalog``)
+    is fine.
+
+    >>> check_target(Path("restored"), [("catalog", ".catalog", Path(".catalog"))])
+    """
+    real = os.path.realpath(destination)
+    for what, location, folder in protected:
+        root = os.path.realpath(folder)
+        if not _inside(real, root):
+            continue
+        where = "is" if real == root else "is inside"
+        resolved = f" (it resolves to {real})" if os.path.abspath(destination) != real else ""
+        raise RestoreError(f"cannot restore into {destination}: it {where} the {what} folder {location}{resolved}, "
+                           "which runnable manages; choose a folder outside it")
+
+
 def restore(record: RunRecord, storage: Storage, patterns: list[str], destination: Path,
-            force: bool = False) -> RestoreReport:
-    """Restore the selected files of ``record`` into ``destination`` (created if needed)."""
+            force: bool = False, protected: Sequence[tuple[str, str, Path]] = ()) -> RestoreReport:
+    """Restore the selected files of ``record`` into ``destination`` (created if needed).
+
+    ``destination`` may not be in the catalog (when ``storage`` is a local folder) nor in the other
+    ``protected`` folders, such as the run-log store: see ``check_target``.
+    """
+    from runnable.storage.local import FileSystemStorage
+
     report = RestoreReport(record.run_id, destination)
+    own = [("catalog", storage.location, storage.root)] if isinstance(storage, FileSystemStorage) else []
+    check_target(destination, [*own, *protected])
     entries = select(record, patterns)
     blocker = blocking_path(destination.absolute())
     if blocker is not None:

@@ -13,7 +13,7 @@ from runnable.record import STATUSES
 @click.command("gc")
 @click.option("--keep-last", type=click.IntRange(min=0), metavar="N",
               help="Spare the N newest of the runs the other options select (alone: keep the N newest runs).")
-@click.option("--older-than", metavar="AGE", help="Only runs started more than AGE ago (30d, 12h, 2w).")
+@click.option("--older-than", metavar="AGE", help="Only runs started more than AGE ago (30d, 12h, 2w; reaching back to 1970-01-01 at most).")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
               help="Only runs with this status (repeatable). RUNNING runs whose owner is alive are never deleted.")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
@@ -28,10 +28,12 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
     will delete and asks first, unless --yes.
     """
     from runnable.gc import Policy, collect
-    from runnable.when import parse_duration
+    from runnable.when import parse_age
 
     with errors_to_exit():
-        policy = Policy(keep_last=keep_last, older_than=parse_duration(older_than) if older_than else None,
+        # An age reaching back before 1970 is refused here: gc subtracts it from the current time.
+        age = parse_age(older_than, name="--older-than") if older_than is not None else None
+        policy = Policy(keep_last=keep_last, older_than=age,
                         statuses=tuple(s.upper() for s in statuses))
         history = open_history(config_file)
         if not dry_run and not yes and sys.stdin.isatty():

@@ -25,7 +25,6 @@ def logs(run_id: str, config_file: str | None) -> None:
             unstored = run.unstored_log()
             if unstored is None:
                 fail(f"run {run_id} stored no execution log", EXIT_PROBLEMS)
-                return
             state = "is still running" if run.status == RUNNING else "never finished"
             click.echo(f"runnable: run {run_id} {state}: this is the log it wrote so far, from {unstored}",
                        err=True)
@@ -34,7 +33,6 @@ def logs(run_id: str, config_file: str | None) -> None:
                     shutil.copyfileobj(handle, sys.stdout.buffer)
             except FileNotFoundError:  # the run stored it and removed its scratch folder just now
                 fail(f"run {run_id} finished while its log was being read: run the command again", EXIT_PROBLEMS)
-                return
             sys.stdout.flush()
             return
         require_catalog(history, config_file, [run.record])

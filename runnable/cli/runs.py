@@ -29,8 +29,8 @@ def runs_group() -> None:
 @runs_group.command("list")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
               help="Only runs with this status (repeatable).")
-@click.option("--since", metavar="DATE", help="Only runs started since DATE (2024-05-01, 2024-05-01T13:00) "
-                                              "or a time ago (7d, 12h).")
+@click.option("--since", metavar="DATE", help="Only runs started since DATE (2024-05-01, 2024-05-01T13:00; from "
+                                              "1970-01-01 to 9999-12-30) or a time ago (7d, 12h).")
 @click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all must match).")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N runs.")
 @json_option
@@ -38,9 +38,12 @@ def runs_group() -> None:
 def list_runs(statuses: tuple[str, ...], since: str | None, tags: tuple[str, ...], limit: int | None,
               as_json: bool, config_file: str | None) -> None:
     """List runs, newest first: id, status, start (UTC), duration, job, files and bytes stored."""
+    from runnable.when import parse_moment
+
     with errors_to_exit():
+        moment = parse_moment(since, name="--since") if since is not None else None
         history = open_history(config_file)
-        found = history.runs(status=[s.upper() for s in statuses], since=since, tag=tags, limit=limit)
+        found = history.runs(status=[s.upper() for s in statuses], since=moment, tag=tags, limit=limit)
     summaries = [run.summary for run in found]
     if as_json:
         emit_json([s.to_dict() for s in summaries])
