@@ -11,6 +11,7 @@ import io
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -150,8 +151,9 @@ class OutputCapture:
                     pass
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)  # closes our pipe's write end: the pump sees end-of-file
+        deadline = time.monotonic() + self.DRAIN_SECONDS  # one wait for both pipes, not one each
         for thread in self._threads:
-            thread.join(self.DRAIN_SECONDS)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if not any(thread.is_alive() for thread in self._threads):
             for saved in self._saved.values():
                 os.close(saved)
