@@ -234,6 +234,8 @@ class JobRunner:
     def _create(self, record: RunRecord) -> bool:
         try:
             return self.run_log_store.create(record)
+        except CatalogError:
+            raise  # the store's own words already (a missing bucket, a server that does not answer)
         except OSError as exc:  # a full disk or a read-only folder: say where, not only errno 28
             raise CatalogError(
                 f"could not write the record of run {record.run_id} in the run-log store "

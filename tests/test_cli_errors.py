@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,17 @@ def test_an_empty_folder_is_not_an_error(tmp_path: Path) -> None:
     verified = run_cli(tmp_path, "catalog", "verify", "--all")
     assert verified.returncode == 0 and "0 run(s)" in verified.stdout, verified.stderr
     assert run_cli(tmp_path, "gc", "--yes").returncode == 0
+
+
+def test_a_job_whose_bucket_is_missing_fails_with_the_one_line_reason_only(tmp_path: Path, s3_server: S3Server) -> None:
+    """Run as a plain script: the error names the bucket, without S3's response dump chained to it
+    and without advice for a full local disk."""
+    s3_config(tmp_path, s3_server.endpoint, "nobucket", "nobucket")
+    (tmp_path / "job.py").write_text("from runnable import PythonJob\nPythonJob(function=print).execute('s3.yaml')\n")
+    done = subprocess.run([sys.executable, "job.py"], cwd=tmp_path, env=subprocess_env(s3_server),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert f"the bucket 'nobucket' does not exist on {s3_server.endpoint}; create it" in done.stderr
+    assert "free space" not in done.stderr
+    assert "<Error>" not in done.stderr and "The above exception" not in done.stderr  # no chained dump
+    assert done.stderr.count("Traceback") == 1  # the script's own line, then the one-line reason

@@ -212,11 +212,11 @@ def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Ite
     except FileNotFoundError as exc:
         if _NO_BUCKET not in str(exc):
             raise
-        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from exc
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
     except (AlreadyExistsError, PreconditionError):
         raise  # a conditional create that lost: the caller's answer, not a failure
     except BaseError as exc:
-        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from exc
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
 
 
 class _StreamReader(io.RawIOBase):
