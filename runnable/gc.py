@@ -152,15 +152,21 @@ def choose(records: dict[str, RunRecord], policy: Policy, now: datetime) -> tupl
     running = [r.run_id for r in newest_first if r.status == RUNNING]
     if not policy.selects_runs:
         return [], running
+    cutoff = None
+    if policy.older_than is not None:
+        try:
+            cutoff = now - policy.older_than
+        except OverflowError:  # an age reaching back before the year 1: no run is that old
+            return [], running
     candidates = []
     for record in newest_first:
         if record.status == RUNNING:
             continue  # alive or unknown: _read_all already settled the dead ones
         if policy.statuses and record.status not in policy.statuses:
             continue
-        if policy.older_than is not None:
+        if cutoff is not None:
             started = parse_record_time(record.start)
-            if started is None or started > now - policy.older_than:
+            if started is None or started > cutoff:
                 continue
         candidates.append(record)
     if policy.keep_last:

@@ -187,7 +187,10 @@ class Run:
         """
         from runnable.restore import restore
 
-        return restore(self.record, self._history.storage, list(patterns), Path(to or Path.cwd()), force)
+        store = self._history.store
+        root = getattr(store, "root", None)  # a local run-log store: never restored into (the catalog never is)
+        protected = [("run-log store", store.location, root)] if isinstance(root, Path) else []
+        return restore(self.record, self._history.storage, list(patterns), Path(to or Path.cwd()), force, protected)
 
 
 class History:

@@ -82,6 +82,9 @@ def test_the_library_refuses_a_target_in_the_catalog(own: Path, monkeypatch: pyt
     monkeypatch.chdir(own)
     with pytest.raises(RestoreError, match="it is inside the catalog folder"):
         runnable.get_run("beta-run-0002").restore(to=own / ".catalog" / "alpha-run-0001", force=True)
+    with pytest.raises(RestoreError, match="it is inside the run-log store"):
+        runnable.get_run("beta-run-0002").restore(to=own / ".run_log_store" / "x")
+    assert not (own / ".run_log_store" / "x").exists()
     assert run_cli(own, "catalog", "verify", "--all").returncode == 0
 
 

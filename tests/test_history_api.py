@@ -190,6 +190,7 @@ def test_gc_choice_of_runs() -> None:
     assert chosen(keep_last=2) == ["old-ok", "old-fail"]
     assert chosen(statuses=("FAIL",), keep_last=1) == ["old-fail"]
     assert chosen(statuses=("RUNNING",)) == []
+    assert chosen(older_than=timedelta(days=1_000_000)) == []  # older than the calendar: none, no OverflowError
     with pytest.raises(UsageError):
         Policy(statuses=("DONE",))
 
