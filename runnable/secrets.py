@@ -41,18 +41,42 @@ class EnvSecrets:
 
 
 class DotEnvSecrets:
-    """Secrets from a dotenv file (``location``, default ``.env``)."""
+    """Secrets from a dotenv file (``location``, default ``.env``), a UTF-8 file of ``KEY=value`` lines.
+
+    >>> DotEnvSecrets("no-such.env").location
+    'no-such.env'
+    """
 
     def __init__(self, location: str = ".env") -> None:
+        if not isinstance(location, str) or not location.strip():
+            raise ConfigurationError(f"secrets (dotenv): 'location' must be the path of a file, not {location!r}")
         self.location = location
 
     def get(self, name: str) -> str | None:
+        return self._values().get(name)
+
+    def _values(self) -> dict[str, str | None]:
+        where = f"secrets file {self.location!r} (secrets: dotenv)"
         path = Path(self.location)
-        if not path.is_file():
-            raise ConfigurationError(f"secrets file {self.location!r} (secrets: dotenv) does not exist")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigurationError(f"{where} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigurationError(f"{where} is a folder; give the path of a KEY=value file") from None
+        except OSError as exc:
+            raise ConfigurationError(f"{where} cannot be read: {exc.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # The position only: the bytes around it may be part of a secret value.
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise ConfigurationError(f"{where} is not UTF-8 text (line {line}); save it as UTF-8") from None
+        import io
+
         from dotenv import dotenv_values
 
-        return dotenv_values(path).get(name)
+        return dotenv_values(stream=io.StringIO(text))
 
 
 def resolve(backend: SecretsBackend, names: Sequence[str]) -> dict[str, str]:

@@ -219,7 +219,7 @@ def test_container_hand_over_end_to_end(workdir: Path, engine: dict[str, str]) -
     assert "abc123" not in done.stdout + done.stderr
     record = _record(workdir, "boxed-1")
     assert record["status"] == "SUCCESS"
-    assert record["parameters"] == {"epochs": 7}
+    assert record["parameters"] == {"epochs": 7, "name": "m"}  # what the function ran with, defaults too
     assert record["returns"] == {"epochs": 7}
     assert record["tags"] == ["ci"]
     assert record["environment"]["executor"] == {

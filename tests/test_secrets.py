@@ -168,3 +168,49 @@ def test_a_secret_that_is_a_number_is_masked_in_the_record(workdir: Path) -> Non
     data = json.loads(record)
     assert data["parameters"] == {"n": "*****", "ratio": "*****.5"} and data["returns"] == {"r": "*****"}
     assert _secrets.mask_value([True, 7, 98765432], _secrets.Masker(["987654321"])) == [True, 7, 98765432]
+
+
+def _dotenv_job_failure(workdir: Path, location: str) -> str:
+    """stderr of a job with a secret whose dotenv file is ``location``: one error, no chained traceback."""
+    (workdir / "job.py").write_text(JOB)
+    (workdir / "c.yaml").write_text(f"secrets: {{type: dotenv, config: {{location: {location}}}}}\n")
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (workdir / "seen.sha256").exists()  # the job did not run
+    code = "from runnable import PythonJob\nPythonJob(function=print, secrets=['DB_PASSWORD']).execute('c.yaml')"
+    api = run_python(code, workdir)
+    assert api.returncode == 1
+    assert "direct cause" not in api.stderr and "During handling" not in api.stderr
+    assert "site-packages" not in api.stderr
+    return done.stderr
+
+
+def test_dotenv_location_must_be_a_path(workdir: Path) -> None:
+    stderr = _dotenv_job_failure(workdir, "5")
+    assert f"'location' in section 'secrets' of '{workdir / 'c.yaml'}' must be a file path, not the number 5" in stderr
+
+
+def test_dotenv_file_that_is_not_utf8(workdir: Path) -> None:
+    (workdir / "latin.env").write_bytes(b"USER=me\nDB_PASSWORD=caf\xe9\n")
+    stderr = _dotenv_job_failure(workdir, "latin.env")
+    assert "secrets file 'latin.env' (secrets: dotenv) is not UTF-8 text" in stderr
+    assert "line 2" in stderr and "save it as UTF-8" in stderr
+    assert "caf" not in stderr  # no part of a secret value in the message
+
+
+def test_dotenv_location_that_is_a_folder(workdir: Path) -> None:
+    (workdir / "envs").mkdir()
+    stderr = _dotenv_job_failure(workdir, "envs")
+    assert "secrets file 'envs' (secrets: dotenv) is a folder; give the path of a KEY=value file" in stderr
+
+
+def test_dotenv_location_with_a_tilde_is_in_the_home_folder(workdir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "proj.env").write_text(f"DB_PASSWORD={SECRET}\n")
+    (workdir / "job.py").write_text(JOB)
+    (workdir / "c.yaml").write_text("secrets: {type: dotenv, config: {location: ~/proj.env}}\n")
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml", env={"HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert (workdir / "seen.sha256").read_text() == _sha(SECRET)

@@ -65,8 +65,8 @@ class LocalContainerExecutor:
         image: str,
         engine: str | None = None,
         mount_path: str | None = None,
-        user: str | None = "auto",
-        environment: dict[str, str] | None = None,
+        user: str | int | None = "auto",
+        environment: dict[str, str | int | float] | None = None,
         run_args: list[str] | None = None,
         dry_run: bool = False,
     ) -> None:
@@ -82,13 +82,23 @@ class LocalContainerExecutor:
         run_args = run_args or []
         if not isinstance(run_args, list) or not all(isinstance(a, str) for a in run_args):
             raise ConfigurationError("job-executor (local-container): 'run_args' must be a list of strings")
+        if engine is not None and (not isinstance(engine, str) or not engine.strip()):
+            raise ConfigurationError(
+                f"job-executor (local-container): 'engine' must be the name or path of docker or podman, not {engine!r}"
+            )
+        if isinstance(user, bool) or not isinstance(user, (str, int, type(None))):
+            raise ConfigurationError(
+                f"job-executor (local-container): 'user' must be a user name, a uid or 'uid:gid', not {user!r}"
+            )
+        if not isinstance(dry_run, bool):
+            raise ConfigurationError(f"job-executor (local-container): 'dry_run' must be true or false, not {dry_run!r}")
         self.image = image
         self.engine = engine
         self.mount_path = mount_path
-        self.user = user
+        self.user = str(user) if isinstance(user, int) else user  # 'user: 1000' is the uid
         self.environment = {str(k): str(v) for k, v in environment.items()}
         self.run_args = run_args
-        self.dry_run = bool(dry_run)
+        self.dry_run = dry_run
 
     def engine_name(self, dry_run: bool) -> str:
         """The engine to call: the configured one, else docker or podman, whichever is on PATH."""
@@ -139,6 +149,7 @@ class LocalContainerExecutor:
                 return host.as_posix()
 
         config_inside = container_path(configuration.path, read_only=True)
+        remote.refuse_home_locations(configuration, LOCATION_KEYS, "the container")
         for section, key in LOCATION_KEYS.items():
             service = configuration[section]
             if service.type != "file-system":

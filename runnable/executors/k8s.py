@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from kubernetes import client as _client  # the extra's dependency: a missing one names 'runnable[k8s]'
 
@@ -48,6 +48,16 @@ k8s: Any = _client
 STUCK_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                  "CreateContainerError"}
 POLL_SECONDS = 2.0
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+# A namespace is an RFC 1123 label: what the API server accepts, checked here so a typo fails first.
+NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# What a CronJob's schedule takes (Kubernetes parses it with robfig/cron's standard parser): five
+# fields, day of week 0-6 (Sunday is 0), or one of these macros.
+CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+               ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+               ("day of week", 0, 6, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
+CRON_ITEM = re.compile(r"(\*|\?|\w+)(?:-(\w+))?(?:/(\d+))?")
 
 
 def dns_name(text: str, limit: int = 63) -> str:
@@ -65,7 +75,42 @@ def model(klass: Any, data: Any, what: str) -> Any:
     try:
         return klass.model_validate(data)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ConfigurationError(f"job-executor (k8s-job): {what} is not a valid {klass.__name__}: {exc}") from exc
+        errors = exc.errors() if callable(getattr(exc, "errors", None)) else []  # type: ignore[attr-defined]
+        # One line per field ("ky: Extra inputs are not permitted"), without pydantic's links and types.
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'value'}: {e.get('msg')}"
+                           for e in errors) or str(exc)
+        raise ConfigurationError(f"job-executor (k8s-job): {what} is not a valid {klass.__name__}: {detail}") from None
+
+
+def check_schedule(schedule: str) -> str:
+    """``schedule`` if Kubernetes takes it as a CronJob schedule, else ConfigurationError saying why.
+
+    >>> check_schedule("*/15 2-4 * JAN-MAR mon")
+    '*/15 2-4 * JAN-MAR mon'
+    """
+    fields = schedule.split()
+    usage = ("give five fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * *', or one of "
+             + ", ".join(CRON_MACROS))
+    if schedule.strip() in CRON_MACROS:  # lower case only, as Kubernetes' cron parser takes them
+        return schedule
+    if len(fields) != 5:
+        raise ConfigurationError(
+            f"job-executor (k8s-job): 'schedule' {schedule!r} is not a cron expression: it has {len(fields)} "
+            f"field(s); {usage}"
+        )
+    for text, (name, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            match = CRON_ITEM.fullmatch(item)
+            values = [v for v in match.groups()[:2] if v not in (None, "*", "?")] if match else None
+            step = match.group(3) if match else None
+            if values is None or step == "0" or not all(
+                    v.isdigit() and low <= int(v) <= high or v.lower() in names for v in values):
+                allowed = f"{low}-{high}" + (f" or {names[0].upper()}-{names[-1].upper()}" if names else "")
+                raise ConfigurationError(
+                    f"job-executor (k8s-job): 'schedule' {schedule!r} is not a cron expression: the {name} field "
+                    f"has {item!r}, where {allowed}, '*', ranges (a-b), lists (a,b) and steps (/n) are allowed; {usage}"
+                )
+    return schedule
 
 
 def _quantities(resources: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +131,17 @@ class KubernetesJobExecutor:
         working_dir: str = "/app",
         service_account: str | None = None,
         resources: dict[str, Any] | None = None,
-        node_selector: dict[str, str] | None = None,
+        node_selector: dict[str, str | int | float] | None = None,
         tolerations: list[dict[str, Any]] | None = None,
-        environment: dict[str, str] | None = None,
+        environment: dict[str, str | int | float] | None = None,
         pvc_claim_name: str | None = None,
         secret_name: str | None = None,
         secret_refs: dict[str, dict[str, str]] | None = None,
         active_deadline_seconds: int | None = None,
         backoff_limit: int = 0,
         ttl_seconds_after_finished: int | None = 3600,
-        image_pull_policy: str | None = None,
-        labels: dict[str, str] | None = None,
+        image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None,
+        labels: dict[str, str | int | float] | None = None,
         schedule: str | None = None,
         context: str | None = None,
         dry_run: bool = False,
@@ -109,6 +154,22 @@ class KubernetesJobExecutor:
                            ("ttl_seconds_after_finished", ttl_seconds_after_finished)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise ConfigurationError(f"job-executor (k8s-job): {key!r} must be a whole number >= 0, not {value!r}")
+        if not isinstance(namespace, str) or not NAMESPACE.fullmatch(namespace):
+            raise ConfigurationError(
+                f"job-executor (k8s-job): 'namespace' {namespace!r} is not a Kubernetes namespace name: at most 63 "
+                "lower-case letters, digits and '-', starting and ending with a letter or digit"
+            )
+        if image_pull_policy is not None and image_pull_policy not in PULL_POLICIES:
+            raise ConfigurationError(
+                f"job-executor (k8s-job): 'image_pull_policy' must be one of {', '.join(PULL_POLICIES)}, "
+                f"not {image_pull_policy!r}"
+            )
+        if schedule is not None:
+            if not isinstance(schedule, str):
+                raise ConfigurationError(f"job-executor (k8s-job): 'schedule' must be a cron expression, not {schedule!r}")
+            check_schedule(schedule)
+        if not isinstance(dry_run, bool):
+            raise ConfigurationError(f"job-executor (k8s-job): 'dry_run' must be true or false, not {dry_run!r}")
         self.image = image
         self.namespace = namespace
         self.working_dir = PurePosixPath(working_dir)
@@ -132,7 +193,7 @@ class KubernetesJobExecutor:
         self.labels = {str(k): str(v) for k, v in (labels or {}).items()}
         self.schedule = schedule
         self.context = context
-        self.dry_run = bool(dry_run)
+        self.dry_run = dry_run
 
     # -- the manifest -----------------------------------------------------------------------
     def _inside(self, rel: Path) -> str:
@@ -154,6 +215,7 @@ class KubernetesJobExecutor:
             ) from None
 
     def _volumes(self, configuration: Configuration) -> tuple[list[Any], list[Any]]:
+        remote.refuse_home_locations(configuration, {s: k for s, (k, _) in PVC_SUBPATHS.items()}, "the pod")
         mounts = []
         for section, (key, sub_path) in PVC_SUBPATHS.items():
             service = configuration[section]

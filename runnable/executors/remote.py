@@ -73,6 +73,22 @@ def script_file(working_folder: Path) -> Path:
         ) from None
 
 
+def refuse_home_locations(configuration: Configuration, keys: dict[str, str], where: str) -> None:
+    """Refuse a file-system location written with a leading '~' (``keys``: section -> setting).
+
+    The process started ``where`` reads the same configuration file, and there '~' is its own home
+    folder: the job would write somewhere else than the folder mounted for it.
+    """
+    for section, key in keys.items():
+        service = configuration[section]
+        written = service.written.get(key)
+        if service.type == "file-system" and isinstance(written, str) and written.startswith("~"):
+            raise ConfigurationError(
+                f"{section} setting {key!r} {written!r} starts with '~', which {where} would take as its own "
+                f"home folder, not yours: write the path out in full ({service.config.get(key)})"
+            )
+
+
 def choose_run_id(options: RunOptions, run_log_store: RunLogStore | None) -> str:
     """The run id for the inner process: the one asked for (checked), or a fresh one.
 
