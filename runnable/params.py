@@ -14,7 +14,6 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from runnable.errors import ParameterError
@@ -28,23 +27,9 @@ class _FromEnv(str):
 
 def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML (or JSON) file whose top level is a mapping of parameter names to values."""
-    import yaml
+    from runnable.config import read_yaml
 
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParameterError(f"parameters file {str(path)!r} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise ParameterError(f"parameters file {str(path)!r} is not UTF-8 text; save it as UTF-8 YAML") from exc
-    except IsADirectoryError:
-        raise ParameterError(f"parameters file {str(path)!r} is a folder; give the path of a YAML file") from None
-    except OSError as exc:
-        raise ParameterError(f"parameters file {str(path)!r} cannot be read: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"parameters file {str(path)!r} is not valid YAML: {exc}") from exc
+    data = read_yaml(path, "parameters file", ParameterError)  # one line naming the file, line, column
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):

@@ -122,7 +122,8 @@ def test_missing_required_parameter_is_named(workdir: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [("[1, 2]", "must be a mapping"), ("a: [1\n", "not valid YAML")],
+    [("[1, 2]", "must be a mapping"), ("a: [1\n", "not valid YAML: line 2"),
+     ("epochs: 1\nrate: 2\nepochs: 3\n", "has the key 'epochs' twice: at line 1 and line 3")],
 )
 def test_bad_parameters_file_is_refused_before_the_run(workdir: Path, content: str, expected: str) -> None:
     Path("params.yaml").write_text(content)
