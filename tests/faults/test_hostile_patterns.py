@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
+import re
 import tempfile
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def test_matches_answers_or_refuses_the_pattern_never_crashes(pattern: str, rel:
 @given(st.text(alphabet="ab.*?[]!-", min_size=1, max_size=8), st.text(alphabet="ab.[]!-", min_size=1, max_size=6))
 def test_one_part_patterns_agree_with_fnmatch(pattern: str, name: str) -> None:
     assume(pattern not in (".", "..") and name not in (".", ".."))
+    # A reversed range ('[-?' in '[[-?!]') is dropped by both, but fnmatch then reads the '!' that
+    # comes first in what is left as negation: '[[-?!]' matches any character. Ours keeps the '!' it
+    # was written as. Both agree on every class without a reversed range.
+    assume(not any(a > b for a, b in re.findall(r"(.)-(.)", pattern)))
     ours = compile_pattern(normalize(pattern)).fullmatch(name) is not None
     assert ours == fnmatch.fnmatchcase(name, pattern)
 
