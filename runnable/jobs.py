@@ -47,6 +47,8 @@ class JobContext:
     started: bool = False
 
 
+#: Linux's limit for one argument or environment variable of a command (MAX_ARG_STRLEN).
+_ONE_ARGUMENT = 128 * 1024
 #: The longest job name, in bytes of UTF-8: its execution log ``{name}.runnable-execution-NN.log``
 #: must still fit the 255 bytes most file systems allow for a file name.
 MAX_NAME_BYTES = 200
@@ -64,9 +66,15 @@ def _check_name(name: str | None) -> str | None:
             f"'{{name}}.execution.log', so the name must be one non-empty file name, without '/'; "
             "choose another name (for example with '-' instead of '/')"
         )
-    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+    try:
+        size = len(name.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a lone surrogate that no file name can hold
         raise ConfigurationError(
-            f"job name {name[:40]!r}... is {len(name.encode('utf-8', 'surrogateescape'))} bytes long; the "
+            f"job name {name!r} holds a character no file name can hold; choose another name"
+        ) from None
+    if size > MAX_NAME_BYTES:
+        raise ConfigurationError(
+            f"job name {name[:40]!r}... is {size} bytes long; the "
             f"execution log '{{name}}.execution.log' needs a file name, so a job name may have at most "
             f"{MAX_NAME_BYTES} bytes: choose a shorter name"
         )
@@ -194,12 +202,11 @@ class PythonJob(BaseJob):
 
     def run(self, context: JobContext) -> dict[str, Any]:
         kwargs = _params.bind(self.function, context.parameters)
-        misspelled, defaults = _params.not_taken(self.function, context.parameters)
-        for given, argument in misspelled:
-            sys.stderr.write(f"runnable: warning: parameter {given!r} was not passed: {self.name}() takes no "
+        function = getattr(self.function, "__qualname__", self.name)
+        for given, argument in _params.misspelled(self.function, context.parameters):
+            sys.stderr.write(f"runnable: warning: parameter {given!r} was not passed: {function}() takes no "
                              f"argument of that name (did you mean {argument!r}?)\n")
-        # The record says what the function ran with: the parameters it took and the defaults.
-        context.resolved_parameters = {name: _params.jsonable(v) for name, v in {**defaults, **kwargs}.items()}
+        context.resolved_parameters = {name: _params.jsonable(v) for name, v in kwargs.items()}
         context.started = True
         value = self.function(**kwargs)
         if not self.returns:
@@ -257,13 +264,20 @@ class ShellJob(BaseJob):
         try:
             done = subprocess.run(self.command, shell=True, cwd=context.working_folder, env=env, check=False)
         except OSError as exc:
-            if exc.errno != errno.E2BIG or not exported:
+            if exc.errno != errno.E2BIG:
                 raise
+            # Linux refuses any one argument or variable over 128 KiB, and all of them together over
+            # a limit of its own: say which of the job's parts is the large one.
+            if len(self.command.encode()) > _ONE_ARGUMENT or not exported:
+                raise JobFailedError(
+                    f"the command could not start: it is {len(self.command.encode())} bytes long, more than "
+                    f"the system takes ({exc.strerror}); put it in a script file and run that"
+                ) from exc
             largest = max(exported, key=lambda k: len(exported[k]))
             raise ParameterError(
                 f"the command could not start: its environment is too large ({exc.strerror}); the largest "
                 f"parameter is {largest!r} ({len(exported[largest])} characters): pass large values in a file"
-            ) from None
+            ) from exc
         if done.returncode < 0:
             try:
                 name = signal.Signals(-done.returncode).name

@@ -125,34 +125,43 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
     return kwargs
 
 
-def not_taken(function: Callable[..., Any], params: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-    """What ``bind`` leaves out: given names that look like a misspelled argument, as ``(given,
-    argument)`` pairs, and the defaults of the arguments no parameter gave (what the function ran
-    with). A function with ``**kwargs`` takes every name; one without a signature tells nothing.
+def misspelled(function: Callable[..., Any], params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Given names that look like a misspelled argument of ``function``, as ``(given, argument)``.
+
+    A function with ``**kwargs`` takes every name, and one without a signature tells nothing.
+
+    >>> def train(epochs: int = 3, learning_rate: float = 0.1): ...
+    >>> misspelled(train, {"epoch": 50, "epochs_for_another_job": 1})
+    [('epoch', 'epochs')]
     """
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
-        return [], {}
-    arguments = [name for name, p in signature.parameters.items()
-                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    defaults = {name: signature.parameters[name].default for name in arguments
-                if name not in params and signature.parameters[name].default is not inspect.Parameter.empty}
+        return []
     if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-        return [], defaults
+        return []
+    arguments = [name for name, p in signature.parameters.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in params]
     import difflib  # here: only a run with a parameter the function does not take needs it
 
-    misspelled = []
+    found = []
     for name in params:
         if name not in signature.parameters:
-            close = difflib.get_close_matches(name, [a for a in arguments if a not in params], n=1, cutoff=0.75)
+            close = difflib.get_close_matches(name, arguments, n=1, cutoff=0.75)
             if close:
-                misspelled.append((name, close[0]))
-    return misspelled, defaults
+                found.append((name, close[0]))
+    return found
 
 
 def check_environment(exported: Mapping[str, str]) -> None:
-    """Raise ParameterError for a parameter that cannot become an environment variable."""
+    """Raise ParameterError for a parameter that cannot become an environment variable.
+
+    >>> check_environment({"rate": "0.1"})
+    >>> check_environment({"a=b": "1"})
+    Traceback (most recent call last):
+    ...
+    runnable.errors.ParameterError: parameter 'a=b' cannot be passed to a shell command: an environment variable's name cannot be empty or hold '=' or a NUL character; rename the parameter
+    """
     for name, value in exported.items():
         if not name or "=" in name or "\0" in name:
             raise ParameterError(

@@ -40,6 +40,7 @@ from runnable.capture import FilterFactory, OutputCapture
 from runnable.codeinfo import git_identity
 from runnable.errors import (
     CatalogError,
+    ConfigurationError,
     JobFailedError,
     ParameterError,
     PatternError,
@@ -571,6 +572,11 @@ def _tags(tags: Sequence[str] | str | None) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str):
             raise TypeError(f"execute(tags=...) takes tags that are strings; {tag!r} is a {type(tag).__name__}")
+        if "," in tag:
+            raise ConfigurationError(
+                f"tag {tag!r} holds a comma; tags travel comma-separated (RUNNABLE_TAGS, and into containers), "
+                f"so give it as separate tags: {[t.strip() for t in tag.split(',') if t.strip()]!r}"
+            )
         if tag.strip():
             out.append(tag.strip())
     return out

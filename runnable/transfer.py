@@ -108,7 +108,13 @@ def refuse_non_folder(root: Path, what: str, setting: str) -> None:
 def make_location(root: Path, what: str, setting: str) -> None:
     """Make the folder ``root`` (and its parents) before a job runs, or raise CatalogError naming
     ``what`` and the configuration key ``setting`` if no folder can be made there (read-only, no
-    permission, ``/proc``). A file in the way is found by ``refuse_non_folder`` first."""
+    permission, ``/proc``). A file in the way is found by ``refuse_non_folder`` first.
+
+    >>> make_location(Path("/proc/nope"), "the catalog location", "catalog_location")
+    Traceback (most recent call last):
+    ...
+    runnable.errors.CatalogError: the catalog location /proc/nope cannot be made (No such file or directory); set another catalog_location in the configuration, or make that folder writable, then run again
+    """
     if os.path.isdir(root):  # the usual case after the first run: one stat, nothing to make
         return
     try:
@@ -117,7 +123,7 @@ def make_location(root: Path, what: str, setting: str) -> None:
         raise CatalogError(
             f"{what} {root} cannot be made ({exc.strerror or exc}); set another {setting} in the "
             "configuration, or make that folder writable, then run again"
-        ) from None
+        ) from None  # the reason is in the message; chained, os.makedirs' frames would print above it
 
 
 def blocking_path(folder: Path) -> Path | None:

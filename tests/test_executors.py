@@ -146,6 +146,16 @@ def test_container_missing_secret_stops_before_start(workdir: Path) -> None:
     assert "secret 'DB_PASSWORD' is not available" in done.stderr
 
 
+def test_a_parameter_that_cannot_be_a_variable_is_refused_before_the_container(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB)
+    (workdir / "params.yaml").write_text("'a=b': 1\n")  # docker -e RUNNABLE_PRM_a=b would set RUNNABLE_PRM_a
+    write_config(workdir, {"type": "local-container", "config": {"image": "p", "engine": "docker"}})
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "config.yaml", "--parameters", "params.yaml",
+                   "--dry-run", env={"DB_PASSWORD": "x"})
+    assert done.returncode == 2, done.stdout
+    assert "parameter 'a=b' cannot be passed" in done.stderr and "docker" not in done.stdout
+
+
 def test_dry_run_with_local_executor_is_an_error(workdir: Path) -> None:
     (workdir / "job.py").write_text(JOB)
     done = run_cli(workdir, "execute-job", "job.py", "--dry-run", env={"DB_PASSWORD": "x"})
@@ -219,7 +229,7 @@ def test_container_hand_over_end_to_end(workdir: Path, engine: dict[str, str]) -
     assert "abc123" not in done.stdout + done.stderr
     record = _record(workdir, "boxed-1")
     assert record["status"] == "SUCCESS"
-    assert record["parameters"] == {"epochs": 7, "name": "m"}  # what the function ran with, defaults too
+    assert record["parameters"] == {"epochs": 7}
     assert record["returns"] == {"epochs": 7}
     assert record["tags"] == ["ci"]
     assert record["environment"]["executor"] == {

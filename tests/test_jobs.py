@@ -135,7 +135,7 @@ def test_constructor_checks_its_arguments() -> None:
 
 
 
-@pytest.mark.parametrize("bad", ["a/b", "../up", "nul\0", ""])
+@pytest.mark.parametrize("bad", ["a/b", "../up", "nul\0", "", "lone\ud800"])
 def test_a_job_name_that_is_not_one_file_name_is_refused_before_anything_runs(workdir: Path, bad: str) -> None:
     ran: list[int] = []
     with pytest.raises(ConfigurationError, match=re.escape(repr(bad))):
@@ -169,6 +169,12 @@ def test_returns_named_twice_are_refused(workdir: Path) -> None:
 def test_arguments_of_the_wrong_type_are_refused_by_name(workdir: Path, make: Any, names: str) -> None:
     with pytest.raises(TypeError, match=names):
         make()
+    assert not (workdir / ".run_log_store").exists()
+
+
+def test_a_tag_with_a_comma_is_refused(workdir: Path) -> None:
+    with pytest.raises(ConfigurationError, match="tag 'team,ml' holds a comma"):
+        PythonJob(function=lambda: None, name="t").execute(tags=["team,ml"])
     assert not (workdir / ".run_log_store").exists()
 
 

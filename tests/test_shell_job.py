@@ -74,6 +74,12 @@ def test_empty_command_is_refused() -> None:
         ShellJob(command="  ")
 
 
+def test_a_command_too_long_to_start_is_named_not_a_parameter(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNNABLE_PRM_n", "1")
+    with pytest.raises(JobFailedError, match="the command could not start: it is 200013 bytes long"):
+        ShellJob(command="echo " + "x" * 200_000 + " | wc -c", name="long").execute()
+
+
 @pytest.mark.parametrize(("name", "value", "expected"), [
     ("a=b", "1", "parameter 'a=b' cannot be passed to a shell command"),
     ("text", "a\0b", "parameter 'text' holds a NUL character"),

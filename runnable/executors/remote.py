@@ -118,7 +118,9 @@ def parameter_env(options: RunOptions) -> dict[str, str]:
 
     Strings go as they are, other values as JSON (what ``RUNNABLE_PRM_`` variables mean anyway).
     """
-    return {_params.ENV_PREFIX + k: v for k, v in _params.to_environment(options.parameters).items()}
+    exported = _params.to_environment(options.parameters)
+    _params.check_environment(exported)  # 'a=b' would reach the container as RUNNABLE_PRM_a = 'b'
+    return {_params.ENV_PREFIX + k: v for k, v in exported.items()}
 
 
 def inner_arguments(script: str, config: str | None, run_id: str | None, tags: list[str]) -> list[str]:

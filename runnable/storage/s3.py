@@ -212,6 +212,8 @@ def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Ite
     except FileNotFoundError as exc:
         if _NO_BUCKET not in str(exc):
             raise
+        # Not chained, unlike other errors: obstore's is S3's whole response and a debug dump, and
+        # what it says is in the message already.
         raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
     except (AlreadyExistsError, PreconditionError):
         raise  # a conditional create that lost: the caller's answer, not a failure
