@@ -16,7 +16,14 @@ from typing import Protocol, runtime_checkable
 
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import RunRecord, check_run_id
-from runnable.transfer import TEMP_PREFIX, atomic_write_bytes, refuse_non_folder, temp_name
+from runnable.transfer import (
+    TEMP_PREFIX,
+    atomic_write_bytes,
+    make_location,
+    refuse_non_folder,
+    refuse_working_folder,
+    temp_name,
+)
 
 
 @runtime_checkable
@@ -123,13 +130,19 @@ class FileSystemRunLogStore:
     def path(self, run_id: str) -> Path:
         return self.root / f"{check_run_id(run_id)}.json"
 
-    def check_location(self) -> None:
+    def check_location(self, working_folder: Path | None = None) -> None:
         """Raise CatalogError if something that is not a folder stands where the records must go.
 
         The runner calls it before the job starts (see ``FileSystemStorage.check_location``); the
         file in the way is never touched.
         """
         refuse_non_folder(self.root, "the run-log store location", "log_folder")
+        if working_folder is not None:
+            refuse_working_folder(self.root, working_folder, "the run-log store location", "log_folder", ".run_log_store")
+
+    def make_location(self) -> None:
+        """Make the folder before the job runs (after ``check_location``), or say why it cannot be."""
+        make_location(self.root, "the run-log store location", "log_folder")
 
     def create(self, record: RunRecord) -> bool:
         self.root.mkdir(parents=True, exist_ok=True)

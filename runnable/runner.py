@@ -54,7 +54,6 @@ from runnable.put import put_files, store_single
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
 from runnable.runlog import RunLogStore
 from runnable.storage import Storage
-from runnable.transfer import make_location
 from runnable.version import __version__
 
 if TYPE_CHECKING:
@@ -274,30 +273,21 @@ class JobRunner:
 
     # -- step 0 -----------------------------------------------------------------------------
     def check_locations(self) -> None:
-        """Raise before the job runs if the catalog or the run-log store cannot be made.
+        """Raise before the job runs if the catalog or the run-log store cannot be used, then make
+        their folders (only once both passed: a refusal leaves nothing behind).
 
-        Only a backend that can tell (a local folder) has ``check_location()``; an object store
-        has nothing in the way of a folder.
+        Only a backend that can tell (a local folder) has ``check_location()`` and ``make_location()``;
+        an object store has nothing in the way of a folder.
         """
-        working = self.working_folder.resolve()
-        local: list[tuple[Path, str, str]] = []  # folders to make once every check passed
-        for service, what, setting in ((self.storage, "catalog", "catalog_location"),
-                                       (self.run_log_store, "run-log store", "log_folder")):
-            root = getattr(service, "root", None)
-            if isinstance(root, Path) and (root.resolve() == working or root.resolve() in working.parents):
-                where = "is the working folder" if root.resolve() == working else "contains the working folder"
-                raise CatalogError(
-                    f"the {what} location {service.location!r} {where} {working}; runnable keeps its own "
-                    f"files there and would mix them with yours: set {setting} in the configuration to a "
-                    f"folder of its own (the default is {'.catalog' if setting == 'catalog_location' else '.run_log_store'!r})"
-                )
+        services = (self.storage, self.run_log_store)
+        for service in services:
             check = getattr(service, "check_location", None)
             if check is not None:
-                check()
-            if isinstance(root, Path):
-                local.append((root, f"the {what} location", setting))
-        for root, what, setting in local:
-            make_location(root, what, setting)
+                check(self.working_folder)
+        for service in services:
+            make = getattr(service, "make_location", None)
+            if make is not None:
+                make()
 
     # -- the whole run ----------------------------------------------------------------------
     def run(self) -> RunRecord:

@@ -105,6 +105,25 @@ def refuse_non_folder(root: Path, what: str, setting: str) -> None:
     )
 
 
+def refuse_working_folder(root: Path, working: Path, what: str, setting: str, default: str) -> None:
+    """Raise CatalogError if the folder ``root`` is the working folder or a folder above it:
+    runnable's folders and records would be mixed with the user's files.
+
+    >>> refuse_working_folder(Path("/w/.catalog"), Path("/w"), "the catalog location", "catalog_location", ".catalog")
+    >>> refuse_working_folder(Path("/w"), Path("/w"), "the catalog location", "catalog_location", ".catalog")
+    Traceback (most recent call last):
+    ...
+    runnable.errors.CatalogError: the catalog location /w is the working folder /w; runnable keeps its own files there and would mix them with yours: set catalog_location in the configuration to a folder of its own (the default is '.catalog')
+    """
+    folder, working = root.resolve(), working.resolve()
+    if folder == working or folder in working.parents:
+        where = "is the working folder" if folder == working else "contains the working folder"
+        raise CatalogError(
+            f"{what} {folder} {where} {working}; runnable keeps its own files there and would mix them with "
+            f"yours: set {setting} in the configuration to a folder of its own (the default is {default!r})"
+        )
+
+
 def make_location(root: Path, what: str, setting: str) -> None:
     """Make the folder ``root`` (and its parents) before a job runs, or raise CatalogError naming
     ``what`` and the configuration key ``setting`` if no folder can be made there (read-only, no

@@ -226,7 +226,7 @@ def test_a_catalog_or_run_log_store_that_is_the_working_folder_is_refused_before
     (workdir / "settings.json").write_text('{"mine": true}\n')
     done = run_python(script(workdir, WRITES_OUT, "config.yaml"), workdir)
     assert done.returncode == 1
-    assert f"location {value!r} {where}" in done.stderr and "of its own" in done.stderr
+    assert f"location {(workdir / value).resolve()} {where} {workdir}" in done.stderr and "of its own" in done.stderr
     assert not (workdir / "ran.txt").exists() and done.stdout == ""
     assert sorted(p.name for p in workdir.iterdir()) == ["config.yaml", "job.py", "settings.json"]
 

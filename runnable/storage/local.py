@@ -56,8 +56,10 @@ from runnable.transfer import (
     READ_FLAGS,
     READ_ONLY,
     TEMP_PREFIX,
+    make_location,
     read_small,
     refuse_non_folder,
+    refuse_working_folder,
     remove_quietly,
     unique_temp,
     write_new_file,
@@ -131,13 +133,20 @@ class FileSystemStorage:
         self._root = str(self.root)
         self._objects = f"{self._root}/{OBJECTS}"
 
-    def check_location(self) -> None:
+    def check_location(self, working_folder: Path | None = None) -> None:
         """Raise CatalogError if something that is not a folder stands where the catalog must be.
 
         The runner calls it before the job starts, so a stray file named ``.catalog`` fails the run
-        at once instead of after the job's work. The file itself is never touched.
+        at once instead of after the job's work. The file itself is never touched. With the
+        ``working_folder``, a catalog that is that folder or one above it is refused too.
         """
         refuse_non_folder(self.root, "the catalog location", "catalog_location")
+        if working_folder is not None:
+            refuse_working_folder(self.root, working_folder, "the catalog location", "catalog_location", ".catalog")
+
+    def make_location(self) -> None:
+        """Make the folder before the job runs (after ``check_location``), or say why it cannot be."""
+        make_location(self.root, "the catalog location", "catalog_location")
 
     # -- layout -----------------------------------------------------------------------------
     def object_path(self, algorithm: str, digest: str) -> Path:
