@@ -183,12 +183,15 @@ class Run:
                 force: bool = False) -> RestoreReport:
         """Restore files (all, or those ``patterns`` select) into ``to`` (default: cwd).
 
+        ``to`` may not be in the catalog nor in a local run-log store folder (RestoreError): the one
+        place that rule is made, for this method and ``runnable catalog get``.
+
         >>> # report = run.restore(["data_folder/"], to="restored"); report.ok
         """
         from runnable.restore import restore
 
         store = self._history.store
-        root = getattr(store, "root", None)  # a local run-log store: never restored into (the catalog never is)
+        root = getattr(store, "root", None)  # a local run-log store (restore() protects the catalog itself)
         protected = [("run-log store", store.location, root)] if isinstance(root, Path) else []
         return restore(self.record, self._history.storage, list(patterns), Path(to or Path.cwd()), force, protected)
 

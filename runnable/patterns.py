@@ -56,36 +56,46 @@ class Selection:
     unmatched: list[str] = field(default_factory=list)
 
 
-def normalize(pattern: str) -> str:
+def normalize(pattern: str, what: str = "put pattern", rule: str | None = None) -> str:
     """Check ``pattern`` and return it in canonical form (no ``.`` parts, no trailing ``/``).
 
     Raises PatternError for patterns that are empty, absolute, start with ``~`` or contain ``..``:
-    patterns are always relative to the working folder and may not leave it.
+    patterns are always relative to the working folder and may not leave it. ``what`` names the
+    pattern in the message; ``rule``, when given, replaces the put patterns' explanation after the
+    problem (restoring selects among a run's recorded paths, not in the working folder).
 
     >>> normalize("./outputs/")
     'outputs'
+    >>> normalize("../x", what="pattern", rule="patterns select the run's files")
+    Traceback (most recent call last):
+    runnable.errors.PatternError: pattern '../x' uses '..'; patterns select the run's files
     """
+
+    def refused(problem: str, put: str) -> PatternError:
+        """``problem``, then ``rule``; without a rule, ``put``: the put pattern's own words."""
+        return PatternError(f"{what} {pattern!r} {f'{problem}; {rule}' if rule else put}")
+
     if not isinstance(pattern, str):
-        raise PatternError(f"put pattern {pattern!r} is not a string; give paths like 'outputs/' or '*.csv'")
+        raise refused("is not a string", "is not a string; give paths like 'outputs/' or '*.csv'")
     where = "patterns are relative to the working folder"
     if not pattern.strip():
-        raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
+        raise refused("is empty", f"is empty; {where}, e.g. 'outputs/' or '*.csv'")
     if "\0" in pattern:
-        raise PatternError(f"put pattern {pattern!r} contains a NUL byte")
+        raise refused("contains a NUL byte", "contains a NUL byte")
     parts = [p for p in pattern.split("/") if p not in ("", ".")]
     # The rules below hold for the canonical form, so normalize(normalize(p)) == normalize(p) even
     # for './~', ' /' or './\\'; only a leading '/' is visible in the pattern alone.
     normal = "/".join(parts)
     if pattern.startswith("/") or normal.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", normal):
-        raise PatternError(f"put pattern {pattern!r} is an absolute path; {where}")
+        raise refused("is an absolute path", f"is an absolute path; {where}")
     if normal.startswith("~"):
-        raise PatternError(f"put pattern {pattern!r} starts with '~', which is not expanded; {where}")
+        raise refused("starts with '~'", f"starts with '~', which is not expanded; {where}")
     if ".." in parts:
-        raise PatternError(f"put pattern {pattern!r} uses '..' and could leave the working folder; {where}")
+        raise refused("uses '..'", f"uses '..' and could leave the working folder; {where}")
     if not parts:
-        raise PatternError(f"put pattern {pattern!r} names the working folder itself; name files or folders in it")
+        raise refused("names every file", "names the working folder itself; name files or folders in it")
     if not normal.strip():
-        raise PatternError(f"put pattern {pattern!r} is empty; {where}, e.g. 'outputs/' or '*.csv'")
+        raise refused("is empty", f"is empty; {where}, e.g. 'outputs/' or '*.csv'")
     return normal
 
 

@@ -24,14 +24,13 @@ or another of runnable's own folders: restoring there would overwrite stored cop
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.errors import IntegrityError, PatternError, RestoreError, UsageError
+from runnable.errors import IntegrityError, RestoreError, UsageError
 from runnable.hashing import CHUNK_SIZE, hash_file
 from runnable.patterns import iter_matching, normalize
 from runnable.record import FileEntry, RunRecord, check_rel_path
@@ -60,11 +59,17 @@ class RestoreReport:
 
 def select(record: RunRecord, patterns: list[str]) -> list[FileEntry]:
     """The entries ``patterns`` select (all when empty); UsageError if a pattern selects nothing,
-    PatternError if one is absolute or uses ``..`` or ``~``."""
+    PatternError if one is absolute or uses ``..`` or ``~``.
+
+    >>> # [f.path for f in select(record, ["data_folder/"])]
+    """
     if not patterns:
         return list(record.files)
+    # The put patterns' rules, said about this run: here a pattern selects among the paths it recorded.
+    rule = (f"patterns select among the paths run {record.run_id} recorded, as `runnable runs show "
+            f"{record.run_id}` lists them; give none to restore every file")
     for pattern in patterns:
-        _check_pattern(pattern, record.run_id)
+        normalize(pattern, what="pattern", rule=rule)
     by_path = {f.path: f for f in record.files}
     chosen = set(iter_matching(patterns, by_path))
     for pattern in patterns:
@@ -72,32 +77,6 @@ def select(record: RunRecord, patterns: list[str]) -> list[FileEntry]:
             listing = ", ".join(sorted(by_path)) or "no files"
             raise UsageError(f"pattern {pattern!r} matches no file of run {record.run_id}; it has: {listing}")
     return [f for f in record.files if f.path in chosen]
-
-
-def _check_pattern(pattern: str, run_id: str) -> None:
-    """PatternError, worded for restoring, if ``pattern`` is not one ``Catalog(put=...)`` accepts.
-
-    The rules are the put patterns' (``runnable.patterns.normalize``); only the words differ: here a
-    pattern selects among the paths a run recorded, not among the files of the working folder.
-    """
-    try:
-        normalize(pattern)
-    except PatternError as exc:
-        parts = [p for p in pattern.split("/") if p not in ("", ".")] if isinstance(pattern, str) else []
-        rule = f"patterns select files of run {run_id} by the paths it recorded, as `runnable runs show {run_id}` lists them"
-        if not isinstance(pattern, str) or not pattern.strip() or "\0" in pattern:
-            problem = f"pattern {pattern!r} is empty or not a path; {rule}"
-        elif pattern.startswith("/") or re.match(r"^([A-Za-z]:)?[\\/]", pattern):
-            problem = f"pattern {pattern!r} is an absolute path; {rule}"
-        elif ".." in parts:
-            problem = f"pattern {pattern!r} uses '..'; {rule}"
-        elif parts and parts[0].startswith("~"):
-            problem = f"pattern {pattern!r} starts with '~'; {rule}"
-        elif not parts:
-            problem = f"pattern {pattern!r} names every file of run {run_id}; leave the patterns out to restore them all"
-        else:  # a rule added to normalize() later: its own words, still said about this run
-            problem = f"{exc}; {rule}"
-        raise PatternError(problem) from exc
 
 
 def _inside(path: str, root: str) -> bool:

@@ -5,15 +5,19 @@ dates and ages beyond what can be counted, and restore patterns that leave the r
 from __future__ import annotations
 
 import json
+import py_compile
 import re
+import shutil
 import subprocess
-from datetime import UTC, date, datetime
+import zipapp
+import zipfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from runnable.errors import UsageError
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_python
 from tests.test_cli_errors import one_line_error, snapshot
 
 
@@ -89,14 +93,34 @@ def test_the_library_refuses_a_target_in_the_catalog(own: Path, monkeypatch: pyt
 
 
 # -- catalog get PATTERN: patterns name the run's files ----------------------------------------------
-@pytest.mark.parametrize("pattern,why", [("../x", "uses '..'"), ("/etc/passwd", "is an absolute path"),
-                                         ("~/x", "starts with '~'"), (".", "names every file")])
+RESTORE_PATTERNS = [("../x", "uses '..'"), ("data_folder/../../x", "uses '..'"), ("/etc/passwd", "is an absolute path"),
+                    ("~/x", "starts with '~'"), (".", "names every file"), ("./", "names every file"),
+                    ("", "is empty"), ("  ", "is empty")]
+RESTORE_RULE = ("; patterns select among the paths run alpha-run-0001 recorded, as `runnable runs show "
+                "alpha-run-0001` lists them; give none to restore every file")
+
+
+@pytest.mark.parametrize("pattern,why", RESTORE_PATTERNS)
 def test_a_restore_pattern_is_not_called_a_put_pattern(project: Path, tmp_path: Path, pattern: str,
                                                        why: str) -> None:
     line = usage_error(run_cli(project, "catalog", "get", "alpha-run-0001", pattern, "--to", str(tmp_path / "r")))
     assert "put pattern" not in line and "working folder" not in line
-    assert line.startswith(f"Error: pattern {pattern!r} {why}"), line
-    assert "alpha-run-0001" in line  # whose files the patterns select
+    assert line == f"Error: pattern {pattern!r} {why}{RESTORE_RULE}"  # whose files the patterns select
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_library_words_restore_patterns_the_same(project: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import runnable
+    from runnable.errors import PatternError
+
+    monkeypatch.delenv("RUNNABLE_CONFIGURATION_FILE", raising=False)
+    monkeypatch.chdir(project)
+    run = runnable.get_run("alpha-run-0001")
+    for pattern, why in [*RESTORE_PATTERNS, ("a\0b", "contains a NUL byte"), (5, "is not a string")]:
+        with pytest.raises(PatternError) as caught:
+            run.restore([pattern], to=tmp_path / "r")  # type: ignore[list-item]
+        assert str(caught.value) == f"pattern {pattern!r} {why}{RESTORE_RULE}"
     assert not (tmp_path / "r").exists()
 
 
@@ -207,26 +231,213 @@ def test_a_failing_job_still_fails_as_documented(workdir: Path) -> None:
     assert "click" not in done.stderr and not done.stderr.startswith("Error:")
 
 
-# -- dates and ages ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("value", ["1000000d", "99999999999999d", "9" * 400 + "w", "20000000h"])
-def test_an_age_beyond_1970_is_one_line(project: Path, value: str) -> None:
-    for option, command in (("--older-than", ["gc", "--dry-run"]), ("--since", ["runs", "list"])):
-        line = usage_error(run_cli(project, *command, option, value))
-        assert line.startswith(f"Error: {option} {value!r} reaches back before 1970-01-01, when no run can "
-                               "have started; give at most "), line
+# -- execute-job: every form `python FILE` runs ------------------------------------------------------
+JOB_LINES = "from runnable import ShellJob\nShellJob(command='echo hi').execute(job_id='ran-1')\n"
+
+
+def ran(workdir: Path, done: subprocess.CompletedProcess[str], run_id: str = "ran-1") -> None:
+    """Assert the command ran the job ``run_id`` and recorded it."""
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((workdir / ".run_log_store" / f"{run_id}.json").read_text())["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("shebang", [
+    "#!/usr/bin/env -S uv run --script\n# /// script\n# requires-python = \">=3.11\"\n# dependencies = []\n# ///\n",
+    "#!/usr/bin/env pypy3\n",
+    "#!/bin/sh\n",  # the suffix says Python: the first line is only a comment to Python
+])
+@pytest.mark.parametrize("suffix", [".py", ".pyw"])
+def test_a_python_file_runs_whatever_its_shebang_says(workdir: Path, shebang: str, suffix: str) -> None:
+    (workdir / f"job{suffix}").write_text(shebang + JOB_LINES)
+    ran(workdir, run_cli(workdir, "execute-job", f"job{suffix}"))
+
+
+def test_a_file_without_a_python_suffix_runs_if_it_is_python(workdir: Path) -> None:
+    (workdir / "tool").write_text("#!/usr/bin/env -S uv run --script\n" + JOB_LINES)  # PEP 723 scripts need no .py
+    ran(workdir, run_cli(workdir, "execute-job", "tool"))
+
+
+@pytest.mark.parametrize("name,text,shown", [
+    ("deploy", "#!/bin/bash\nls\n", "it starts with '#!/bin/bash'"),  # python could parse it: not run either
+    ("deploy", "#!/usr/bin/env ruby\nputs 'hi'\n", "it starts with '#!/usr/bin/env ruby'"),
+    ("deploy", "echo $HOME > a.txt\n", "line 1 is not Python: invalid syntax"),
+])
+def test_a_file_without_a_python_suffix_that_is_not_python_is_refused(workdir: Path, name: str, text: str,
+                                                                      shown: str) -> None:
+    (workdir / name).write_text(text)
+    line = usage_error(run_cli(workdir, "execute-job", name))
+    assert line.startswith(f"Error: {name} is not a Python script ({shown}"), line
+    assert "ShellJob" in line
+    assert not (workdir / "a.txt").exists() and not (workdir / ".run_log_store").exists()
+
+
+def forget_runs(workdir: Path) -> None:
+    """Remove the runs `python FILE` made, so execute-job can use the same run id."""
+    shutil.rmtree(workdir / ".run_log_store")
+    shutil.rmtree(workdir / ".catalog")
+
+
+def make_zipapp(folder: Path, main: str, name: str = "app.pyz") -> Path:
+    """A real zip application, as ``python -m zipapp`` makes it, holding ``__main__.py`` and a helper."""
+    source = folder / "app_source"
+    source.mkdir()
+    (source / "__main__.py").write_text(main)
+    (source / "helper.py").write_text("COMMAND = 'echo from the zip'\n")
+    target = folder / name
+    zipapp.create_archive(source, target)
+    shutil.rmtree(source)
+    return target
+
+
+def make_pyc(folder: Path, code: str, name: str = "job.pyc") -> Path:
+    """A real compiled script, with no source beside it."""
+    source = folder / "job_source.py"
+    source.write_text(code)
+    py_compile.compile(str(source), cfile=str(folder / name), doraise=True)
+    source.unlink()
+    return folder / name
+
+
+def test_a_zipapp_runs_as_python_runs_it(workdir: Path) -> None:
+    make_zipapp(workdir, "import helper\nfrom runnable import ShellJob\n"
+                         "ShellJob(command=helper.COMMAND).execute(job_id='ran-1')\n")
+    assert run_python(workdir / "app.pyz", workdir).returncode == 0  # what execute-job stands in for
+    forget_runs(workdir)
+    done = run_cli(workdir, "execute-job", "app.pyz")
+    ran(workdir, done)
+    assert "from the zip" in (workdir / ".catalog" / "ran-1" / "shell.execution.log").read_text()
+
+
+def test_a_zipapp_that_only_defines_main_runs_its_job(workdir: Path) -> None:
+    make_zipapp(workdir, "from runnable import ShellJob\ndef main():\n    return ShellJob(command='true')\n")
+    ran(workdir, run_cli(workdir, "execute-job", "app.pyz", "--run-id", "ran-1"))
+
+
+def test_a_pyc_runs_as_python_runs_it(workdir: Path) -> None:
+    make_pyc(workdir, JOB_LINES)
+    ran(workdir, run_cli(workdir, "execute-job", "job.pyc"))
+
+
+def test_a_pyc_that_only_defines_main_runs_its_job(workdir: Path) -> None:
+    make_pyc(workdir, "from runnable import ShellJob\ndef main():\n    return ShellJob(command='true')\n")
+    ran(workdir, run_cli(workdir, "execute-job", "job.pyc", "--run-id", "ran-1"))
+
+
+def test_a_zipapp_or_pyc_that_runs_no_job_is_the_usual_error(workdir: Path) -> None:
+    make_zipapp(workdir, "x = 1\n")
+    make_pyc(workdir, "x = 1\n")
+    for name in ("app.pyz", "job.pyc"):
+        line = usage_error(run_cli(workdir, "execute-job", name))
+        assert line.startswith(f"Error: {name} ran no job: call execute() on a job"), line
+
+
+def test_a_zip_without_main_and_a_pyc_of_another_python_are_one_line(workdir: Path) -> None:
+    with zipfile.ZipFile(workdir / "lib.zip", "w") as archive:
+        archive.writestr("helper.py", "x = 1\n")
+    line = usage_error(run_cli(workdir, "execute-job", "lib.zip"))
+    assert line.startswith("Error: lib.zip is a zip file without __main__.py"), line
+    pyc = make_pyc(workdir, JOB_LINES)
+    data = bytearray(pyc.read_bytes())
+    data[0:2] = (int.from_bytes(data[0:2], "little") - 100).to_bytes(2, "little")  # an older Python's number
+    pyc.write_bytes(bytes(data))
+    line = usage_error(run_cli(workdir, "execute-job", "job.pyc"))
+    assert line.startswith("Error: job.pyc was compiled by another version of Python"), line
+    assert not (workdir / ".run_log_store").exists()
+
+
+@pytest.mark.parametrize("name,text,line_number", [
+    ("nul.py", b"x = 1\ny = 2\x00\n", 2),
+    ("nul", b"x = 1\x00\n", 1),
+])
+def test_a_nul_byte_names_its_line_never_none(workdir: Path, name: str, text: bytes, line_number: int) -> None:
+    (workdir / name).write_bytes(text)
+    line = usage_error(run_cli(workdir, "execute-job", name))
+    assert "None" not in line, line
+    if name.endswith(".py"):
+        assert line.startswith(f"Error: syntax error in {name}:{line_number}: "), line
+    else:
+        assert line.startswith(f"Error: {name} is not a Python script (line {line_number} is not Python: "), line
+
+
+def test_file_is_absolute_and_argv_as_typed(workdir: Path) -> None:
+    """A script reads a file next to itself through __file__, after changing folder, as under `python FILE`."""
+    (workdir / "sub").mkdir()
+    (workdir / "sub" / "data.txt").write_text("beside the script\n")
+    (workdir / "sub" / "reads.py").write_text(
+        "import os, sys\nfrom pathlib import Path\nfrom runnable import ShellJob\n"
+        "print('file', __file__, 'argv', sys.argv[0])\n"
+        "os.chdir(os.path.dirname(os.getcwd()))  # scripts do this; __file__ must still lead to the script\n"
+        "text = (Path(__file__).parent / 'data.txt').read_text().strip()\n"
+        "os.chdir(os.environ['BACK'])\n"
+        "ShellJob(command=f'echo {text}').execute(job_id='ran-1')\n")
+    env = {"BACK": str(workdir)}
+    python = run_python(workdir / "sub" / "reads.py", workdir, env=env)
+    assert python.returncode == 0, python.stderr
+    assert f"file {workdir / 'sub' / 'reads.py'} argv {workdir / 'sub' / 'reads.py'}" in python.stdout
+    forget_runs(workdir)
+    done = run_cli(workdir, "execute-job", "sub/reads.py", env=env)
+    ran(workdir, done)
+    assert f"file {workdir / 'sub' / 'reads.py'} argv sub/reads.py" in done.stdout
+    assert "beside the script" in (workdir / ".catalog" / "ran-1" / "shell.execution.log").read_text()
+
+
+# -- execute-job --tag: tags travel joined by commas ------------------------------------------------
+@pytest.mark.parametrize("tag,problem", [
+    ("owner,bob", "contains a comma; tags cannot contain commas"),
+    (",", "contains a comma; tags cannot contain commas"),
+    ("", "is blank"),
+    ("  ", "is blank"),
+])
+def test_a_tag_with_a_comma_or_blank_is_refused(workdir: Path, tag: str, problem: str) -> None:
+    (workdir / "job.py").write_text(JOB_LINES)
+    line = usage_error(run_cli(workdir, "execute-job", "job.py", "--tag", "ok", "--tag", tag))
+    assert line.startswith(f"Error: --tag {tag!r} {problem}"), line
+    assert not (workdir / ".run_log_store").exists()
+
+
+def test_tags_with_spaces_and_dashes_are_kept_whole(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB_LINES)
+    ran(workdir, run_cli(workdir, "execute-job", "job.py", "--tag", "owner bob", "--tag", "exp-2"))
+    record = json.loads((workdir / ".run_log_store" / "ran-1.json").read_text())
+    assert record["tags"] == ["owner bob", "exp-2"]
+
+
+# -- dates and ages: anything before the first run means "since the beginning" ------------------------
+# However far back: an age past what a date can hold (99999999999999d, 9...9w) means the same.
+AGES_BEFORE_1970 = ["99999d", "1000000d", "20000000h", "99999999999999d", "9" * 400 + "w"]
+
+
+@pytest.mark.parametrize("value", AGES_BEFORE_1970)
+def test_an_age_reaching_before_1970_lists_every_run_and_is_older_than_none(project: Path, value: str) -> None:
+    listed = run_cli(project, "runs", "list", "--since", value, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 4
+    old = run_cli(project, "gc", "--dry-run", "--older-than", value)
+    assert old.returncode == 0, old.stderr
+    assert "dry run: 0 run(s)" in old.stdout
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Tokyo", "America/New_York"])
-@pytest.mark.parametrize("value,problem", [
-    ("0001-01-01", "is before 1970-01-01, when no run can have started"),
-    ("1969-12-31T23:00", "is before 1970-01-01, when no run can have started"),
-    ("9999-12-31", "is after 9999-12-30, the last date runnable can compare"),
-    ("9999-12-31T23:59:59", "is after 9999-12-30, the last date runnable can compare"),
+@pytest.mark.parametrize("value,runs", [
+    ("1969-12-31", 4),
+    ("0001-01-01", 4),
+    ("1969-12-31T23:00", 4),
+    ("0001-01-01T00:00+05:00", 4),
+    ("9999-12-31", 0),
+    ("9999-12-31T23:59:59", 0),
+    ("9999-12-31T23:59:59-12:00", 0),
 ])
-def test_a_date_out_of_range_is_one_line(project: Path, value: str, problem: str, tz: str) -> None:
-    line = usage_error(run_cli(project, "runs", "list", "--since", value, env={"TZ": tz}))
-    assert line == (f"Error: --since {value!r} {problem}; give a date from 1970-01-01 to 9999-12-30, "
-                    "or a time ago (7d, 12h)")
+def test_any_date_python_can_read_is_accepted(project: Path, value: str, runs: int, tz: str) -> None:
+    listed = run_cli(project, "runs", "list", "--since", value, "--json", env={"TZ": tz})
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == runs
+
+
+@pytest.mark.parametrize("value", ["0000-01-01", "10000-01-01", "1969-13-01", "7 days"])
+def test_a_date_python_cannot_read_is_one_line(project: Path, value: str) -> None:
+    line = usage_error(run_cli(project, "runs", "list", "--since", value))
+    assert line == (f"Error: --since {value!r} is not understood; write a date (2024-05-01), a date and time "
+                    "(2024-05-01T13:00) or a time ago (7d, 12h)")
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Tokyo", "America/New_York"])
@@ -241,25 +452,35 @@ def test_dates_and_ages_inside_the_range_still_work(project: Path, tz: str) -> N
     assert future.returncode == 0 and "no runs match" in future.stdout
     old = run_cli(project, "gc", "--dry-run", "--older-than", f"{days - 1}d")
     assert old.returncode == 0 and "dry run: 0 run(s)" in old.stdout, old.stderr
+    recent = run_cli(project, "gc", "--dry-run", "--older-than", "0s")
+    assert recent.returncode == 0 and "dry run: 4 run(s)" in recent.stdout, recent.stdout + recent.stderr
 
 
-def test_the_library_gives_the_same_errors_in_its_own_words() -> None:
-    from runnable.when import parse_age, parse_duration, parse_moment
+def test_the_library_agrees_with_the_command_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runnable
+    from runnable.gc import Policy, collect
+    from runnable.history import History
+    from runnable.when import parse_duration, parse_moment
 
+    monkeypatch.delenv("RUNNABLE_CONFIGURATION_FILE", raising=False)
+    monkeypatch.chdir(project)
     now = datetime(2024, 5, 1, tzinfo=UTC)
-    with pytest.raises(UsageError, match=r"^age '1000000d' reaches back before 1970-01-01"):
-        parse_age("1000000d", now=now)
-    assert parse_age("19844d", now=now).days == 19844  # 1970-01-01 + 19844 days = 2024-05-01
-    with pytest.raises(UsageError, match=r"^age '19845d' .* give at most 19844d"):
-        parse_age("19845d", now=now)
-    with pytest.raises(UsageError, match=r"^duration '99999999999999d' is too long"):
-        parse_duration("99999999999999d")
-    with pytest.raises(UsageError, match=r"^moment '0001-01-01' is before 1970-01-01"):
-        parse_moment("0001-01-01")
-    with pytest.raises(UsageError, match=r"^moment '1000000d' reaches back before 1970-01-01"):
-        parse_moment("1000000d", now=now)
-    with pytest.raises(UsageError, match=r"^moment '0001-01-01' is before 1970-01-01"):
-        parse_moment(date(1, 1, 1))
-    with pytest.raises(UsageError, match=r"^moment '9999-12-31 23:59:59' is after 9999-12-30"):
-        parse_moment(datetime(9999, 12, 31, 23, 59, 59))
-    assert parse_moment(date(1970, 1, 1)).year == 1970
+    beginning = datetime.min.replace(tzinfo=UTC)
+    assert parse_moment("19844d", now=now) == datetime(1970, 1, 1, tzinfo=UTC)
+    assert parse_moment("99999d", now=now) == now - timedelta(days=99999)  # 1750: a date, kept as it is
+    for value in AGES_BEFORE_1970[3:]:
+        assert parse_moment(value, now=now) == beginning  # a date cannot hold it
+        assert parse_duration(value) == timedelta.max
+    assert parse_moment(date(1, 1, 1)) < datetime(1970, 1, 1, tzinfo=UTC)  # the beginning, where local time fails
+    assert parse_moment(datetime(9999, 12, 31, 23, 59, 59)) >= datetime(9999, 12, 31, tzinfo=UTC)  # or the end
+    assert parse_moment("1969-12-31T12:00:00+00:00") == datetime(1969, 12, 31, 12, tzinfo=UTC)
+    history = History.from_config()
+    for since in ("1969-12-31", date(1, 1, 1), "99999d", *AGES_BEFORE_1970):
+        assert len(runnable.runs(since=since)) == 4, since
+    for value in AGES_BEFORE_1970:
+        assert collect(history, Policy(older_than=parse_duration(value)), dry_run=True).runs == [], value
+    assert runnable.runs(since=datetime(9999, 12, 31, 23, 59, 59)) == []
+    with pytest.raises(UsageError, match=r"^duration '30 days' is not understood"):
+        parse_duration("30 days")
+    with pytest.raises(UsageError, match=r"^moment '0000-01-01' is not understood"):
+        parse_moment("0000-01-01")

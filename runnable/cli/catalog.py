@@ -15,7 +15,6 @@ from runnable.cli.output import (
     errors_to_exit,
     fail,
     json_option,
-    local_root,
     open_history,
     require_catalog,
     table,
@@ -43,20 +42,15 @@ def get(run_id: str, patterns: tuple[str, ...], destination: Path, force: bool, 
         config_file: str | None) -> None:
     """Restore the files of RUN_ID (all, or those PATTERNS select, as in Catalog(put=...)) into --to.
 
-    --to may not be in the catalog or the run-log store folder. Every byte is checked against the recorded hash as it is written; a file already there with the
-    same content is left alone; one with other content is kept unless --force. Exits 1 if any
-    selected file could not be restored.
+    --to may not be in the catalog or the run-log store folder. Every byte is checked against the
+    recorded hash as it is written; a file already there with the same content is left alone; one
+    with other content is kept unless --force. Exits 1 if any selected file could not be restored.
     """
-    from runnable.restore import restore
-
     with errors_to_exit():
         history = open_history(config_file)
         run = history.get(run_id)
         require_catalog(history, config_file, [run.record])
-        # Never into runnable's own folders: the catalog is checked by restore() itself.
-        log_folder = local_root(history.store)
-        protected = [("run-log store", history.store.location, log_folder)] if log_folder else []
-        report = restore(run.record, history.storage, list(patterns), destination, force, protected)
+        report = run.restore(patterns, to=destination, force=force)  # refuses runnable's own folders
     if as_json:
         emit_json(asdict(report) | {"ok": report.ok})
     else:

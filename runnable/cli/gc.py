@@ -13,7 +13,7 @@ from runnable.record import STATUSES
 @click.command("gc")
 @click.option("--keep-last", type=click.IntRange(min=0), metavar="N",
               help="Spare the N newest of the runs the other options select (alone: keep the N newest runs).")
-@click.option("--older-than", metavar="AGE", help="Only runs started more than AGE ago (30d, 12h, 2w; reaching back to 1970-01-01 at most).")
+@click.option("--older-than", metavar="AGE", help="Only runs started more than AGE ago (30d, 12h, 2w, 1d12h).")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
               help="Only runs with this status (repeatable). RUNNING runs whose owner is alive are never deleted.")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
@@ -28,11 +28,12 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
     will delete and asks first, unless --yes.
     """
     from runnable.gc import Policy, collect
-    from runnable.when import parse_age
+    from runnable.when import parse_duration
 
     with errors_to_exit():
-        # An age reaching back before 1970 is refused here: gc subtracts it from the current time.
-        age = parse_age(older_than, name="--older-than") if older_than is not None else None
+        # Any length: one reaching back before the first run (before 1970, or past what a date holds)
+        # selects no run; runnable.gc.choose compares it without overflowing.
+        age = parse_duration(older_than, name="--older-than") if older_than is not None else None
         policy = Policy(keep_last=keep_last, older_than=age,
                         statuses=tuple(s.upper() for s in statuses))
         history = open_history(config_file)

@@ -29,8 +29,8 @@ def runs_group() -> None:
 @runs_group.command("list")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
               help="Only runs with this status (repeatable).")
-@click.option("--since", metavar="DATE", help="Only runs started since DATE (2024-05-01, 2024-05-01T13:00; from "
-                                              "1970-01-01 to 9999-12-30) or a time ago (7d, 12h).")
+@click.option("--since", metavar="DATE", help="Only runs started since DATE (2024-05-01, 2024-05-01T13:00, local "
+                                              "time unless it names a zone) or a time ago (7d, 12h).")
 @click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all must match).")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N runs.")
 @json_option
