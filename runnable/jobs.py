@@ -207,6 +207,8 @@ class PythonJob(BaseJob):
             sys.stderr.write(f"runnable: warning: parameter {given!r} was not passed: {function}() takes no "
                              f"argument of that name (did you mean {argument!r}?)\n")
         context.resolved_parameters = {name: _params.jsonable(v) for name, v in kwargs.items()}
+        # Plain defaults too (numbers, booleans): the record says what the function ran with.
+        context.resolved_parameters.update(_params.plain_defaults(self.function, context.parameters))
         context.started = True
         value = self.function(**kwargs)
         if not self.returns:
@@ -361,6 +363,9 @@ class NotebookJob(BaseJob):
         engine_options: dict[str, Any] = {}
         if self.kernel is None:
             engine_options["kernel_manager_class"] = _this_interpreter_kernel_manager()
+            # The kernel is Python by construction: say so, for notebooks saved without kernel
+            # metadata (nbformat's own), whose parameters papermill could not write otherwise.
+            engine_options["language"] = "python"
         context.started = True
         try:
             papermill.execute_notebook(

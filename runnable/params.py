@@ -153,6 +153,25 @@ def misspelled(function: Callable[..., Any], params: Mapping[str, Any]) -> list[
     return found
 
 
+def plain_defaults(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults ``function`` falls back on for arguments no parameter gives, where they are
+    numbers, booleans or None: the hyperparameters a run record must show (``epochs=20``). Other
+    defaults are left out: a string or an object could be anything, a secret read from the
+    environment when the module was imported, or a large value bound with ``functools.partial``.
+
+    >>> def train(epochs: int = 20, rate: float = 0.1, name: str = "m", verbose: bool = False): ...
+    >>> plain_defaults(train, {"rate": 0.5})
+    {'epochs': 20, 'verbose': False}
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return {}
+    return {name: p.default for name, p in signature.parameters.items()
+            if name not in params and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and (p.default is None or type(p.default) in (int, float, bool))}
+
+
 def check_environment(exported: Mapping[str, str]) -> None:
     """Raise ParameterError for a parameter that cannot become an environment variable.
 

@@ -211,7 +211,7 @@ def test_diff_shows_parameters_and_files_that_differ(project: Path) -> None:
     data = json.loads(run_cli(project, "runs", "diff", "alpha-run-0001", "delta-run-0004", "--json").stdout)
     kinds = {c["key"]: c["kind"] for c in data["files"]}
     assert kinds == {"big.bin": "added", "df.csv": "removed", "data_folder/data.txt": "removed"}
-    assert {c["key"] for c in data["parameters"]} == {"rows", "note"}
+    assert {c["key"] for c in data["parameters"]} == {"rows", "note", "fail"}  # fail: alpha's default
 
 
 @pytest.mark.parametrize("command", [["runs", "show"], ["logs"], ["catalog", "get"], ["catalog", "verify"],

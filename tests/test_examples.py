@@ -153,7 +153,7 @@ def test_data_analysis_example(tmp_path: Path) -> None:
 def test_model_training_example_takes_parameters(tmp_path: Path) -> None:
     summary, record = run_example("model_training.py", tmp_path, env={"RUNNABLE_PRM_epochs": "120"})
     check_stored(tmp_path, summary, record, ["trained_model.pkl", "training_history.csv", "model_metrics.json"])
-    assert record["parameters"] == {"epochs": 120}
+    assert record["parameters"] == {"epochs": 120, "learning_rate": 0.1}  # given, and the default that ran
     model = pickle.loads((tmp_path / ".catalog" / record["run_id"] / "trained_model.pkl").read_bytes())
     assert model == record["returns"]["model"]
     assert abs(model["weight"] - 3) < 0.2 and abs(model["bias"] - 2) < 0.1

@@ -61,7 +61,7 @@ def test_runs_are_newest_first_and_filterable(here: Path) -> None:
 def test_a_run_exposes_its_record(here: Path) -> None:
     run = runnable.get_run("beta-run-0002")
     assert isinstance(run, runnable.Run)
-    assert run.status == "SUCCESS" and run.parameters == {"rows": 5, "note": "first"}
+    assert run.status == "SUCCESS" and run.parameters == {"rows": 5, "note": "first", "fail": False}
     assert run.tags == ["exp", "big"] and run.job == "make"
     assert run.start is not None and run.end is not None and run.start <= run.end
     df = (here / ".catalog" / "beta-run-0002" / "df.csv").read_bytes()

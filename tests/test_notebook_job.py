@@ -96,6 +96,18 @@ def test_a_file_that_is_not_a_notebook_fails_naming_it_before_it_starts(workdir:
     assert failed.value.record.files == []  # it never started: nothing collected as its output
 
 
+def test_a_notebook_without_kernel_metadata_takes_parameters(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = nbformat.v4.new_notebook()  # as nbformat writes it: no kernelspec, no language_info
+    nb.cells = [nbformat.v4.new_code_cell("threshold = 0.5"), nbformat.v4.new_code_cell("print('t', threshold)")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, "bare.ipynb")
+    monkeypatch.setenv("RUNNABLE_PRM_threshold", "0.7")
+    record = NotebookJob("bare.ipynb").execute()
+    assert record.status == "SUCCESS"
+    executed = nbformat.read(f".catalog/{record.run_id}/bare.executed.ipynb", as_version=4)
+    assert "t 0.7" in outputs_text(executed)
+
+
 def test_a_foreign_python3_kernelspec_does_not_hijack_the_run(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 'python3' kernel registered for another interpreter (here: one that does not exist) is ignored."""
     spec_dir = workdir.parent / "jupyter" / "kernels" / "python3"

@@ -152,9 +152,10 @@ def test_parameters_file_from_the_environment(tmp_path: Path) -> None:
 
 
 MISSPELLED = """
+import os
 from runnable import PythonJob
 
-def train(epochs: int = 3, learning_rate: float = 0.01):
+def train(epochs: int = 3, learning_rate: float = 0.01, optimiser: str = "adam", token=os.environ.get("TOKEN")):
     print(f"training for {epochs} epochs at lr={learning_rate}")
 
 PythonJob(function=train, name="nightly").execute(parameters_file="params.yaml")
@@ -165,7 +166,7 @@ def test_a_parameter_that_looks_like_a_misspelled_argument_is_warned_about(
     workdir: Path,
 ) -> None:
     (workdir / "params.yaml").write_text("epoch: 50\nlearning-rate: 0.5\nshared_with_another_job: 1\n")
-    done = run_python(MISSPELLED, workdir)
+    done = run_python(MISSPELLED, workdir, env={"TOKEN": "s3cr3t"})
     assert done.returncode == 0, done.stderr
     assert "training for 3 epochs at lr=0.01" in done.stdout
     assert "parameter 'epoch' was not passed: train() takes no argument of that name (did you mean 'epochs'?)" \
@@ -174,4 +175,7 @@ def test_a_parameter_that_looks_like_a_misspelled_argument_is_warned_about(
     assert "shared_with_another_job" not in done.stderr  # a parameter for another job is no mistake
     run_id = json.loads(done.stdout[done.stdout.index("{"):])["run_id"]
     saved = json.loads((workdir / ".run_log_store" / f"{run_id}.json").read_text())["parameters"]
-    assert saved == {"epoch": 50, "learning-rate": 0.5, "shared_with_another_job": 1}  # as given
+    # As given, and the plain defaults it ran with; never a string default (it could be a secret).
+    assert saved == {"epoch": 50, "learning-rate": 0.5, "shared_with_another_job": 1,
+                     "epochs": 3, "learning_rate": 0.01}
+    assert "s3cr3t" not in (workdir / ".run_log_store" / f"{run_id}.json").read_text()

@@ -62,7 +62,7 @@ def test_record_fields_of_a_run_in_a_clean_git_repository(repo: Path) -> None:
                               "git_root": str(repo)}
     assert record["job"] == {"kind": "python", "name": "train", "module": "__main__", "function": "train",
                              "file": str(repo / "job.py")}
-    assert record["parameters"] == {"epochs": 4}
+    assert record["parameters"] == {"epochs": 4, "rate": 0.5}  # given, and the default it ran with
     assert record["returns"] == {"doubled": 8, "status": "ok"}
     assert record["runnable_version"] == runnable.__version__
     start, end = datetime.fromisoformat(record["start"]), datetime.fromisoformat(record["end"])
