@@ -91,6 +91,18 @@ def test_container_command_defaults(workdir: Path) -> None:
     assert not (workdir / ".run_log_store").exists()  # a dry run creates nothing
 
 
+def test_an_s3_catalog_gets_the_aws_variables_by_name_only(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB)
+    s3 = {"type": "s3", "config": {"bucket": "team", "endpoint_url": "http://127.0.0.1:9"}}
+    write_config(workdir, {"type": "local-container", "config": {"image": "p", "engine": "docker"}}, catalog=s3)
+    keys = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "very-s3cr3t-key", "AWS_REGION": "eu-west-1"}
+    argv = shlex.split(dry_run(workdir, env=keys))
+    assert [n for n in flags(argv, "-e") if n.startswith("AWS_")] == list(keys)
+    assert not any(value in " ".join(argv) for value in keys.values())  # the engine copies the values
+    write_config(workdir, {"type": "local-container", "config": {"image": "p", "engine": "docker"}})
+    assert not [n for n in flags(shlex.split(dry_run(workdir, env=keys)), "-e") if n.startswith("AWS_")]
+
+
 def test_container_command_custom_mounts(workdir: Path, tmp_path: Path) -> None:
     (workdir / "job.py").write_text(JOB)
     outside_catalog = tmp_path / "shared-catalog"

@@ -177,7 +177,7 @@ class LocalContainerExecutor:
         for name, value in {**self.environment, **remote.INNER_ENV}.items():
             argv += ["-e", f"{name}={value}"]
         # By name only: the engine copies the value from its own environment (set below).
-        for name, value in {**remote.parameter_env(options), **secrets}.items():
+        for name, value in {**remote.parameter_env(options), **secrets, **_object_store_credentials(configuration)}.items():
             argv += ["-e", name]
             env_values[name] = value
         argv += self.run_args
@@ -229,3 +229,16 @@ class LocalContainerExecutor:
         return remote.record_outcome(
             run_log_store, job, configuration, run_id, start, outcome, problem, options.print_summary
         )
+
+
+#: The standard AWS variables an S3 catalog or run-log store reads its credentials and region from.
+AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def _object_store_credentials(configuration: Configuration) -> dict[str, str]:
+    """The AWS variables set here, when the catalog or run-log store is S3: the job inside reaches
+    the bucket with the credentials this process has (passed by name, never on the command line).
+    A ``secrets_file`` inside the working folder, or a role the container gets, works as well."""
+    if not any(configuration[section].type == "s3" for section in ("catalog", "run-log-store")):
+        return {}
+    return {name: os.environ[name] for name in AWS_VARIABLES if os.environ.get(name)}
