@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import stat
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -140,6 +141,23 @@ def test_container_dry_run_from_config_key(workdir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("docker run --rm ")
     assert done.stdout.count("docker run") == 1  # main() is not run a second time
+
+
+@pytest.mark.parametrize("runner", ["execute-job", "python"])
+def test_a_zip_application_is_run_again_as_the_archive_inside(workdir: Path, runner: str) -> None:
+    app = workdir / "app"
+    app.mkdir()
+    (app / "__main__.py").write_text(JOB)
+    subprocess.run([sys.executable, "-m", "zipapp", str(app), "-o", str(workdir / "app.pyz")], check=True)
+    write_config(workdir, {"type": "local-container", "config": {"image": "p", "engine": "docker", "dry_run": True}})
+    env = {"DB_PASSWORD": "x", "RUNNABLE_CONFIGURATION_FILE": "config.yaml"}
+    if runner == "python":
+        done = run_python(workdir / "app.pyz", workdir, env=env)
+    else:
+        done = run_cli(workdir, "execute-job", "app.pyz", "--config", "config.yaml", env=env)
+    assert done.returncode == 0, done.stderr
+    argv = shlex.split(done.stdout.strip().splitlines()[-1])
+    assert argv[argv.index("execute-job") + 1] == f"{workdir}/app.pyz"
 
 
 def test_container_needs_a_script(workdir: Path) -> None:
