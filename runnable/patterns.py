@@ -280,6 +280,10 @@ class _Walker:
         if _not_utf8(rel):
             self.skip_not_utf8(rel)
             return False
+        if rel.startswith("~") and "/" in rel:  # a record refuses it (record.check_rel_path): say so now
+            self.skip(rel, f"its first folder {rel.split('/', 1)[0]!r} reads as a home folder to a shell, so "
+                           "run records do not hold such paths: rename that folder to store it")
+            return False
         self._seen.add(rel)
         self.selection.files.append(Match(rel, path))
         return True

@@ -41,7 +41,9 @@ def check_rel_path(rel: str) -> str:
     """Return ``rel`` if it is a clean relative POSIX path that stays inside its folder."""
     if not isinstance(rel, str) or not rel or "\0" in rel:
         raise RecordError(f"file path {rel!r} in a run record is empty or not text")
-    if rel.startswith("/") or rel.startswith("~"):
+    # '~/x' or '~user/x' reads as a home folder to a shell; '~lock.txt' (an office suite's lock file)
+    # is only a name, and a pattern such as '*.txt' stores it.
+    if rel.startswith("/") or (rel.startswith("~") and "/" in rel):
         raise RecordError(f"file path {rel!r} in a run record is absolute; refusing to use it")
     parts = rel.split("/")
     if any(part in ("", ".", "..") for part in parts):

@@ -125,6 +125,27 @@ def test_ascii_and_utf8_names_are_still_selected(workdir: Path) -> None:
     assert selection.skipped == []
 
 
+def test_a_file_whose_name_starts_with_a_tilde_is_stored_and_its_record_reads_back(workdir: Path) -> None:
+    """'~lock.txt' (an office suite's lock file) is a name, not a home folder: the record of a run
+    that stored it must list, show and restore like any other."""
+    (workdir / "~lock.txt").write_text("lock")
+    (workdir / "notes.txt").write_text("notes")
+    (workdir / "~cache").mkdir()
+    (workdir / "~cache" / "old.txt").write_text("skipped, with a reason")
+    script = workdir / "job.py"
+    script.write_text("from runnable import Catalog, PythonJob\n"
+                      "PythonJob(function=print, name='j', catalog=Catalog(put=['**/*.txt'])).execute(job_id='tilde-run')\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    listed = run_cli(workdir, "runs", "list")
+    assert "tilde-run" in listed.stdout and "UNREADABLE" not in listed.stdout, listed.stdout
+    restored = run_cli(workdir, "catalog", "get", "tilde-run", "--to", "back")
+    assert restored.returncode == 0, restored.stderr
+    assert (workdir / "back" / "~lock.txt").read_text() == "lock"
+    assert "not storing '~cache/old.txt': its first folder '~cache' reads as a home folder" in done.stderr
+    assert not (workdir / "back" / "~cache").exists()
+
+
 # -- writing a record never fails on such text ----------------------------------------------------
 
 
