@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runnable.errors import ConfigurationError, SecretError
+from runnable.settings import check_path
 from runnable.transfer import atomic_write_bytes
+from runnable.yamlfile import position
 
 if TYPE_CHECKING:
     from runnable.record import RunRecord
@@ -43,23 +45,24 @@ class EnvSecrets:
 class DotEnvSecrets:
     """Secrets from a dotenv file (``location``, default ``.env``), a UTF-8 file of ``KEY=value`` lines.
 
+    The file is read when a secret is asked for. A leading '~' in ``location`` is the home folder.
+
     >>> DotEnvSecrets("no-such.env").location
     'no-such.env'
     """
 
     def __init__(self, location: str = ".env") -> None:
-        if not isinstance(location, str) or not location.strip():
-            raise ConfigurationError(f"secrets (dotenv): 'location' must be the path of a file, not {location!r}")
-        self.location = location
+        self.location = check_path(location, "location", "secrets", kind="file", default=".env")
 
     def get(self, name: str) -> str | None:
         return self._values().get(name)
 
     def _values(self) -> dict[str, str | None]:
-        where = f"secrets file {self.location!r} (secrets: dotenv)"
-        path = Path(self.location)
+        # "secrets file", not "(secrets: dotenv)": an S3 store's 'secrets_file' is read here too.
+        where = f"secrets file {self.location!r}"
+        # Not chained: each message says all there is, and OSError's own text names no more.
         try:
-            data = path.read_bytes()
+            data = Path(self.location).read_bytes()
         except FileNotFoundError:
             raise ConfigurationError(f"{where} does not exist") from None
         except IsADirectoryError:
@@ -69,9 +72,12 @@ class DotEnvSecrets:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            # The position only: the bytes around it may be part of a secret value.
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise ConfigurationError(f"{where} is not UTF-8 text (line {line}); save it as UTF-8") from None
+            # The position only, not the bytes around it: they may be part of a secret value. Not
+            # chained: UnicodeDecodeError's own text quotes the byte.
+            line, column = position(data, exc.start)
+            raise ConfigurationError(
+                f"{where} is not UTF-8 text: line {line}, column {column} is not UTF-8; save it as UTF-8"
+            ) from None
         import io
 
         from dotenv import dotenv_values

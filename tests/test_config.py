@@ -83,7 +83,7 @@ def test_known_key_lists_the_allowed_ones() -> None:
 
 def test_bad_values_are_errors_when_loaded() -> None:
     # The built-in executors are built once when the file is loaded: a wrong value stops everything there.
-    with pytest.raises(ConfigurationError, match=r"'backoff_limit' must be a whole number >= 0, not -1 \(in 'c.yaml'\)"):
+    with pytest.raises(ConfigurationError, match=r"'backoff_limit' must be 0 or more \(in 'c.yaml'\)"):
         _config.parse({"job-executor": {"type": "k8s-job", "config": {"image": "x", "backoff_limit": -1}}}, "'c.yaml'")
     with pytest.raises(ConfigurationError, match="not a valid V1Toleration"):
         _config.parse({"job-executor": {"type": "k8s-job", "config": {"image": "x", "tolerations": [{"ky": "a"}]}}})

@@ -439,7 +439,7 @@ def test_k8s_schedule_makes_a_cronjob(workdir: Path) -> None:
     [
         ({"image": "p", "secret_name": "s"}, {}, "set job-executor config 'pvc_claim_name'"),
         ({"image": "p", "pvc_claim_name": "d"}, {}, "the job needs the secret 'DB_PASSWORD'"),
-        ({"image": "p", "working_dir": "app"}, {}, "'working_dir' 'app' must be an absolute path"),
+        ({"image": "p", "working_dir": "app"}, {}, "'working_dir' must be an absolute path"),
         ({"image": "p", "resources": {"requests": {"cpu": "1"}, "limit": {}}}, {}, "not a valid V1ResourceRequirements"),
         ({"image": "p", "secret_refs": {"DB_PASSWORD": {"name": "x"}}}, {}, "secret_refs['DB_PASSWORD'] must be"),
     ],

@@ -188,21 +188,20 @@ def _dotenv_job_failure(workdir: Path, location: str) -> str:
 
 def test_dotenv_location_must_be_a_path(workdir: Path) -> None:
     stderr = _dotenv_job_failure(workdir, "5")
-    assert f"'location' in section 'secrets' of '{workdir / 'c.yaml'}' must be a file path, not the number 5" in stderr
+    assert f"'location' in section 'secrets' of '{workdir / 'c.yaml'}' must be a file path, not a number" in stderr
 
 
 def test_dotenv_file_that_is_not_utf8(workdir: Path) -> None:
     (workdir / "latin.env").write_bytes(b"USER=me\nDB_PASSWORD=caf\xe9\n")
     stderr = _dotenv_job_failure(workdir, "latin.env")
-    assert "secrets file 'latin.env' (secrets: dotenv) is not UTF-8 text" in stderr
-    assert "line 2" in stderr and "save it as UTF-8" in stderr
+    assert "secrets file 'latin.env' is not UTF-8 text: line 2, column 16 is not UTF-8; save it as UTF-8" in stderr
     assert "caf" not in stderr  # no part of a secret value in the message
 
 
 def test_dotenv_location_that_is_a_folder(workdir: Path) -> None:
     (workdir / "envs").mkdir()
     stderr = _dotenv_job_failure(workdir, "envs")
-    assert "secrets file 'envs' (secrets: dotenv) is a folder; give the path of a KEY=value file" in stderr
+    assert "secrets file 'envs' is a folder; give the path of a KEY=value file" in stderr
 
 
 def test_dotenv_location_with_a_tilde_is_in_the_home_folder(workdir: Path, tmp_path: Path) -> None:
@@ -214,3 +213,14 @@ def test_dotenv_location_with_a_tilde_is_in_the_home_folder(workdir: Path, tmp_p
     done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml", env={"HOME": str(home)})
     assert done.returncode == 0, done.stderr
     assert (workdir / "seen.sha256").read_text() == _sha(SECRET)
+
+
+def test_dotenv_location_is_checked_as_a_path_when_built_directly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runnable import ConfigurationError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _secrets.DotEnvSecrets("~/team.env").location == str(tmp_path / "team.env")
+    with pytest.raises(ConfigurationError, match=r"^'location' in section 'secrets' is empty; give a file path"):
+        _secrets.DotEnvSecrets(" ")
+    with pytest.raises(ConfigurationError, match=r"^'location' in section 'secrets' holds '\$HOME': variables"):
+        _secrets.DotEnvSecrets("$HOME/team.env")

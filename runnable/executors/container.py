@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from runnable import secrets as _secrets
+from runnable.config import LOCATION_KEYS
 from runnable.errors import ConfigurationError
 from runnable.executors import remote
 
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
     from runnable.runner import RunOptions
 
 ENGINES = ("docker", "podman")
-
-# Where each file-system service keeps its location setting.
-LOCATION_KEYS = {"catalog": "catalog_location", "run-log-store": "log_folder"}
 
 
 @dataclass
@@ -66,38 +64,30 @@ class LocalContainerExecutor:
         engine: str | None = None,
         mount_path: str | None = None,
         user: str | int | None = "auto",
-        environment: dict[str, str | int | float] | None = None,
+        environment: dict[str, str | int | float | bool] | None = None,
         run_args: list[str] | None = None,
         dry_run: bool = False,
     ) -> None:
-        if not isinstance(image, str) or not image.strip():
-            raise ConfigurationError("job-executor (local-container): 'image' must be a non-empty image name")
+        # The types are checked against these annotations when the file is loaded (runnable.settings);
+        # here only what an annotation cannot say.
+        if not image.strip():
+            raise ConfigurationError("job-executor (local-container): 'image' is empty; give an image name")
         if mount_path is not None and not PurePosixPath(mount_path).is_absolute():
             raise ConfigurationError(
-                f"job-executor (local-container): 'mount_path' {mount_path!r} must be an absolute path"
+                "job-executor (local-container): 'mount_path' must be an absolute path, as the container sees it"
             )
-        environment = environment or {}
-        if not isinstance(environment, dict) or not all(isinstance(v, (str, int, float)) for v in environment.values()):
-            raise ConfigurationError("job-executor (local-container): 'environment' must map names to plain values")
-        run_args = run_args or []
-        if not isinstance(run_args, list) or not all(isinstance(a, str) for a in run_args):
-            raise ConfigurationError("job-executor (local-container): 'run_args' must be a list of strings")
-        if engine is not None and (not isinstance(engine, str) or not engine.strip()):
+        if engine is not None and not engine.strip():
             raise ConfigurationError(
-                f"job-executor (local-container): 'engine' must be the name or path of docker or podman, not {engine!r}"
+                "job-executor (local-container): 'engine' is empty; give the name or path of docker or podman, "
+                "or leave it out to use whichever is on PATH"
             )
-        if isinstance(user, bool) or not isinstance(user, (str, int, type(None))):
-            raise ConfigurationError(
-                f"job-executor (local-container): 'user' must be a user name, a uid or 'uid:gid', not {user!r}"
-            )
-        if not isinstance(dry_run, bool):
-            raise ConfigurationError(f"job-executor (local-container): 'dry_run' must be true or false, not {dry_run!r}")
         self.image = image
         self.engine = engine
         self.mount_path = mount_path
         self.user = str(user) if isinstance(user, int) else user  # 'user: 1000' is the uid
-        self.environment = {str(k): str(v) for k, v in environment.items()}
-        self.run_args = run_args
+        # Numbers and booleans as Python writes them: 8080 -> '8080', true -> 'True'.
+        self.environment = {str(k): str(v) for k, v in (environment or {}).items()}
+        self.run_args = list(run_args or [])
         self.dry_run = dry_run
 
     def engine_name(self, dry_run: bool) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kubernetes import client as _client  # the extra's dependency: a missing one names 'runnable[k8s]'
 
+from runnable.config import LOCATION_KEYS
 from runnable.errors import ConfigurationError, JobFailedError
 from runnable.executors import remote
 
@@ -39,25 +40,30 @@ if TYPE_CHECKING:
 
 CONTAINER_NAME = "runnable"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "runnable"}
-# Sub-folders of the claim for each file-system service, so one claim serves both.
-PVC_SUBPATHS = {"catalog": ("catalog_location", "catalog"), "run-log-store": ("log_folder", "run_log_store")}
-# A pod waiting for one of these reasons will not start by itself: stop waiting and report it.
+# The sub-folder of the claim for each file-system service, so one claim serves both: 'catalog' and
+# 'run_log_store', names that existing claims hold and must keep.
+PVC_SUBPATHS = {section: (key, section.replace("-", "_")) for section, key in LOCATION_KEYS.items()}
 # Used untyped: every field of the client's models is optional, so each read below checks for None.
 k8s: Any = _client
 
+# A pod waiting for one of these reasons will not start by itself: stop waiting and report it.
 STUCK_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
                  "CreateContainerError"}
 POLL_SECONDS = 2.0
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 # A namespace is an RFC 1123 label: what the API server accepts, checked here so a typo fails first.
 NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-# What a CronJob's schedule takes (Kubernetes parses it with robfig/cron's standard parser): five
-# fields, day of week 0-6 (Sunday is 0), or one of these macros.
+# What a CronJob's schedule takes. Kubernetes parses it with robfig/cron v3's standard parser
+# (cron.ParseStandard): five fields, day of week 0-6 (Sunday is 0), one of these macros (lower case,
+# exactly), or '@every <duration>' as Go's time.ParseDuration reads it ('48h', '1h30m', '1.5h').
 CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
                ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
                ("day of week", 0, 6, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
-CRON_ITEM = re.compile(r"(\*|\?|\w+)(?:-(\w+))?(?:/(\d+))?")
+_DURATION_UNITS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+                   "h": 3600 * 10**9}
+_DURATION = re.compile(r"[-+]?(?:0|(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)")
+_DURATION_PART = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
 
 
 def dns_name(text: str, limit: int = 63) -> str:
@@ -77,6 +83,7 @@ def model(klass: Any, data: Any, what: str) -> Any:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         errors = exc.errors() if callable(getattr(exc, "errors", None)) else []  # type: ignore[attr-defined]
         # One line per field ("ky: Extra inputs are not permitted"), without pydantic's links and types.
+        # Not chained: pydantic's own report repeats each input value, and a value may be a credential.
         detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'value'}: {e.get('msg')}"
                            for e in errors) or str(exc)
         raise ConfigurationError(f"job-executor (k8s-job): {what} is not a valid {klass.__name__}: {detail}") from None
@@ -85,32 +92,82 @@ def model(klass: Any, data: Any, what: str) -> Any:
 def check_schedule(schedule: str) -> str:
     """``schedule`` if Kubernetes takes it as a CronJob schedule, else ConfigurationError saying why.
 
-    >>> check_schedule("*/15 2-4 * JAN-MAR mon")
-    '*/15 2-4 * JAN-MAR mon'
+    Checked as Kubernetes' parser checks it, so a typo fails here and not when the CronJob is
+    submitted. The message says what is wrong without repeating the schedule.
+
+    >>> check_schedule("*/15 2-4 * JAN-MAR mon"), check_schedule("@every 1h30m")
+    ('*/15 2-4 * JAN-MAR mon', '@every 1h30m')
     """
-    fields = schedule.split()
-    usage = ("give five fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * *', or one of "
-             + ", ".join(CRON_MACROS))
-    if schedule.strip() in CRON_MACROS:  # lower case only, as Kubernetes' cron parser takes them
+    usage = ("give five fields (minute hour day-of-month month day-of-week), e.g. '0 3 * * *', one of "
+             + ", ".join(CRON_MACROS) + ", or '@every' and a duration, e.g. '@every 6h'")
+
+    def refuse(why: str) -> ConfigurationError:
+        return ConfigurationError(f"job-executor (k8s-job): 'schedule' is not a cron expression: {why}; {usage}")
+
+    if schedule in CRON_MACROS:
         return schedule
+    if schedule.startswith("@every"):
+        if not schedule.startswith("@every ") or not _duration_fits(schedule[len("@every "):]):
+            raise refuse("'@every' needs a duration such as 48h, 90m or 1h30m (units h, m, s, ms, us, ns), "
+                         "one space after it")
+        return schedule
+    if schedule.startswith("@"):
+        raise refuse("it starts with '@' but is not one of the macros, which are lower case")
+    fields = schedule.split()
     if len(fields) != 5:
-        raise ConfigurationError(
-            f"job-executor (k8s-job): 'schedule' {schedule!r} is not a cron expression: it has {len(fields)} "
-            f"field(s); {usage}"
-        )
+        raise refuse(f"it has {len(fields)} field(s)")
     for text, (name, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
         for item in text.split(","):
-            match = CRON_ITEM.fullmatch(item)
-            values = [v for v in match.groups()[:2] if v not in (None, "*", "?")] if match else None
-            step = match.group(3) if match else None
-            if values is None or step == "0" or not all(
-                    v.isdigit() and low <= int(v) <= high or v.lower() in names for v in values):
+            problem = _cron_item_problem(item, low, high, names)
+            if problem:
                 allowed = f"{low}-{high}" + (f" or {names[0].upper()}-{names[-1].upper()}" if names else "")
-                raise ConfigurationError(
-                    f"job-executor (k8s-job): 'schedule' {schedule!r} is not a cron expression: the {name} field "
-                    f"has {item!r}, where {allowed}, '*', ranges (a-b), lists (a,b) and steps (/n) are allowed; {usage}"
-                )
+                raise refuse(f"the {name} field {problem} (it takes {allowed}, '*', ranges a-b, lists a,b and "
+                             "steps /n)")
     return schedule
+
+
+def _cron_item_problem(item: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
+    """What is wrong with one comma-separated item of a cron field, as robfig/cron's getRange says."""
+    range_and_step = item.split("/")
+    if len(range_and_step) > 2:
+        return "has more than one '/' in an item"
+    bounds = range_and_step[0].split("-")
+    if bounds[0] in ("*", "?"):  # the parser reads no further: '*-5' is all values
+        start, end = low, high
+    elif len(bounds) > 2:
+        return "has more than one '-' in a range"
+    else:
+        values = [v for v in (_cron_value(b, low, names) for b in bounds) if v is not None]
+        if len(values) != len(bounds):
+            return "has something that is neither a number nor a name this field takes"
+        start, end = values[0], values[-1]
+    if len(range_and_step) == 2:
+        step = range_and_step[1]
+        if not (step.isascii() and step.isdigit()) or int(step) == 0:
+            return "has a step that is not a whole number of 1 or more"
+        if len(bounds) == 1:  # 'N/step' means N-max/step
+            end = high
+    if start < low or end > high:
+        return "has a value out of range"
+    if start > end:
+        return "has a range whose start is after its end"
+    return None
+
+
+def _cron_value(text: str, low: int, names: tuple[str, ...]) -> int | None:
+    if text.lower() in names:
+        return names.index(text.lower()) + low
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _duration_fits(text: str) -> bool:
+    """Whether Go's time.ParseDuration takes ``text``: numbers with units, within 292 years."""
+    from fractions import Fraction
+
+    if not _DURATION.fullmatch(text):
+        return False
+    total = sum(Fraction(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    return total <= 2**63 - 1  # nanoseconds in an int64, the most a Go duration holds
 
 
 def _quantities(resources: dict[str, Any]) -> dict[str, Any]:
@@ -131,61 +188,56 @@ class KubernetesJobExecutor:
         working_dir: str = "/app",
         service_account: str | None = None,
         resources: dict[str, Any] | None = None,
-        node_selector: dict[str, str | int | float] | None = None,
+        node_selector: dict[str, str | int | float | bool] | None = None,
         tolerations: list[dict[str, Any]] | None = None,
-        environment: dict[str, str | int | float] | None = None,
+        environment: dict[str, str | int | float | bool] | None = None,
         pvc_claim_name: str | None = None,
         secret_name: str | None = None,
         secret_refs: dict[str, dict[str, str]] | None = None,
         active_deadline_seconds: int | None = None,
         backoff_limit: int = 0,
         ttl_seconds_after_finished: int | None = 3600,
-        image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None,
-        labels: dict[str, str | int | float] | None = None,
+        image_pull_policy: PullPolicy | None = None,
+        labels: dict[str, str | int | float | bool] | None = None,
         schedule: str | None = None,
         context: str | None = None,
         dry_run: bool = False,
     ) -> None:
-        if not isinstance(image, str) or not image.strip():
-            raise ConfigurationError("job-executor (k8s-job): 'image' must be a non-empty image name")
+        # The types are checked against these annotations when the file is loaded (runnable.settings);
+        # here only what an annotation cannot say, without repeating a value.
+        if not image.strip():
+            raise ConfigurationError("job-executor (k8s-job): 'image' is empty; give an image name")
         if not PurePosixPath(working_dir).is_absolute():
-            raise ConfigurationError(f"job-executor (k8s-job): 'working_dir' {working_dir!r} must be an absolute path")
+            raise ConfigurationError("job-executor (k8s-job): 'working_dir' must be an absolute path in the image")
         for key, value in (("active_deadline_seconds", active_deadline_seconds), ("backoff_limit", backoff_limit),
                            ("ttl_seconds_after_finished", ttl_seconds_after_finished)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                raise ConfigurationError(f"job-executor (k8s-job): {key!r} must be a whole number >= 0, not {value!r}")
-        if not isinstance(namespace, str) or not NAMESPACE.fullmatch(namespace):
+            if value is not None and value < 0:
+                raise ConfigurationError(f"job-executor (k8s-job): {key!r} must be 0 or more")
+        if not NAMESPACE.fullmatch(namespace):
             raise ConfigurationError(
-                f"job-executor (k8s-job): 'namespace' {namespace!r} is not a Kubernetes namespace name: at most 63 "
+                "job-executor (k8s-job): 'namespace' is not a Kubernetes namespace name: at most 63 "
                 "lower-case letters, digits and '-', starting and ending with a letter or digit"
             )
-        if image_pull_policy is not None and image_pull_policy not in PULL_POLICIES:
-            raise ConfigurationError(
-                f"job-executor (k8s-job): 'image_pull_policy' must be one of {', '.join(PULL_POLICIES)}, "
-                f"not {image_pull_policy!r}"
-            )
         if schedule is not None:
-            if not isinstance(schedule, str):
-                raise ConfigurationError(f"job-executor (k8s-job): 'schedule' must be a cron expression, not {schedule!r}")
             check_schedule(schedule)
-        if not isinstance(dry_run, bool):
-            raise ConfigurationError(f"job-executor (k8s-job): 'dry_run' must be true or false, not {dry_run!r}")
+        for name, ref in (secret_refs or {}).items():
+            if set(ref) != {"name", "key"}:
+                raise ConfigurationError(
+                    f"job-executor (k8s-job): secret_refs[{name!r}] must be {{name: <Secret>, key: <key>}}, with "
+                    "these two keys only"
+                )
         self.image = image
         self.namespace = namespace
         self.working_dir = PurePosixPath(working_dir)
         self.service_account = service_account
         self.resources = model(k8s.V1ResourceRequirements, _quantities(resources), "'resources'") if resources else None
+        # Numbers and booleans as Python writes them: 8080 -> '8080', true -> 'True'.
         self.node_selector = {str(k): str(v) for k, v in (node_selector or {}).items()}
-        self.tolerations = [model(k8s.V1Toleration, t, f"toleration {t!r}") for t in tolerations or []]
+        self.tolerations = [model(k8s.V1Toleration, t, f"tolerations[{i}]") for i, t in enumerate(tolerations or [])]
         self.environment = {str(k): str(v) for k, v in (environment or {}).items()}
         self.pvc_claim_name = pvc_claim_name
         self.secret_name = secret_name
         self.secret_refs = secret_refs or {}
-        for name, ref in self.secret_refs.items():
-            if not isinstance(ref, dict) or set(ref) != {"name", "key"}:
-                raise ConfigurationError(
-                    f"job-executor (k8s-job): secret_refs[{name!r}] must be {{name: <Secret>, key: <key>}}, not {ref!r}"
-                )
         self.active_deadline_seconds = active_deadline_seconds
         self.backoff_limit = backoff_limit
         self.ttl_seconds_after_finished = ttl_seconds_after_finished
@@ -207,7 +259,7 @@ class KubernetesJobExecutor:
             )
         try:
             return self._inside(configuration.path.relative_to(working_folder))
-        except ValueError:
+        except ValueError:  # not chained: relative_to's message says the same, less clearly
             raise ConfigurationError(
                 f"configuration file {str(configuration.path)!r} is outside the working folder "
                 f"{str(working_folder)!r}; the pod finds it in the image at the same relative path, so keep it "
@@ -215,7 +267,7 @@ class KubernetesJobExecutor:
             ) from None
 
     def _volumes(self, configuration: Configuration) -> tuple[list[Any], list[Any]]:
-        remote.refuse_home_locations(configuration, {s: k for s, (k, _) in PVC_SUBPATHS.items()}, "the pod")
+        remote.refuse_home_locations(configuration, LOCATION_KEYS, "the pod")
         mounts = []
         for section, (key, sub_path) in PVC_SUBPATHS.items():
             service = configuration[section]

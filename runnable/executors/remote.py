@@ -78,17 +78,27 @@ def script_file(working_folder: Path) -> Path:
 def refuse_home_locations(configuration: Configuration, keys: dict[str, str], where: str) -> None:
     """Refuse a file-system location written with a leading '~' (``keys``: section -> setting).
 
-    The process started ``where`` reads the same configuration file, and there '~' is its own home
-    folder: the job would write somewhere else than the folder mounted for it.
+    The process started ``where`` reads the same configuration file and expands the '~' itself:
+    ``~`` as the home folder of the user it runs as, ``~name`` as the home folder the user list
+    *there* gives ``name``. Either way the job could write somewhere else than the folder mounted.
+
+    >>> from runnable.config import LOCATION_KEYS, parse
+    >>> refuse_home_locations(parse({"catalog": {"config": {"catalog_location": "/data/cat"}}}), LOCATION_KEYS, "the pod")
     """
     for section, key in keys.items():
         service = configuration[section]
         written = service.written.get(key)
-        if service.type == "file-system" and isinstance(written, str) and written.startswith("~"):
-            raise ConfigurationError(
-                f"{section} setting {key!r} {written!r} starts with '~', which {where} would take as its own "
-                f"home folder, not yours: write the path out in full ({service.config.get(key)})"
-            )
+        if service.type != "file-system" or not isinstance(written, str) or not written.startswith("~"):
+            continue
+        user = written[1:].split("/", 1)[0]
+        if user:
+            meaning = (f"starts with '~{user}', which {where} would look up as user {user!r} in its own list "
+                       "of users, where that home folder may be elsewhere or missing")
+        else:
+            meaning = f"starts with '~', which {where} would take as the home folder of its own user, not yours"
+        raise ConfigurationError(
+            f"{section} setting {key!r} {written!r} {meaning}: write the path out in full ({service.config.get(key)})"
+        )
 
 
 def choose_run_id(options: RunOptions, run_log_store: RunLogStore | None) -> str:
@@ -100,7 +110,7 @@ def choose_run_id(options: RunOptions, run_log_store: RunLogStore | None) -> str
     if options.run_id:
         try:
             run_id = check_run_id(options.run_id)
-        except RecordError as exc:
+        except RecordError as exc:  # the same message, as the error a run id gets; not chained to itself
             raise RunIdError(str(exc)) from None
         if run_log_store is not None and run_log_store.exists(run_id):
             raise RunIdError(
