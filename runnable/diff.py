@@ -1,5 +1,9 @@
 """What differs between two runs: parameters, returns and files (added, removed, changed by hash).
 
+Files with the same hash in both runs are counted as identical; those that either run's record
+marks stale (it did not write them: they were left in the working folder) are also listed by run in
+``same_stale``, since "identical" then only means that nothing rewrote the file.
+
 >>> from runnable.record import RunRecord
 >>> a = RunRecord("a", "SUCCESS", {}, "", parameters={"lr": 0.1})
 >>> b = RunRecord("b", "SUCCESS", {}, "", parameters={"lr": 0.2, "seed": 1})
@@ -35,6 +39,7 @@ class RunDiff:
     returns: list[Change] = field(default_factory=list)
     files: list[Change] = field(default_factory=list)
     same_files: int = 0
+    same_stale: dict[str, list[str]] = field(default_factory=dict)  # run id -> identical files stale in it
 
     @property
     def empty(self) -> bool:
@@ -55,7 +60,7 @@ def diff_values(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
 
 
 def _describe(entry: FileEntry) -> str:
-    return f"{entry.algorithm}:{entry.digest} ({entry.size} bytes)"
+    return f"{entry.algorithm}:{entry.digest} ({entry.size} bytes{', stale' if entry.stale else ''})"
 
 
 def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
@@ -74,4 +79,7 @@ def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
                 result.files.append(Change(path, CHANGED, _describe(fa), _describe(fb)))
             else:
                 result.same_files += 1
+                for run, entry in ((a.run_id, fa), (b.run_id, fb)):
+                    if entry.stale:
+                        result.same_stale.setdefault(run, []).append(path)
     return result

@@ -121,6 +121,18 @@ def hash_stream(
     describe bytes that never existed together. Any exception (including one raised by
     ``progress``) stops the helper thread before it propagates.
     """
+    digest, size, _ = _hash_fd(fd, algorithm, sink, progress, name)
+    return digest, size
+
+
+def _hash_fd(
+    fd: int,
+    algorithm: str,
+    sink: int | None,
+    progress: Callable[[int], None] | None,
+    name: str | os.PathLike[str] | None,
+) -> tuple[str, int, os.stat_result]:
+    """``hash_stream``, also returning the file's status as it was before it was read."""
     before = os.fstat(fd)
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead on Linux
@@ -136,7 +148,7 @@ def hash_stream(
     why = changed_since(fd, before, size)
     if why is not None:
         raise SourceChangedError(f"{name or 'the source file'} {why}; store it again once it is complete")
-    return hasher.hexdigest(), size
+    return hasher.hexdigest(), size, before
 
 
 def _hash_inline(fd: int, hasher: Hasher, sink: int | None, progress: Callable[[int], None] | None) -> int:
@@ -311,9 +323,24 @@ def hash_file(
     >>> hash_file(__file__)[0] == hash_file(__file__)[0]
     True
     """
+    digest, size, _ = hash_file_status(path, algorithm, progress)
+    return digest, size
+
+
+def hash_file_status(
+    path: str | os.PathLike[str],
+    algorithm: str = DEFAULT_ALGORITHM,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, int, os.stat_result]:
+    """``hash_file``, also returning the file's status (``os.stat_result``) as it was read: the one
+    hashing takes anyway to notice a change while reading, so no system call is added.
+
+    >>> hash_file_status(__file__)[2].st_size == hash_file(__file__)[1]
+    True
+    """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        return hash_stream(fd, algorithm, progress=progress, name=path)
+        return _hash_fd(fd, algorithm, None, progress, path)
     finally:
         os.close(fd)
 
@@ -364,6 +391,7 @@ __all__ = [
     "check_algorithm",
     "hash_bytes",
     "hash_file",
+    "hash_file_status",
     "hash_reader",
     "hash_stream",
     "is_hex_digest",

@@ -14,15 +14,15 @@ import contextlib
 import itertools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.hashing import hash_bytes, hash_file, single_threaded
+from runnable.hashing import hash_bytes, hash_file_status, single_threaded
 from runnable.patterns import Match
 from runnable.progress import TransferProgress
 from runnable.record import FileEntry
-from runnable.storage import Storage
+from runnable.storage import Storage, last_change_ns
 from runnable.workers import available_cpus, can_fork, run_forked, wait_through_interrupts
 
 # Threads for many files, unless the storage says otherwise (``put_workers``). Two let two large
@@ -59,14 +59,25 @@ def put_files(
     algorithm: str,
     store_copy: bool,
     progress: TransferProgress | None = None,
+    started_ns: int | None = None,
 ) -> PutResult:
     """Store (or only hash) each file; entries come back in the order of ``files``.
+
+    With ``started_ns`` (``runnable.storage.file_clock_ns()`` as the job started), a file that last
+    changed before then is marked ``stale``: the run did not write it. Its times come from the status
+    that storing or hashing reads anyway (``Stored.changed_ns``, ``hash_file_status``): no file costs
+    a system call more.
 
     >>> put_files([], None, "run-1", "md5", store_copy=False).entries
     []
     """
     if store_copy and storage is None:
         raise ValueError("put_files(store_copy=True) needs a storage")
+
+    def is_stale(changed_ns: int | None) -> bool:
+        # At or after the start counts as written by the run: file times have no finer order.
+        return started_ns is not None and changed_ns is not None and changed_ns < started_ns
+
     outcomes: list[FileEntry | BaseException | None] = [None] * len(files)
     new_bytes = [0] * len(files)
     stop = threading.Event()
@@ -85,11 +96,13 @@ def put_files(
             if store_copy:
                 assert storage is not None
                 stored = storage.store(run_id, match.rel, match.path, algorithm, add_bytes)
-                outcomes[i] = FileEntry(match.rel, stored.size, {algorithm: stored.digest}, True, stored.location)
+                outcomes[i] = FileEntry(match.rel, stored.size, {algorithm: stored.digest}, True, stored.location,
+                                        is_stale(stored.changed_ns))
                 new_bytes[i] = stored.size if stored.new else 0
             else:
-                digest, size = hash_file(match.path, algorithm, add_bytes)
-                outcomes[i] = FileEntry(match.rel, size, {algorithm: digest}, False, None)
+                digest, size, info = hash_file_status(match.path, algorithm, add_bytes)
+                outcomes[i] = FileEntry(match.rel, size, {algorithm: digest}, False, None,
+                                        is_stale(last_change_ns(info)))
         except Exception as exc:  # noqa: BLE001 - reported per file below
             outcomes[i] = exc
         if progress is not None:
@@ -101,7 +114,7 @@ def put_files(
         workers = max(1, int(getattr(storage, "put_workers", WORKERS)))
         processes = min(processes, max(1, int(getattr(storage, "put_processes", 1))))
     if processes > 1 and len(files) >= FORK_MIN_FILES:
-        _put_forked(files, storage, run_id, algorithm, store_copy, processes, outcomes, new_bytes, progress)
+        _put_forked(files, storage, run_id, algorithm, store_copy, processes, outcomes, new_bytes, progress, is_stale)
     elif len(files) <= 1 or workers == 1:
         for i in range(len(files)):  # in this thread: an interrupt stops it at once, cleanly
             one(i)
@@ -156,11 +169,14 @@ def _put_forked(
     outcomes: list[FileEntry | BaseException | None],
     new_bytes: list[int],
     progress: TransferProgress | None,
+    is_stale: Callable[[int | None], bool],
 ) -> None:
     """Store (or hash) ``files`` in forked processes; fill ``outcomes`` and ``new_bytes`` in place.
 
-    A worker sends one short line per file: ``digest size new`` (plus the location as JSON when it
+    A worker sends one short line per file: ``digest size flags`` (plus the location as JSON when it
     is not the usual one under the run's folder), or ``!`` and the reason as JSON if it failed.
+    ``flags`` is one digit: 1 if the content is new to the storage, plus 2 if the file is stale (the
+    worker decides, from the status it read: the line stays as long as before).
     """
     hash_bytes(b"", algorithm)  # set the hash up here, so no worker starts by loading it
     usual = f"{storage.run_location(run_id)}/" if store_copy and storage is not None else None
@@ -171,12 +187,12 @@ def _put_forked(
             if store_copy:
                 assert storage is not None
                 stored = storage.store(run_id, match.rel, match.path, algorithm)
-                line = f"{stored.digest} {stored.size} {int(stored.new)}"
+                line = f"{stored.digest} {stored.size} {int(stored.new) | (is_stale(stored.changed_ns) << 1)}"
                 if stored.location != f"{usual}{match.rel}":
                     line += f" {json.dumps(stored.location)}"
                 return line
-            digest, size = hash_file(match.path, algorithm)
-            return f"{digest} {size} 0"
+            digest, size, info = hash_file_status(match.path, algorithm)
+            return f"{digest} {size} {is_stale(last_change_ns(info)) << 1}"
         except Exception as exc:  # noqa: BLE001 - sent to the parent, reported per file
             return "!" + json.dumps(_describe(exc))
 
@@ -187,11 +203,12 @@ def _put_forked(
                 progress.add_file()
             return
         rel = files[i].rel
-        digest, size_text, new, *other = line.split(" ", 3)
+        digest, size_text, flags_text, *other = line.split(" ", 3)
         size = int(size_text)
+        flags = int(flags_text)
         location = json.loads(other[0]) if other else (None if usual is None else usual + rel)
-        outcomes[i] = FileEntry(rel, size, {algorithm: digest}, store_copy, location)
-        new_bytes[i] = size if new == "1" else 0
+        outcomes[i] = FileEntry(rel, size, {algorithm: digest}, store_copy, location, bool(flags & 2))
+        new_bytes[i] = size if flags & 1 else 0
         if progress is not None:
             progress.add_file(size)
 
@@ -204,6 +221,7 @@ class _WorkerFailure(Exception):
 
 
 def store_single(storage: Storage, run_id: str, rel: str, path: Path, algorithm: str) -> FileEntry:
-    """Store one file that runnable itself wrote (the execution log, an executed notebook)."""
+    """Store one file that runnable itself wrote (the execution log, an executed notebook): never
+    stale, though the log is made before the job starts."""
     stored = storage.store(run_id, rel, path, algorithm)
     return FileEntry(rel, stored.size, {algorithm: stored.digest}, True, stored.location)

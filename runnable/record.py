@@ -70,6 +70,9 @@ class FileEntry:
     hash: dict[str, str]  # {"md5": "..."}: the algorithm beside the value
     stored: bool  # True if a copy is in the catalog
     location: str | None = None  # where the copy is, when stored
+    # True if the file was not changed after the job started: it was in the working folder before
+    # the run (left by an earlier one), and the run did not write it. Only in the JSON when True.
+    stale: bool = False
 
     @property
     def algorithm(self) -> str:
@@ -86,8 +89,11 @@ class FileEntry:
     def to_dict(self) -> dict[str, Any]:
         # Spelled out rather than asdict(): asdict deep-copies recursively, which made writing a
         # record of 10,000 files take 0.3 s; this is the same dict, in the same key order.
-        return {"path": self.path, "size": self.size, "hash": dict(self.hash), "stored": self.stored,
-                "location": self.location}
+        data: dict[str, Any] = {"path": self.path, "size": self.size, "hash": dict(self.hash),
+                                "stored": self.stored, "location": self.location}
+        if self.stale:  # absent when False: the entries of files a run wrote keep their shape
+            data["stale"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FileEntry:
@@ -98,11 +104,14 @@ class FileEntry:
                 hash={str(k): str(v) for k, v in dict(data["hash"]).items()},
                 stored=bool(data["stored"]),
                 location=data.get("location"),
+                stale=data.get("stale", False),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):
                 raise
             raise RecordError(f"file entry {data!r} is malformed: {exc}") from exc
+        if not isinstance(entry.stale, bool):  # records written before it have no such field: False
+            raise RecordError(f"file entry for {entry.path!r} has stale={entry.stale!r}; it must be true or false")
         if len(entry.hash) != 1:
             raise RecordError(f"file entry for {entry.path!r} must name exactly one hash algorithm")
         # The digest becomes a path in the object store: anything but hex could point elsewhere.

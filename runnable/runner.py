@@ -53,7 +53,7 @@ from runnable.patterns import expand
 from runnable.put import put_files, store_single
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
 from runnable.runlog import RunLogStore
-from runnable.storage import Storage
+from runnable.storage import Storage, file_clock_ns
 from runnable.version import __version__
 
 if TYPE_CHECKING:
@@ -211,6 +211,7 @@ class JobRunner:
         self.make_filter = make_filter
         self._terminal: int | None = None  # stderr's terminal during a run, for the progress bar
         self._run_folder_refused = False  # the storage refused the run's folder: store nothing
+        self._job_started_ns: int | None = None  # file_clock_ns() as the job's code was about to run
 
     # -- step 1 -----------------------------------------------------------------------------
     def reserve(self, record: RunRecord) -> RunRecord:
@@ -325,6 +326,9 @@ class JobRunner:
                     OutputCapture(log_path, self.make_filter) as capture:
                 try:
                     self._begin_run(record.run_id)
+                    # Files that last changed before this moment were not written by the run: their
+                    # entries are marked stale (put_files). The file system's clock, not time.time_ns().
+                    self._job_started_ns = file_clock_ns()
                     record.returns = self.job.run(context)
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
@@ -440,8 +444,11 @@ class JobRunner:
             record.skipped = [{"path": s.rel, "reason": s.reason} for s in selection.skipped]
             with _progress.for_files(selection.files, self._terminal) as bar:
                 result = put_files(selection.files, self.storage, record.run_id, self.algorithm,
-                                   catalog.store_copy, progress=bar)
+                                   catalog.store_copy, progress=bar, started_ns=self._job_started_ns)
             record.files = result.entries
+            stale = [entry.path for entry in result.entries if entry.stale]
+            if stale:
+                sys.stderr.write(f"runnable: warning: {_stale_warning(stale, len(result.entries))}\n")
             for rel, reason in result.failures:
                 errors.append(f"could not store {rel!r}: {reason}")
             for pattern in selection.unmatched:
@@ -472,6 +479,21 @@ class JobRunner:
             return None
         name = _log_name(self.job.name, record.catalog_content)
         return store_single(self.storage, record.run_id, name, log_path, self.algorithm)
+
+
+def _stale_warning(stale: Sequence[str], total: int) -> str:
+    """What a run says when some of its cataloged files were not changed during it.
+
+    >>> print(_stale_warning(["a.csv"], 2))
+    1 of the 2 cataloged files was not changed during this run (it was in the working folder before it started), e.g. 'a.csv'; the record marks it "stale"
+    """
+    before = "(it was in the working folder before it started)" if len(stale) == 1 else \
+        "(they were in the working folder before it started)"
+    if total == 1:
+        return f'the one cataloged file, {stale[0]!r}, was not changed during this run {before}; the record marks it "stale"'
+    verb, them = ("was", "it") if len(stale) == 1 else ("were", "them")
+    return (f"{len(stale)} of the {total} cataloged files {verb} not changed during this run {before}, "
+            f'e.g. {stale[0]!r}; the record marks {them} "stale"')
 
 
 def _log_name(job_name: str, cataloged: Sequence[str]) -> str:

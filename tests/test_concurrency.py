@@ -84,7 +84,14 @@ def test_eight_jobs_started_together_get_eight_complete_runs(tmp_path: Path) -> 
         run_folder = tmp_path / ".catalog" / run_id
         assert (run_folder / "out" / str(index) / "data.bin").read_bytes() == content
         assert (run_folder / "shared.txt").read_text() == "the same content in every run\n"
-        assert (run_folder / f"job{index}.execution.log").read_text() == f"job {index} done\n"
+        # shared.txt was written before the runs started: each marks it stale and warns once (on
+        # stderr, so in either order with the job's stdout line)
+        assert "stale" not in record["files"][0] and record["files"][1]["stale"] is True
+        assert sorted((run_folder / f"job{index}.execution.log").read_text().splitlines()) == [
+            f"job {index} done",
+            "runnable: warning: 1 of the 2 cataloged files was not changed during this run (it was in the "
+            "working folder before it started), e.g. 'shared.txt'; the record marks it \"stale\"",
+        ]
         others = {p.name for p in (run_folder / "out").iterdir()}
         assert others == {str(index)}  # no other run's files leaked in
 

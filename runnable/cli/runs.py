@@ -77,8 +77,18 @@ def _job_text(job: dict[str, Any]) -> str:
 
 
 def _file_rows(files: list[FileEntry]) -> list[list[str]]:
-    return [[f.path, human_bytes(f.size), f"{f.algorithm}:{f.digest}", "yes" if f.stored else "hash only"]
-            for f in files]
+    return [[f.path, human_bytes(f.size), f"{f.algorithm}:{f.digest}",
+             ("yes" if f.stored else "hash only") + (", stale" if f.stale else "")] for f in files]
+
+
+def _stale_note(files: list[FileEntry]) -> str | None:
+    """The line under the files table that says what "stale" means, when a file is."""
+    stale = sum(1 for f in files if f.stale)
+    if not stale:
+        return None
+    verb, before = ("is", "it was") if stale == 1 else ("are", "they were")
+    return (f"{stale} of the {len(files)} files {verb} stale: not changed during this run ({before} in the "
+            "working folder before it started)")
 
 
 def show_record(record: RunRecord) -> None:
@@ -113,6 +123,8 @@ def show_record(record: RunRecord) -> None:
     click.echo("")
     if record.files:
         table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"])
+        if (note := _stale_note(record.files)) is not None:
+            click.echo(note)
     else:
         click.echo("files: none")
     if record.execution_log:
@@ -165,4 +177,8 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
             else:
                 detail = show(change.b if change.kind == "added" else change.a)
             click.echo(f"  {marks[change.kind]} {change.key}: {detail}")
-    click.echo(f"{result.same_files} file(s) identical")
+    # Identical only because a run did not write them (the same leftover file): "1 of them stale in b"
+    stale = ", ".join(f"{len(paths)}{' of them stale' if n == 0 else ''} in {run}"
+                      for n, (run, paths) in enumerate(result.same_stale.items()))
+    hint = f"; {stale} (left in the working folder, not written by that run)" if stale else ""
+    click.echo(f"{result.same_files} file(s) identical{hint}")

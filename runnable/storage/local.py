@@ -50,7 +50,7 @@ from typing import BinaryIO, TypeVar
 from runnable.errors import CatalogError, RecordError
 from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest
 from runnable.record import check_run_id
-from runnable.storage import Stored
+from runnable.storage import Stored, last_change_ns
 from runnable.transfer import (
     CREATE_FLAGS,
     READ_FLAGS,
@@ -268,7 +268,9 @@ class FileSystemStorage:
             obj = f"{folder}/{digest[2:]}"
             new = self._commit_bytes(data, folder, obj)
         self._present(obj, destination)
-        return Stored(digest=digest, size=size, location=f"{self._shown}/{run_id}/{rel}", new=new)
+        # The source's times come from the fstat above: telling a stale file costs no system call.
+        return Stored(digest=digest, size=size, location=f"{self._shown}/{run_id}/{rel}", new=new,
+                      changed_ns=last_change_ns(before))
 
     def _object(self, algorithm: str, digest: str) -> str:
         return f"{self._objects}/{algorithm}/{digest[:2]}/{digest[2:]}"

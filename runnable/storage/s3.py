@@ -71,7 +71,7 @@ from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNo
 from runnable.hashing import hash_bytes, hash_file, new_hasher
 from runnable.record import RunRecord, check_rel_path, check_run_id
 from runnable.runlog import INDEX_NAME, decode, encode
-from runnable.storage import Stored
+from runnable.storage import Stored, last_change_ns
 from runnable.transfer import SourceChangedError
 
 if TYPE_CHECKING:
@@ -320,13 +320,15 @@ class S3Storage:
         obs = _obstore()
         run_key = self.run_key(run_id, rel)
         location = _url(self.bucket, self.prefix, run_key)
-        size = os.stat(source).st_size
+        info = os.stat(source)
+        size = info.st_size
+        changed = last_change_ns(info)  # from the stat that chooses how to store: no extra request
         try:
             if size <= self.part_size:
                 digest, size, new = self._store_small(source, algorithm, progress)
                 object_key = self.object_key(algorithm, digest)
                 self._present(run_key, object_key, algorithm, digest, size, object_key)  # checked: holds the bytes
-                return Stored(digest=digest, size=size, location=location, new=new)
+                return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
             if self.hash_first:
                 digest, size = hash_file(source, algorithm)
                 _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
@@ -334,11 +336,11 @@ class S3Storage:
                     if progress:
                         progress(size)
                     self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
-                    return Stored(digest=digest, size=size, location=location, new=False)
+                    return Stored(digest=digest, size=size, location=location, new=False, changed_ns=changed)
             if self.run_files == "pointer":
                 digest, size, new = self._store_blob(source, algorithm, progress)
                 self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
-                return Stored(digest=digest, size=size, location=location, new=new)
+                return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
             try:
                 digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
                 object_key = self.object_key(algorithm, digest)
@@ -352,7 +354,7 @@ class S3Storage:
             except BaseException:
                 self._delete_quietly(run_key)
                 raise
-            return Stored(digest=digest, size=size, location=location, new=new)
+            return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
         except (SourceChangedError, CatalogError, PermissionError, IsADirectoryError):
             raise
         except Exception as exc:
