@@ -536,7 +536,8 @@ def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
     if NOT_COLLECTED_KEY in record.catalog:
         out[NOT_COLLECTED_KEY] = record.catalog[NOT_COLLECTED_KEY]
     if record.error:
-        out["error"] = f"{record.error['type']}: {record.error['message']}"
+        message = record.error["message"]  # empty for a bare KeyboardInterrupt: no dangling ': '
+        out["error"] = f"{record.error['type']}: {message}" if message else record.error["type"]
     return out
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from runnable import Catalog, ConfigurationError, JobFailedError, NotebookJob, PythonJob, RunIdError
+from runnable.record import RunRecord
 from runnable.runid import ADJECTIVES, SURNAMES
 from tests.conftest import REPO, run_python
 
@@ -258,6 +259,9 @@ def test_keyboard_interrupt_is_recorded_and_propagates(workdir: Path) -> None:
         PythonJob(function=interrupted).execute(job_id="stopped")
     data = record_of("stopped")
     assert data["status"] == "FAIL" and data["error"]["type"] == "KeyboardInterrupt"
+    from runnable.runner import summary
+
+    assert summary(RunRecord.from_dict(data), ".run_log_store")["error"] == "KeyboardInterrupt"  # no ': '
     assert "interrupted" in Path(".catalog/stopped/interrupted.execution.log").read_text()
 
 
