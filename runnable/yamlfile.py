@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import yaml
 
-# YAML 1.1's int and float resolvers (PyYAML's), without the base-60 forms, with YAML 1.2's
-# exponent floats. Public so that a message can tell whether text would be read as a number.
+# YAML 1.1's int and float resolvers (PyYAML's), without the base-60 forms, and with exponent
+# floats without a dot where the exponent has a sign (1e-3, 2E+6), as YAML 1.2 reads them. Not
+# '1e3': a short git hash made of digits and one 'e' (1234e56) must stay text, as it always was.
+# Public so that a message can tell whether text would be read as a number.
 INT = re.compile(
     r"""^(?:[-+]?0b[0-1_]+
     |[-+]?0[0-7_]+
@@ -34,7 +36,7 @@ INT = re.compile(
 FLOAT = re.compile(
     r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?[0-9][0-9_]*[eE][-+][0-9]+
     |[-+]?\.(?:inf|Inf|INF)
     |\.(?:nan|NaN|NAN))$""",
     re.X,

@@ -430,7 +430,9 @@ def refused_bytes(data: bytes, folder: Path, name: str = "c.yaml") -> str:
         ("-1:30", "-1:30"),
         ("190:20:30.15", "190:20:30.15"),
         ("1e-3", 0.001),  # an exponent makes a float, as in YAML 1.2 (1.1 needs a dot and a sign)
-        ("1e3", 1000.0),
+        ("1e3", "1e3"),  # no sign in the exponent: text, as before (a short git hash such as 1234e56)
+        ("2E+6", 2000000.0),
+        ("1234e56", "1234e56"),
         ("1.5e3", 1500.0),
         ("-2E+2", -200.0),
         (".5e1", 5.0),
@@ -464,7 +466,7 @@ def test_a_uid_and_gid_reach_the_container_as_written(workdir: Path) -> None:
 
 
 def test_a_float_where_a_whole_number_is_expected(workdir: Path) -> None:
-    message = refused("job-executor: {type: k8s-job, config: {image: p, active_deadline_seconds: 1e3}}\n", workdir)
+    message = refused("job-executor: {type: k8s-job, config: {image: p, active_deadline_seconds: 1e+3}}\n", workdir)
     assert "'active_deadline_seconds' in section 'job-executor'" in message
     assert "must be a whole number, not a number with a fraction or an exponent" in message
     assert "without quotes" not in message and "1000" not in message
