@@ -27,7 +27,7 @@ from typing import Any
 from runnable.errors import ConfigurationError
 from runnable.hashing import DEFAULT_ALGORITHM, check_algorithm
 from runnable.registry import BUILTIN, resolve
-from runnable.settings import check_path, check_types, shown
+from runnable.settings import check_path, check_types, shown, shown_key
 from runnable.yamlfile import read_yaml
 
 ENV_CONFIG = "RUNNABLE_CONFIGURATION_FILE"
@@ -212,7 +212,7 @@ def check_keys(cls: Any, settings: Mapping[str, Any], section: str, type_name: s
         close = difflib.get_close_matches(extra[0], allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigurationError(
-            f"unknown key {extra[0]!r} in section {section!r} (type {type_name!r}); {hint}known keys: {known}"
+            f"unknown key {shown_key(extra[0])} in section {section!r} (type {type_name!r}); {hint}known keys: {known}"
         )
     missing = [n for n in allowed if params[n].default is inspect.Parameter.empty and n not in settings]
     if missing:

@@ -98,6 +98,20 @@ def shown(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def shown_key(key: Any) -> str:
+    """A mapping's key, for a message: as written when it looks like a name, else without what could
+    be a value (``API_TOKEN=hunter2`` written as a key, Docker-style, holds a credential).
+
+    >>> shown_key("labels"), shown_key("API_TOKEN=hunter2"), shown_key("a b c")
+    ("'labels'", "'API_TOKEN' followed by '=' and a value", 'a key that is a string (5 characters)')
+    """
+    if isinstance(key, str) and re.fullmatch(r"[\w.\-/]{1,80}", key):
+        return repr(key)
+    if isinstance(key, str) and "=" in key and re.fullmatch(r"[\w.\-/]{1,80}", key.split("=", 1)[0]):
+        return f"{key.split('=', 1)[0]!r} followed by '=' and a value"
+    return f"a key that is {shown(key)}"
+
+
 def check_types(cls: Any, settings: Mapping[str, Any], section: str, source: str = "<dict>") -> None:
     """Raise ConfigurationError for a setting whose value does not fit the constructor's annotation.
 
@@ -221,8 +235,8 @@ def _inner_mismatch(value: Any, option: Any, name: str, suffix: str) -> tuple[st
     args = typing.get_args(option)
     if base in _MAPPINGS and len(args) == 2:
         for key, item in value.items():
-            problem = _mismatch(key, args[0], name, f"{suffix} key {key!r}") or _mismatch(
-                item, args[1], name, f"{suffix}[{key!r}]"
+            problem = _mismatch(key, args[0], name, f"{suffix} key {shown_key(key)}") or _mismatch(
+                item, args[1], name, f"{suffix}[{shown_key(key)}]"
             )
             if problem:
                 return problem

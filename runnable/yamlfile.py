@@ -82,6 +82,13 @@ def read_yaml(path: str | os.PathLike[str], what: str, error: type[Exception]) -
         raise error(f"{what} {name!r} has {exc}; keep one") from None
     except yaml.YAMLError as exc:
         raise error(f"{what} {name!r} is not valid YAML: {_yaml_problem(exc, text)}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        # An explicit tag PyYAML cannot apply ('!!int abc', '!!timestamp x'): its error quotes the
+        # value, which could be a credential, and names no line.
+        raise error(
+            f"{what} {name!r} has a value its explicit tag (such as !!int or !!timestamp) cannot read; "
+            "remove the tag or fix the value"
+        ) from None
     finally:
         loader.dispose()
 

@@ -389,6 +389,11 @@ class TokenExecutor:
         f"job-executor: {{type: token-plugin, config: {{token: [{CREDENTIAL}]}}}}",
         f"secrets: {{type: dotenv, config: {{location: {NUMERIC_CREDENTIAL}}}}}",
         f"job-executor: {{type: local-container, config: {{image: p, environment: {{TOKEN: [{CREDENTIAL}]}}}}}}",
+        # a credential written as a key, Docker-style (KEY=value)
+        f"job-executor: {{type: local-container, config: {{image: p, environment: {{DEBUG: '1', API_TOKEN={CREDENTIAL}}}}}}}",
+        f"job-executor: {{type: local-container, config: {{image: p, AWS_SECRET_ACCESS_KEY={CREDENTIAL}}}}}",
+        # an explicit tag whose value cannot be that type
+        f"job-executor:\n  type: token-plugin\n  config:\n    token: !!int {CREDENTIAL}",
         # YAML that PyYAML cannot read: an unquoted value starting with '*' or '!' (an alias, a tag)
         f"job-executor: {{type: token-plugin, config: {{token: *{CREDENTIAL}}}}}",
         f"job-executor:\n  type: token-plugin\n  config:\n    token: !{CREDENTIAL}",
