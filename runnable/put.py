@@ -76,7 +76,13 @@ def put_files(
 
     def is_stale(changed_ns: int | None) -> bool:
         # At or after the start counts as written by the run: file times have no finer order.
-        return started_ns is not None and changed_ns is not None and changed_ns < started_ns
+        if started_ns is None or changed_ns is None:
+            return False
+        if changed_ns % 1_000_000_000 == 0:
+            # Whole seconds: a file system that keeps no finer time (ext4 with 128-byte inodes,
+            # FAT, some network file systems) rounds down a file written just after the start.
+            return changed_ns < started_ns - started_ns % 1_000_000_000
+        return changed_ns < started_ns
 
     outcomes: list[FileEntry | BaseException | None] = [None] * len(files)
     new_bytes = [0] * len(files)

@@ -8,6 +8,7 @@ true`` in its record entry, the run warns once on stderr, ``runnable runs show``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import textwrap
@@ -236,6 +237,33 @@ def test_put_files_marks_sources_unchanged_since_the_start(tmp_path: Path, count
     assert [e.path for e in result.entries if e.stale] == [f"data/f{i:04d}" for i in range(1, count, 2)]
     unmarked = put_files(files, storage, "run-2", "md5", store_copy=store)  # no start given: nothing is stale
     assert not any(e.stale for e in unmarked.entries)
+
+
+class WholeSecondStorage(FileSystemStorage):
+    """A local catalog whose sources report whole-second times, as on a file system that keeps no
+    finer ones (ext4 made with 128-byte inodes, FAT, some network file systems)."""
+
+    put_processes = 1
+
+    def store(self, *args: Any, **kwargs: Any) -> Any:
+        stored = super().store(*args, **kwargs)
+        return dataclasses.replace(stored, changed_ns=stored.changed_ns - stored.changed_ns % 1_000_000_000)
+
+
+def test_whole_second_times_do_not_make_a_file_written_in_the_starting_second_stale(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    while time.time_ns() % 1_000_000_000 > 500_000_000:  # start in the first half of a second
+        time.sleep(0.01)
+    time.sleep(0.02)
+    started = time.time_ns()
+    (work / "new.txt").write_text("written by the run, in the same second")
+    storage = WholeSecondStorage(tmp_path / ".catalog")
+    result = put_files(expand(["*.txt"], work).files, storage, "run-1", "md5", store_copy=True, started_ns=started)
+    assert [(e.path, e.stale) for e in result.entries] == [("new.txt", False)]
+    later = put_files(expand(["*.txt"], work).files, storage, "run-2", "md5", store_copy=True,
+                      started_ns=started + 2_000_000_000)  # a run that started two seconds later
+    assert [(e.path, e.stale) for e in later.entries] == [("new.txt", True)]
 
 
 # -- records ---------------------------------------------------------------------------------------
