@@ -79,7 +79,8 @@ def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
                 result.files.append(Change(path, CHANGED, _describe(fa), _describe(fb)))
             else:
                 result.same_files += 1
-                for run, entry in ((a.run_id, fa), (b.run_id, fb)):
+                pairs = ((a.run_id, fa), (b.run_id, fb)) if a.run_id != b.run_id else ((a.run_id, fa),)
+                for run, entry in pairs:  # (a run compared with itself counts once)
                     if entry.stale:
                         result.same_stale.setdefault(run, []).append(path)
     return result

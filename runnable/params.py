@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -169,7 +170,8 @@ def plain_defaults(function: Callable[..., Any], params: Mapping[str, Any]) -> d
         return {}
     return {name: p.default for name, p in signature.parameters.items()
             if name not in params and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and (p.default is None or type(p.default) in (int, float, bool))}
+            and (p.default is None or type(p.default) in (int, bool)
+                 or (type(p.default) is float and math.isfinite(p.default)))}  # (JSON has no inf, NaN)
 
 
 def check_environment(exported: Mapping[str, str]) -> None:

@@ -88,7 +88,8 @@ def normalize(pattern: str, what: str = "put pattern", rule: str | None = None) 
     normal = "/".join(parts)
     if pattern.startswith("/") or normal.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", normal):
         raise refused("is an absolute path", f"is an absolute path; {where}")
-    if normal.startswith("~"):
+    # '~', '~/x' and '~user/x' read as a home folder (a shell expands them); '~lock.txt' is a name.
+    if normal == "~" or (normal.startswith("~") and "/" in normal):
         raise refused("starts with '~'", f"starts with '~', which is not expanded; {where}")
     if ".." in parts:
         raise refused("uses '..'", f"uses '..' and could leave the working folder; {where}")

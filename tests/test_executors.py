@@ -100,6 +100,10 @@ def test_an_s3_catalog_gets_the_aws_variables_by_name_only(workdir: Path) -> Non
     argv = shlex.split(dry_run(workdir, env=keys))
     assert [n for n in flags(argv, "-e") if n.startswith("AWS_")] == list(keys)
     assert not any(value in " ".join(argv) for value in keys.values())  # the engine copies the values
+    own = {"image": "p", "engine": "docker", "environment": {"AWS_REGION": "us-east-2"}}
+    write_config(workdir, {"type": "local-container", "config": own}, catalog=s3)
+    aws = [n for n in flags(shlex.split(dry_run(workdir, env=keys)), "-e") if n.startswith("AWS_")]
+    assert aws == ["AWS_REGION=us-east-2", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]  # the setting wins, once
     write_config(workdir, {"type": "local-container", "config": {"image": "p", "engine": "docker"}})
     assert not [n for n in flags(shlex.split(dry_run(workdir, env=keys)), "-e") if n.startswith("AWS_")]
 
@@ -158,6 +162,20 @@ def test_a_zip_application_is_run_again_as_the_archive_inside(workdir: Path, run
     assert done.returncode == 0, done.stderr
     argv = shlex.split(done.stdout.strip().splitlines()[-1])
     assert argv[argv.index("execute-job") + 1] == f"{workdir}/app.pyz"
+
+
+def test_a_module_run_from_a_zip_on_the_path_is_not_mistaken_for_a_zip_application(workdir: Path) -> None:
+    """'python -m pkg.job' with pkg in deps.zip: the zip is not the script to run again."""
+    import zipfile
+
+    with zipfile.ZipFile(workdir / "deps.zip", "w") as deps:
+        deps.writestr("pkg/__init__.py", "")
+        deps.writestr("pkg/job.py", JOB)
+    write_config(workdir, {"type": "local-container", "config": {"image": "p", "engine": "docker", "dry_run": True}})
+    env = {"DB_PASSWORD": "x", "RUNNABLE_CONFIGURATION_FILE": "config.yaml", "PYTHONPATH": str(workdir / "deps.zip")}
+    done = subprocess.run([sys.executable, "-m", "pkg.job"], cwd=workdir, capture_output=True, text=True, check=False,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}, **env})
+    assert f"execute-job {workdir}/deps.zip " not in done.stdout, done.stdout
 
 
 def test_container_needs_a_script(workdir: Path) -> None:

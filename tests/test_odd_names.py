@@ -142,6 +142,9 @@ def test_a_file_whose_name_starts_with_a_tilde_is_stored_and_its_record_reads_ba
     restored = run_cli(workdir, "catalog", "get", "tilde-run", "--to", "back")
     assert restored.returncode == 0, restored.stderr
     assert (workdir / "back" / "~lock.txt").read_text() == "lock"
+    named = run_cli(workdir, "catalog", "get", "tilde-run", "~lock.txt", "--to", "named")  # by its name too
+    assert named.returncode == 0, named.stderr
+    assert [p.name for p in (workdir / "named").iterdir()] == ["~lock.txt"]
     assert "not storing '~cache/old.txt': its first folder '~cache' reads as a home folder" in done.stderr
     assert not (workdir / "back" / "~cache").exists()
 

@@ -179,3 +179,12 @@ def test_a_parameter_that_looks_like_a_misspelled_argument_is_warned_about(
     assert saved == {"epoch": 50, "learning-rate": 0.5, "shared_with_another_job": 1,
                      "epochs": 3, "learning_rate": 0.01}
     assert "s3cr3t" not in (workdir / ".run_log_store" / f"{run_id}.json").read_text()
+
+
+def test_defaults_json_cannot_hold_are_not_recorded(workdir: Path) -> None:
+    def fit(steps: float = float("inf"), tol: float = float("nan"), rate: float = 0.1) -> None:
+        return None
+
+    record = PythonJob(function=fit).execute()
+    assert record.parameters == {"rate": 0.1}  # inf and NaN are not JSON: the record must stay readable
+    json.loads(Path(f".run_log_store/{record.run_id}.json").read_text(), parse_constant=lambda c: pytest.fail(c))

@@ -391,3 +391,4 @@ def test_diff_names_stale_files_in_either_run() -> None:
         "gone.txt": (f"md5:{'b' * 32} (1 bytes)", None),
         "new.txt": (None, f"md5:{'d' * 32} (1 bytes, stale)"),
     }
+    assert diff_records(a, a).same_stale == {"run-a": ["both.txt", "same.txt"]}  # a run against itself: once

@@ -167,7 +167,8 @@ class LocalContainerExecutor:
         for name, value in {**self.environment, **remote.INNER_ENV}.items():
             argv += ["-e", f"{name}={value}"]
         # By name only: the engine copies the value from its own environment (set below).
-        for name, value in {**remote.parameter_env(options), **secrets, **_object_store_credentials(configuration)}.items():
+        forwarded = {k: v for k, v in _object_store_credentials(configuration).items() if k not in self.environment}
+        for name, value in {**remote.parameter_env(options), **secrets, **forwarded}.items():
             argv += ["-e", name]
             env_values[name] = value
         argv += self.run_args

@@ -57,8 +57,11 @@ def script_file(working_folder: Path) -> Path:
     """
     main = sys.modules.get("__main__")
     candidate = getattr(main, "__file__", None)
-    # A zip application's __main__ is 'app.pyz/__main__.py'; the file to run again is the archive.
-    candidate = getattr(getattr(main, "__loader__", None), "archive", None) or candidate
+    # A zip application's __main__ is 'app.pyz/__main__.py'; the file to run again is the archive
+    # (not for a module run with -m from a zip on sys.path: its file is another one in the zip).
+    archive = getattr(getattr(main, "__loader__", None), "archive", None)
+    if archive and candidate == os.path.join(archive, "__main__.py"):
+        candidate = archive
     if not candidate:
         raise ConfigurationError(
             "cannot tell which script to run in the container or pod: execute() was not called from a "
