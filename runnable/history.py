@@ -115,7 +115,8 @@ class Run:
 
     @property
     def files(self) -> list[FileEntry]:
-        """The cataloged files: each has ``.path``, ``.size``, ``.md5`` (or ``.hash``), ``.stored``."""
+        """The cataloged files: each has ``.path``, ``.size``, ``.md5`` (or ``.hash``), ``.stored``,
+        and ``.stale`` (True if the run did not change it: it was in the working folder before)."""
         return self.record.files
 
     @property

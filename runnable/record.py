@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -124,6 +125,25 @@ class FileEntry:
             raise RecordError(f"file entry for {entry.path!r} has a negative size {entry.size}")
         _refuse_unknown(data, cls, f"file entry for {entry.path!r}")
         return entry
+
+
+def stale_message(files: Sequence[FileEntry]) -> str | None:
+    """What a run (and ``runs show``) says when some of its files are stale; None when none is.
+
+    >>> print(stale_message([FileEntry("a.csv", 1, {"md5": "0" * 32}, True, stale=True),
+    ...                      FileEntry("b.csv", 1, {"md5": "1" * 32}, True)]))
+    1 of the 2 cataloged files was not changed during this run (it was in the working folder before it started), e.g. 'a.csv'; the record marks it "stale"
+    """
+    stale = [f.path for f in files if f.stale]
+    if not stale:
+        return None
+    before = "(it was in the working folder before it started)" if len(stale) == 1 else \
+        "(they were in the working folder before it started)"
+    if len(files) == 1:
+        return f'the one cataloged file, {stale[0]!r}, was not changed during this run {before}; the record marks it "stale"'
+    verb, them = ("was", "it") if len(stale) == 1 else ("were", "them")
+    return (f"{len(stale)} of the {len(files)} cataloged files {verb} not changed during this run {before}, "
+            f'e.g. {stale[0]!r}; the record marks {them} "stale"')
 
 
 @dataclass

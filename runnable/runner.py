@@ -51,7 +51,7 @@ from runnable.errors import (
 from runnable.liveness import host_name
 from runnable.patterns import expand
 from runnable.put import put_files, store_single
-from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id
+from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id, stale_message
 from runnable.runlog import RunLogStore
 from runnable.storage import Storage, file_clock_ns
 from runnable.version import __version__
@@ -446,9 +446,8 @@ class JobRunner:
                 result = put_files(selection.files, self.storage, record.run_id, self.algorithm,
                                    catalog.store_copy, progress=bar, started_ns=self._job_started_ns)
             record.files = result.entries
-            stale = [entry.path for entry in result.entries if entry.stale]
-            if stale:
-                sys.stderr.write(f"runnable: warning: {_stale_warning(stale, len(result.entries))}\n")
+            if (stale := stale_message(result.entries)) is not None:
+                sys.stderr.write(f"runnable: warning: {stale}\n")
             for rel, reason in result.failures:
                 errors.append(f"could not store {rel!r}: {reason}")
             for pattern in selection.unmatched:
@@ -479,21 +478,6 @@ class JobRunner:
             return None
         name = _log_name(self.job.name, record.catalog_content)
         return store_single(self.storage, record.run_id, name, log_path, self.algorithm)
-
-
-def _stale_warning(stale: Sequence[str], total: int) -> str:
-    """What a run says when some of its cataloged files were not changed during it.
-
-    >>> print(_stale_warning(["a.csv"], 2))
-    1 of the 2 cataloged files was not changed during this run (it was in the working folder before it started), e.g. 'a.csv'; the record marks it "stale"
-    """
-    before = "(it was in the working folder before it started)" if len(stale) == 1 else \
-        "(they were in the working folder before it started)"
-    if total == 1:
-        return f'the one cataloged file, {stale[0]!r}, was not changed during this run {before}; the record marks it "stale"'
-    verb, them = ("was", "it") if len(stale) == 1 else ("were", "them")
-    return (f"{len(stale)} of the {total} cataloged files {verb} not changed during this run {before}, "
-            f'e.g. {stale[0]!r}; the record marks {them} "stale"')
 
 
 def _log_name(job_name: str, cataloged: Sequence[str]) -> str:

@@ -304,8 +304,8 @@ def test_runs_show_and_diff_say_which_files_are_stale(workdir: Path) -> None:
     rows = {line.split()[0]: line for line in shown.stdout.splitlines() if line.startswith("out/")}
     assert rows["out/f0000.txt"].rstrip().endswith("yes, stale")
     assert rows["out/f0001.txt"].rstrip().endswith("yes") and "stale" not in rows["out/f0001.txt"]
-    assert ("1 of the 3 files is stale: not changed during this run (it was in the working folder before it "
-            "started)") in shown.stdout
+    assert ("1 of the 3 cataloged files was not changed during this run (it was in the working folder before it "
+            "started), e.g. 'out/f0000.txt'; the record marks it \"stale\"") in shown.stdout
     as_json = json.loads(run_cli(workdir, "runs", "show", "second-0002", "--json").stdout)
     assert [f.get("stale", False) for f in as_json["files"]] == [True, False, False]
 

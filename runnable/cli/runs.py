@@ -18,7 +18,7 @@ from runnable.cli.output import (
     short_time,
     table,
 )
-from runnable.record import STATUSES, FileEntry, RunRecord
+from runnable.record import STATUSES, FileEntry, RunRecord, stale_message
 
 
 @click.group("runs")
@@ -81,16 +81,6 @@ def _file_rows(files: list[FileEntry]) -> list[list[str]]:
              ("yes" if f.stored else "hash only") + (", stale" if f.stale else "")] for f in files]
 
 
-def _stale_note(files: list[FileEntry]) -> str | None:
-    """The line under the files table that says what "stale" means, when a file is."""
-    stale = sum(1 for f in files if f.stale)
-    if not stale:
-        return None
-    verb, before = ("is", "it was") if stale == 1 else ("are", "they were")
-    return (f"{stale} of the {len(files)} files {verb} stale: not changed during this run ({before} in the "
-            "working folder before it started)")
-
-
 def show_record(record: RunRecord) -> None:
     """Print a record for people."""
     env = record.environment
@@ -123,7 +113,7 @@ def show_record(record: RunRecord) -> None:
     click.echo("")
     if record.files:
         table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"])
-        if (note := _stale_note(record.files)) is not None:
+        if (note := stale_message(record.files)) is not None:
             click.echo(note)
     else:
         click.echo("files: none")
