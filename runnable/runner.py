@@ -94,6 +94,9 @@ class RunOptions:
     tags: list[str] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
     print_summary: bool = True
+    # The files the parameters and the configuration came from, as given: for the record.
+    parameters_file: str | None = None
+    configuration_file: str | None = None
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -261,6 +264,8 @@ class JobRunner:
                 "pid": os.getpid(),
                 "working_folder": str(self.working_folder),
                 "argv": list(sys.argv),
+                **{key: value for key, value in (("parameters_file", self.options.parameters_file),
+                                                 ("configuration_file", self.options.configuration_file)) if value},
             },
             catalog={
                 "type": self.catalog_type,
@@ -550,6 +555,8 @@ def execute_job(
         run_id=run_id or os.environ.get(ENV_RUN_ID) or None,
         parameters=_params.collect(parameters_file),
         tags=all_tags,
+        parameters_file=str(parameters_file) if parameters_file else None,
+        configuration_file=str(configuration.path) if configuration.path else None,
     )
     executor = configuration.executor()  # ``local`` inside a container or pod started by runnable
     result: RunRecord | None = executor.execute(job, configuration, options)

@@ -188,3 +188,17 @@ def test_defaults_json_cannot_hold_are_not_recorded(workdir: Path) -> None:
     record = PythonJob(function=fit).execute()
     assert record.parameters == {"rate": 0.1}  # inf and NaN are not JSON: the record must stay readable
     json.loads(Path(f".run_log_store/{record.run_id}.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+
+
+def test_the_record_names_the_parameters_and_configuration_files(workdir: Path) -> None:
+    Path("params.yaml").write_text("rows: 2\n")
+    Path("config.yaml").write_text("catalog: {type: file-system}\n")
+
+    def work(rows: int) -> None:
+        return None
+
+    environment = PythonJob(function=work).execute("config.yaml", "params.yaml").environment
+    assert environment["parameters_file"] == "params.yaml"
+    assert environment["configuration_file"] == str(workdir / "config.yaml")
+    bare = PythonJob(function=lambda: None, name="bare").execute().environment
+    assert "parameters_file" not in bare and "configuration_file" not in bare
