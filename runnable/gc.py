@@ -49,6 +49,8 @@ class Policy:
     keep_last: int | None = None
     older_than: timedelta | None = None
     statuses: tuple[str, ...] = ()
+    jobs: tuple[str, ...] = ()  # only runs of these jobs (by name); keep_last then counts among them
+    tags: tuple[str, ...] = ()  # only runs carrying every one of these tags
 
     def __post_init__(self) -> None:
         if self.keep_last is not None and self.keep_last < 0:
@@ -59,7 +61,8 @@ class Policy:
 
     @property
     def selects_runs(self) -> bool:
-        return self.keep_last is not None or self.older_than is not None or bool(self.statuses)
+        return (self.keep_last is not None or self.older_than is not None or bool(self.statuses)
+                or bool(self.jobs) or bool(self.tags))
 
 
 @dataclass
@@ -163,6 +166,10 @@ def choose(records: dict[str, RunRecord], policy: Policy, now: datetime) -> tupl
         if record.status == RUNNING:
             continue  # alive or unknown: _read_all already settled the dead ones
         if policy.statuses and record.status not in policy.statuses:
+            continue
+        if policy.jobs and record.job.get("name") not in policy.jobs:
+            continue
+        if not set(policy.tags) <= set(record.tags):
             continue
         if cutoff is not None:
             started = parse_record_time(record.start)

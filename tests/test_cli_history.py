@@ -379,6 +379,16 @@ def test_gc_dry_run_deletes_nothing(own: Path) -> None:
     assert record_path(own, "gamma-run-0003").exists() and all_objects(own) == objects
 
 
+def test_gc_by_job_keeps_the_newest_of_that_job_and_spares_other_jobs(own: Path) -> None:
+    done = run_cli(own, "gc", "--job", "make", "--keep-last", "1", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "deleted run alpha-run-0001" in done.stdout and "deleted run beta-run-0002" in done.stdout
+    listed = run_cli(own, "runs", "list").stdout
+    assert "gamma-run-0003" in listed and "delta-run-0004" in listed  # the newest 'make' run, and 'big'
+    assert "alpha-run-0001" not in listed and "beta-run-0002" not in listed
+    assert run_cli(own, "catalog", "verify", "--all").returncode == 0
+
+
 def test_gc_deletes_runs_and_only_unreferenced_content(own: Path) -> None:
     shared = load_record(own, "alpha-run-0001")["files"][1]["hash"]["md5"]  # data.txt, also in beta
     done = run_cli(own, "gc", "--status", "FAIL")

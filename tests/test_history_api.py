@@ -195,6 +195,29 @@ def test_gc_choice_of_runs() -> None:
         Policy(statuses=("DONE",))
 
 
+def test_gc_choice_by_job_and_tag() -> None:
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+
+    def run(run_id: str, job: str, days: int, tags: list[str]) -> RunRecord:
+        return RunRecord(run_id, "SUCCESS", {"kind": "python", "name": job}, (now - timedelta(days=days)).isoformat(),
+                         tags=tags)
+
+    records = {r.run_id: r for r in [
+        run("prep-1", "prep", 9, ["data"]), run("train-1", "train", 8, ["sweep"]), run("train-2", "train", 7, []),
+        run("train-3", "train", 6, ["sweep"]), run("prep-2", "prep", 5, ["data", "v2"]),
+    ]}
+
+    def chosen(**kw: object) -> list[str]:
+        return [r.run_id for r in choose(records, Policy(**kw), now)[0]]  # type: ignore[arg-type]
+
+    # keep the 2 newest training runs: the data runs are not counted, nor deleted
+    assert chosen(jobs=("train",), keep_last=2) == ["train-1"]
+    assert chosen(tags=("sweep",)) == ["train-3", "train-1"]
+    assert chosen(tags=("data", "v2")) == ["prep-2"]  # every tag must match
+    assert chosen(jobs=("prep", "train"), keep_last=4) == ["prep-1"]
+    assert chosen(jobs=("nothing",)) == []
+
+
 def test_gc_through_the_api_keeps_everything_referenced(own: Path) -> None:
     history = History.from_config()
     dry = collect(history, Policy(statuses=("FAIL",)), dry_run=True)

@@ -16,11 +16,14 @@ from runnable.record import STATUSES
 @click.option("--older-than", metavar="AGE", help="Only runs started more than AGE ago (30d, 12h, 2w, 1d12h).")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
               help="Only runs with this status (repeatable). RUNNING runs whose owner is alive are never deleted.")
+@click.option("--job", "jobs", multiple=True, metavar="NAME",
+              help="Only runs of this job (repeatable); --keep-last then counts only these runs.")
+@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all must match).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation on a terminal.")
 @config_option
-def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...], dry_run: bool, yes: bool,
-       config_file: str | None) -> None:
+def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...], jobs: tuple[str, ...],
+       tags: tuple[str, ...], dry_run: bool, yes: bool, config_file: str | None) -> None:
     """Delete whole runs (record and stored files) and content no remaining run refers to.
 
     Without options no run is deleted: only unreferenced content and abandoned temporary files are
@@ -34,8 +37,8 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
         # Any length: one reaching back before the first run (before 1970, or past what a date holds)
         # selects no run; runnable.gc.choose compares it without overflowing.
         age = parse_duration(older_than, name="--older-than") if older_than is not None else None
-        policy = Policy(keep_last=keep_last, older_than=age,
-                        statuses=tuple(s.upper() for s in statuses))
+        policy = Policy(keep_last=keep_last, older_than=age, statuses=tuple(s.upper() for s in statuses),
+                        jobs=jobs, tags=tags)
         history = open_history(config_file)
         if not dry_run and not yes and sys.stdin.isatty():
             preview = collect(history, policy, dry_run=True)
