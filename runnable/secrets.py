@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runnable.errors import ConfigurationError, SecretError
 from runnable.settings import check_path
 from runnable.transfer import atomic_write_bytes
-from runnable.yamlfile import position
+from runnable.yamlfile import read_text
 
 if TYPE_CHECKING:
     from runnable.record import RunRecord
@@ -59,25 +59,7 @@ class DotEnvSecrets:
 
     def _values(self) -> dict[str, str | None]:
         # "secrets file", not "(secrets: dotenv)": an S3 store's 'secrets_file' is read here too.
-        where = f"secrets file {self.location!r}"
-        # Not chained: each message says all there is, and OSError's own text names no more.
-        try:
-            data = Path(self.location).read_bytes()
-        except FileNotFoundError:
-            raise ConfigurationError(f"{where} does not exist") from None
-        except IsADirectoryError:
-            raise ConfigurationError(f"{where} is a folder; give the path of a KEY=value file") from None
-        except OSError as exc:
-            raise ConfigurationError(f"{where} cannot be read: {exc.strerror}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # The position only, not the bytes around it: they may be part of a secret value. Not
-            # chained: UnicodeDecodeError's own text quotes the byte.
-            line, column = position(data, exc.start)
-            raise ConfigurationError(
-                f"{where} is not UTF-8 text: line {line}, column {column} is not UTF-8; save it as UTF-8"
-            ) from None
+        text = read_text(self.location, f"secrets file {self.location!r}", ConfigurationError, "a KEY=value file", "it")
         import io
 
         from dotenv import dotenv_values

@@ -43,6 +43,33 @@ FLOAT = re.compile(
 )
 
 
+def read_text(path: str | os.PathLike[str], where: str, error: type[Exception], kind: str, it: str) -> str:
+    """The UTF-8 text of the file at ``path``, or ``error`` with one line saying what is wrong:
+    ``where`` names the file in it, ``kind`` says what it should be, ``it`` refers back to it.
+
+    Not chained: each message says all there is. A byte that is not UTF-8 is given by its line and
+    column only, never shown: it may be part of a secret value.
+
+    >>> read_text("/nonexistent.env", "secrets file '/nonexistent.env'", ValueError, "a KEY=value file", "it")
+    Traceback (most recent call last):
+    ...
+    ValueError: secrets file '/nonexistent.env' does not exist
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{where} does not exist") from None
+    except IsADirectoryError:
+        raise error(f"{where} is a folder; give the path of {kind}") from None
+    except OSError as exc:
+        raise error(f"{where} cannot be read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = position(data, exc.start)
+        raise error(f"{where} is not UTF-8 text: line {line}, column {column} is not UTF-8; save {it} as UTF-8") from None
+
+
 def read_yaml(path: str | os.PathLike[str], what: str, error: type[Exception]) -> Any:
     """The YAML document in the file at ``path``: safe types only, no key twice in a mapping.
 
@@ -58,23 +85,9 @@ def read_yaml(path: str | os.PathLike[str], what: str, error: type[Exception]) -
     import yaml
 
     name = str(path)
-    # Not chained, here and below: the message says all there is, and a traceback through pathlib or
-    # PyYAML's reader, scanner and parser would only bury it.
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise error(f"{what} {name!r} does not exist") from None
-    except IsADirectoryError:
-        raise error(f"{what} {name!r} is a folder; give the path of a YAML file") from None
-    except OSError as exc:
-        raise error(f"{what} {name!r} cannot be read: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, column = position(data, exc.start)
-        raise error(
-            f"{what} {name!r} is not UTF-8 text: line {line}, column {column} is not UTF-8; save the file as UTF-8"
-        ) from None
+    text = read_text(path, f"{what} {name!r}", error, "a YAML file", "the file")
+    # Not chained, here and below: the message says all there is, and a traceback through PyYAML's
+    # reader, scanner and parser would only bury it.
     loader = _strict_loader()(text)
     try:
         return loader.get_single_data()
