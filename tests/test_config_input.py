@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,28 +17,10 @@ from runnable import ConfigurationError
 from runnable import config as _config
 from runnable.yamlfile import read_yaml
 from tests.conftest import run_cli, run_python
+from tests.test_config import JOB
 
 if TYPE_CHECKING:
     from collections.abc import Sized as Unresolvable  # a name the backend imports for type checkers only
-
-JOB = textwrap.dedent(
-    """
-    from runnable import Catalog, PythonJob
-
-    def write():
-        with open("out.txt", "w") as f:
-            f.write("hello")
-
-    def main():
-        job = PythonJob(function=write, catalog=Catalog(put=["out.txt"]))
-        job.execute()
-        return job
-
-    if __name__ == "__main__":
-        main()
-    """
-)
-
 
 def refused(text: str, folder: Path, name: str = "c.yaml") -> str:
     """The message of the ConfigurationError loading ``text`` as the file ``name`` gives."""
@@ -284,14 +267,25 @@ def test_k8s_schedules_that_are_accepted(schedule: str) -> None:
     assert c["job-executor"].build().schedule == schedule
 
 
-@pytest.mark.parametrize("executor", [{"type": "local-container", "config": {"image": "p", "engine": "docker"}},
-                                      {"type": "k8s-job", "config": {"image": "p", "pvc_claim_name": "d"}}])
-def test_remote_executors_refuse_a_tilde_location(workdir: Path, executor: dict[str, Any]) -> None:
-    # Inside the container or pod '~' is another home folder: the job would write somewhere else.
+REMOTE_EXECUTORS = pytest.mark.parametrize("executor", [
+    {"type": "local-container", "config": {"image": "p", "engine": "docker"}},
+    {"type": "k8s-job", "config": {"image": "p", "pvc_claim_name": "d"}},
+])
+
+
+def remote_dry_run(workdir: Path, executor: dict[str, Any], catalog_location: str,
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``execute-job --dry-run`` of JOB with ``executor`` and a catalog at ``catalog_location``."""
     (workdir / "job.py").write_text(JOB)
     (workdir / "c.yaml").write_text(yaml.safe_dump({"job-executor": executor,
-                                                    "catalog": {"config": {"catalog_location": "~/rt-catalog"}}}))
-    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml", "--dry-run", env={"HOME": str(workdir)})
+                                                    "catalog": {"config": {"catalog_location": catalog_location}}}))
+    return run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml", "--dry-run", env=env)
+
+
+@REMOTE_EXECUTORS
+def test_remote_executors_refuse_a_tilde_location(workdir: Path, executor: dict[str, Any]) -> None:
+    # Inside the container or pod '~' is another home folder: the job would write somewhere else.
+    done = remote_dry_run(workdir, executor, "~/rt-catalog", env={"HOME": str(workdir)})
     assert done.returncode == 2
     assert "'catalog_location' '~/rt-catalog' starts with '~'" in done.stderr
     assert f"write the path out in full ({workdir / 'rt-catalog'})" in done.stderr
@@ -643,13 +637,9 @@ def test_duplicate_keys_on_one_line_are_told_apart_by_column(workdir: Path) -> N
     assert "has the key 'log_folder' twice: at line 2, columns 26 and 41; keep one" in message
 
 
-@pytest.mark.parametrize("executor", [{"type": "local-container", "config": {"image": "p", "engine": "docker"}},
-                                      {"type": "k8s-job", "config": {"image": "p", "pvc_claim_name": "d"}}])
+@REMOTE_EXECUTORS
 def test_remote_executors_say_what_a_tilde_user_location_is(workdir: Path, executor: dict[str, Any]) -> None:
-    (workdir / "job.py").write_text(JOB)
-    (workdir / "c.yaml").write_text(yaml.safe_dump({"job-executor": executor,
-                                                    "catalog": {"config": {"catalog_location": "~root/cat"}}}))
-    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml", "--dry-run")
+    done = remote_dry_run(workdir, executor, "~root/cat")
     assert done.returncode == 2
     assert "'catalog_location' '~root/cat' starts with '~root'" in done.stderr
     assert "user 'root'" in done.stderr and "own home folder" not in done.stderr

@@ -105,29 +105,8 @@ def _kill_parent_once_workers_run(script: Path, pids_file: Path, count: int) -> 
     return workers, alive
 
 
-def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
-    pids_file = tmp_path / "pids"
-    script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent(f"""
-        import os, time
-        from runnable.workers import run_forked
-
-        def work(i):
-            with open({str(pids_file)!r}, "a") as handle:
-                handle.write(f"{{os.getpid()}}\\n")
-            time.sleep(60)
-            return "never"
-
-        run_forked(4, work, 2, lambda i, text: None, block=1)
-    """))
-    workers, alive = _kill_parent_once_workers_run(script, pids_file, 2)
-    assert len(workers) == 2
-    assert alive == []
-
-
-def test_workers_of_two_puts_in_threads_die_with_a_killed_parent(tmp_path: Path) -> None:
-    # Each run's workers are forked while the other run's pipes are open, so they hold copies of
-    # them: ending on a pipe's end of file could wait on the other run's workers forever.
+def _parent_script(tmp_path: Path, body: str) -> tuple[Path, Path]:
+    """A script whose workers each note their pid in the returned file, then sleep; ``body`` runs them."""
     pids_file = tmp_path / "pids"
     script = tmp_path / "parent.py"
     script.write_text(textwrap.dedent(f"""
@@ -139,14 +118,30 @@ def test_workers_of_two_puts_in_threads_die_with_a_killed_parent(tmp_path: Path)
                 handle.write(f"{{os.getpid()}}\\n")
             time.sleep(60)
             return "never"
+    """) + textwrap.dedent(body))
+    return script, pids_file
 
-        threads = [threading.Thread(target=run_forked, args=(4, work, 2, lambda i, text: None), kwargs={{"block": 1}})
+
+def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    script, pids_file = _parent_script(tmp_path, """
+        run_forked(4, work, 2, lambda i, text: None, block=1)
+    """)
+    workers, alive = _kill_parent_once_workers_run(script, pids_file, 2)
+    assert len(workers) == 2
+    assert alive == []
+
+
+def test_workers_of_two_puts_in_threads_die_with_a_killed_parent(tmp_path: Path) -> None:
+    # Each run's workers are forked while the other run's pipes are open, so they hold copies of
+    # them: ending on a pipe's end of file could wait on the other run's workers forever.
+    script, pids_file = _parent_script(tmp_path, """
+        threads = [threading.Thread(target=run_forked, args=(4, work, 2, lambda i, text: None), kwargs={"block": 1})
                    for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    """))
+    """)
     workers, alive = _kill_parent_once_workers_run(script, pids_file, 4)
     assert len(workers) == 4
     assert alive == []
