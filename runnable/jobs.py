@@ -81,8 +81,12 @@ def _check_name(name: str | None) -> str | None:
     return name
 
 
-def _names(value: Sequence[str] | str, what: str) -> list[str]:
-    """``value`` as a list of strings (a single string is one name), or a TypeError naming ``what``."""
+def names_list(value: Sequence[str] | str, what: str) -> list[str]:
+    """``value`` as a list of strings (a single string is one name), or a TypeError naming ``what``.
+
+    >>> names_list("model", "PythonJob(returns=...)"), names_list(("a", "b"), "execute(tags=...)")
+    (['model'], ['a', 'b'])
+    """
     if isinstance(value, str):
         return [value]
     if isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
@@ -109,7 +113,7 @@ class BaseJob:
             raise TypeError(f"catalog must be a runnable.Catalog, not {type(catalog).__name__}")
         self.catalog = catalog
         self._name = _check_name(name)
-        self.secrets = _names(secrets, f"{type(self).__name__}(secrets=...)")
+        self.secrets = names_list(secrets, f"{type(self).__name__}(secrets=...)")
 
     @property
     def name(self) -> str:
@@ -176,7 +180,7 @@ class PythonJob(BaseJob):
             raise TypeError(f"PythonJob(function=...) must be callable, not {function!r}")
         super().__init__(catalog=catalog, name=name, secrets=secrets)
         self.function = function
-        self.returns = _names(returns, "PythonJob(returns=...)")
+        self.returns = names_list(returns, "PythonJob(returns=...)")
         twice = sorted({n for n in self.returns if self.returns.count(n) > 1})
         if twice:
             raise ConfigurationError(

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -566,16 +566,12 @@ def execute_job(
 def _tags(tags: Sequence[str] | str | None) -> list[str]:
     """Tags as a list: one string is one tag (not its letters), blanks around each are dropped, and
     blank tags are left out (``RUNNABLE_TAGS="a, b,"`` is ``["a", "b"]``)."""
+    from runnable.jobs import names_list  # (loaded already: execute() is how a run gets here)
+
     if tags is None:
         return []
-    if isinstance(tags, str):
-        tags = [tags]
-    elif isinstance(tags, (bytes, bytearray)) or not isinstance(tags, Iterable):
-        raise TypeError(f"execute(tags=...) takes a list of tags, not {tags!r}")
     out = []
-    for tag in tags:
-        if not isinstance(tag, str):
-            raise TypeError(f"execute(tags=...) takes tags that are strings; {tag!r} is a {type(tag).__name__}")
+    for tag in names_list(tags, "execute(tags=...)"):
         if "," in tag:
             raise ConfigurationError(
                 f"tag {tag!r} holds a comma; tags travel comma-separated (RUNNABLE_TAGS, and into containers), "
