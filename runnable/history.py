@@ -190,10 +190,11 @@ class Run:
         >>> # report = run.restore(["data_folder/"], to="restored"); report.ok
         """
         from runnable.restore import restore
+        from runnable.storage import local_folder
 
         store = self._history.store
-        root = getattr(store, "root", None)  # a local run-log store (restore() protects the catalog itself)
-        protected = [("run-log store", store.location, root)] if isinstance(root, Path) else []
+        root = local_folder(store)  # a local run-log store (restore() protects the catalog itself)
+        protected = [("run-log store", store.location, root)] if root is not None else []
         return restore(self.record, self._history.storage, list(patterns), Path(to or Path.cwd()), force, protected)
 
 

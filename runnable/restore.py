@@ -34,7 +34,7 @@ from runnable.errors import IntegrityError, RestoreError, UsageError
 from runnable.hashing import CHUNK_SIZE, hash_file
 from runnable.patterns import iter_matching, normalize
 from runnable.record import FileEntry, RunRecord, check_rel_path
-from runnable.storage import Storage
+from runnable.storage import Storage, local_folder
 from runnable.transfer import blocking_path, temp_name
 from runnable.verify import VerifiedReader, open_stored
 
@@ -111,10 +111,9 @@ def restore(record: RunRecord, storage: Storage, patterns: list[str], destinatio
     ``destination`` may not be in the catalog (when ``storage`` is a local folder) nor in the other
     ``protected`` folders, such as the run-log store: see ``check_target``.
     """
-    from runnable.storage.local import FileSystemStorage
-
     report = RestoreReport(record.run_id, destination)
-    own = [("catalog", storage.location, storage.root)] if isinstance(storage, FileSystemStorage) else []
+    catalog = local_folder(storage)
+    own = [("catalog", storage.location, catalog)] if catalog is not None else []
     check_target(destination, [*own, *protected])
     entries = select(record, patterns)
     blocker = blocking_path(destination.absolute())

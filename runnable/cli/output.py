@@ -11,13 +11,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from runnable.config import ENV_CONFIG
 from runnable.errors import RunnableError
+from runnable.storage import local_folder
 from runnable.transfer import blocking_path
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def open_history(config_file: str | None) -> History:
 
     history = History.from_config(config_file)
     for what, service in (("catalog", history.storage), ("run-log store", history.store)):
-        root = local_root(service)
+        root = local_folder(service)
         blocker = blocking_path(root) if root else None
         if blocker is None:
             continue
@@ -63,19 +63,11 @@ def require_catalog(history: History, config_file: str | None, records: Iterable
     every file would be reported missing, one by one). Runs that stored nothing need no catalog."""
     from runnable.verify import iter_entries
 
-    root = local_root(history.storage)
+    root = local_folder(history.storage)
     if root is None or root.is_dir() or not any(e.stored for r in records for e in iter_entries(r)):
         return
     fail(f"no catalog at {history.storage.location} ({_configured(config_file)}); run the command in the "
          "project folder, or point --config at the catalog the runs stored their files in")
-
-
-def local_root(service: object) -> Path | None:
-    """The folder of a file-system catalog or run-log store; None for other backends."""
-    from runnable.runlog import FileSystemRunLogStore
-    from runnable.storage.local import FileSystemStorage
-
-    return service.root if isinstance(service, (FileSystemStorage, FileSystemRunLogStore)) else None
 
 
 def _configured(config_file: str | None) -> str:

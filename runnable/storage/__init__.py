@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 # The clock the Linux kernel stamps files with: the real-time clock as of the last tick (1-10 ms).
@@ -35,6 +36,17 @@ class Stored:
     # When the source last changed (``last_change_ns``), from the status the store read anyway to
     # store it; None when a storage cannot tell. Compared with the job's start: see ``put_files``.
     changed_ns: int | None = None
+
+
+def local_folder(service: object) -> Path | None:
+    """The folder a local backend keeps everything in (a file-system catalog's or run-log store's
+    ``root``); None for one that is not a folder on this machine (S3).
+
+    >>> local_folder(object()) is None
+    True
+    """
+    root = getattr(service, "root", None)
+    return root if isinstance(root, Path) else None
 
 
 def last_change_ns(info: os.stat_result) -> int:
