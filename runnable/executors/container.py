@@ -139,7 +139,7 @@ class LocalContainerExecutor:
                 return host.as_posix()
 
         config_inside = container_path(configuration.path, read_only=True)
-        remote.refuse_home_locations(configuration, LOCATION_KEYS, "the container")
+        remote.refuse_home_locations(configuration, "the container")
         for section, key in LOCATION_KEYS.items():
             service = configuration[section]
             if service.type != "file-system":

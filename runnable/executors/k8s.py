@@ -267,7 +267,7 @@ class KubernetesJobExecutor:
             ) from None
 
     def _volumes(self, configuration: Configuration) -> tuple[list[Any], list[Any]]:
-        remote.refuse_home_locations(configuration, LOCATION_KEYS, "the pod")
+        remote.refuse_home_locations(configuration, "the pod")
         mounts = []
         for section, (key, sub_path) in PVC_SUBPATHS.items():
             service = configuration[section]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from runnable import params as _params
 from runnable import runid
-from runnable.config import ENV_DRY_RUN, ENV_IN_EXECUTOR
+from runnable.config import ENV_DRY_RUN, ENV_IN_EXECUTOR, LOCATION_KEYS
 from runnable.errors import ConfigurationError, JobFailedError, RecordError, RunIdError
 from runnable.record import FAIL, RUNNING, RunRecord, check_run_id
 
@@ -78,17 +78,17 @@ def script_file(working_folder: Path) -> Path:
         ) from None
 
 
-def refuse_home_locations(configuration: Configuration, keys: dict[str, str], where: str) -> None:
-    """Refuse a file-system location written with a leading '~' (``keys``: section -> setting).
+def refuse_home_locations(configuration: Configuration, where: str) -> None:
+    """Refuse a file-system location (``LOCATION_KEYS``) written with a leading '~'.
 
     The process started ``where`` reads the same configuration file and expands the '~' itself:
     ``~`` as the home folder of the user it runs as, ``~name`` as the home folder the user list
     *there* gives ``name``. Either way the job could write somewhere else than the folder mounted.
 
-    >>> from runnable.config import LOCATION_KEYS, parse
-    >>> refuse_home_locations(parse({"catalog": {"config": {"catalog_location": "/data/cat"}}}), LOCATION_KEYS, "the pod")
+    >>> from runnable.config import parse
+    >>> refuse_home_locations(parse({"catalog": {"config": {"catalog_location": "/data/cat"}}}), "the pod")
     """
-    for section, key in keys.items():
+    for section, key in LOCATION_KEYS.items():
         service = configuration[section]
         written = service.written.get(key)
         if service.type != "file-system" or not isinstance(written, str) or not written.startswith("~"):
