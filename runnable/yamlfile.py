@@ -3,9 +3,10 @@
 ``read_yaml`` loads with PyYAML's safe loader, changed in three ways:
 
 * a key given twice in one mapping is an error (PyYAML keeps the last one silently);
-* numbers follow YAML 1.2: ``1e-3`` is a float (YAML 1.1 needs a dot and a signed exponent), and
-  ``501:20`` is the string a uid:gid is, not the base-60 number 30080. Octal ``0012``, ``0x1F``,
-  ``0b11``, ``1_000`` and ``yes``/``no`` booleans are read as PyYAML always has;
+* numbers: ``1e-3`` and ``2E+6`` (an exponent with a sign) are floats as in YAML 1.2, where YAML
+  1.1 needs a dot; ``1e3`` stays text, as before (a short git hash such as ``1234e56`` must not
+  become a number); ``501:20`` is the string a uid:gid is, not the base-60 number 30080. Octal
+  ``0012``, ``0x1F``, ``0b11``, ``1_000`` and ``yes``/``no`` booleans are read as PyYAML always has;
 * every problem is one line naming the file, the line and the column, never a value from the file.
 
 PyYAML is imported only when a file is read: ``import runnable`` does not pay for it.
