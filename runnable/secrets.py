@@ -45,7 +45,8 @@ class EnvSecrets:
 class DotEnvSecrets:
     """Secrets from a dotenv file (``location``, default ``.env``), a UTF-8 file of ``KEY=value`` lines.
 
-    The file is read when a secret is asked for. A leading '~' in ``location`` is the home folder.
+    The file is read when the first secret is asked for, once per instance (a run, an S3 client
+    asking for its three keys). A leading '~' in ``location`` is the home folder.
 
     >>> DotEnvSecrets("no-such.env").location
     'no-such.env'
@@ -53,9 +54,12 @@ class DotEnvSecrets:
 
     def __init__(self, location: str = ".env") -> None:
         self.location = check_path(location, "location", "secrets", kind="file", default=".env")
+        self._read: dict[str, str | None] | None = None
 
     def get(self, name: str) -> str | None:
-        return self._values().get(name)
+        if self._read is None:
+            self._read = self._values()
+        return self._read.get(name)
 
     def _values(self) -> dict[str, str | None]:
         # "secrets file", not "(secrets: dotenv)": an S3 store's 'secrets_file' is read here too.
