@@ -32,10 +32,10 @@ from runnable import scratch as _scratch
 from runnable.errors import RecordError, RestoreError, RunNotFoundError
 from runnable.index import RunIndex, RunSummary
 from runnable.liveness import owner_alive
-from runnable.record import FAIL, RUNNING, FileEntry, RunRecord, check_run_id
+from runnable.record import FAIL, RUNNING, FileEntry, RunRecord, check_run_id, own_folder_prefixes, refuse_paths_into
 from runnable.runlog import RunLogStore
-from runnable.storage import Storage
-from runnable.verify import VerifiedReader, open_stored
+from runnable.storage import Storage, local_folder
+from runnable.verify import VerifiedReader, iter_entries, open_stored
 from runnable.when import parse_moment, parse_record_time
 
 if TYPE_CHECKING:
@@ -190,7 +190,6 @@ class Run:
         >>> # report = run.restore(["data_folder/"], to="restored"); report.ok
         """
         from runnable.restore import restore
-        from runnable.storage import local_folder
 
         store = self._history.store
         root = local_folder(store)  # a local run-log store (restore() protects the catalog itself)
@@ -207,6 +206,24 @@ class History:
     def __init__(self, storage: Storage, store: RunLogStore) -> None:
         self.storage = storage
         self.store = store
+        # runnable's own local folders, which no recorded file path may lead into (see check()).
+        self.own_folders = [(what, service.location, root) for what, service in
+                            (("catalog", storage), ("run-log store", store))
+                            if (root := local_folder(service)) is not None]
+
+    def check(self, record: RunRecord) -> RunRecord:
+        """``record`` if none of its file paths leads into the catalog or the run-log store, else
+        RecordError: a record edited so that restoring it would overwrite another run's stored copy,
+        or write a forged record, reads as unreadable everywhere (listing, verify, gc, restore)."""
+        working = record.environment.get("working_folder")
+        folders = [(what, location, own_folder_prefixes(str(root), location, working if isinstance(working, str)
+                                                        else None))
+                   for what, location, root in self.own_folders]
+        try:
+            refuse_paths_into([e.path for e in iter_entries(record)], folders)
+        except RecordError as exc:
+            raise RecordError(f"run record of {record.run_id} in {self.store.location}: {exc}") from None
+        return record
 
     @classmethod
     def from_config(cls, config: str | os.PathLike[str] | Configuration | None = None) -> History:
@@ -226,7 +243,7 @@ class History:
         # The owner is dead, so it writes nothing more; but it may have finished between our read
         # and the check above: read again so a final record is never overwritten.
         try:
-            record = self.store.get(record.run_id)
+            record = self.check(self.store.get(record.run_id))
         except (RunNotFoundError, RecordError):
             return record
         if record.status != RUNNING:
@@ -248,14 +265,14 @@ class History:
         if owner_alive(environment, parse_record_time(summary.start)) is not False:
             return summary
         try:
-            return RunSummary.of(self._settle(self.store.get(summary.run_id)))
+            return RunSummary.of(self._settle(self.check(self.store.get(summary.run_id))))
         except (RunNotFoundError, RecordError):
             return summary
 
     # -- finding runs -----------------------------------------------------------------------
     def summaries(self) -> list[RunSummary]:
         """Every run's summary, newest first (dead owners settled)."""
-        found = [self._settle_summary(s) for s in RunIndex(self.store).summaries()]
+        found = [self._settle_summary(s) for s in RunIndex(self.store, check=self.check).summaries()]
         found.sort(key=lambda s: (s.start, s.run_id), reverse=True)
         return found
 
@@ -292,7 +309,7 @@ class History:
         """The record of ``run_id`` (dead owner settled); RunNotFoundError suggests close ids."""
         try:
             check_run_id(run_id)
-            record = self.store.get(run_id)
+            record = self.check(self.store.get(run_id))
         except RunNotFoundError:
             raise RunNotFoundError(self.not_found_message(run_id)) from None
         except RecordError:

@@ -13,7 +13,7 @@ reading every record.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,7 +22,9 @@ from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import RunRecord
 from runnable.runlog import IndexedRunLogStore, RunLogStore
 
-INDEX_VERSION = 1
+# 2: summaries are made after the history's checks (``check``); an index of version 1 may hold a
+# record those checks now refuse as readable, so it is rebuilt once.
+INDEX_VERSION = 2
 UNREADABLE = "UNREADABLE"
 
 # Reading stale records on a few threads: on object stores each read is a network round trip.
@@ -77,30 +79,34 @@ class RunSummary:
         return asdict(self)
 
 
-def _read(store: RunLogStore, run_id: str) -> RunSummary | None:
+def _read(store: RunLogStore, run_id: str, check: Callable[[RunRecord], RunRecord]) -> RunSummary | None:
     try:
-        return RunSummary.of(store.get(run_id))
+        return RunSummary.of(check(store.get(run_id)))
     except RunNotFoundError:
         return None  # deleted while we listed
     except RecordError as exc:
         return RunSummary.unreadable(run_id, str(exc))
 
 
-def _read_many(store: RunLogStore, run_ids: Iterable[str]) -> dict[str, RunSummary]:
+def _read_many(store: RunLogStore, run_ids: Iterable[str],
+               check: Callable[[RunRecord], RunRecord]) -> dict[str, RunSummary]:
     ids = list(run_ids)
     if len(ids) > 32:
         with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="runnable-index") as pool:
-            found = list(pool.map(lambda rid: _read(store, rid), ids))
+            found = list(pool.map(lambda rid: _read(store, rid, check), ids))
     else:
-        found = [_read(store, rid) for rid in ids]
+        found = [_read(store, rid, check) for rid in ids]
     return {s.run_id: s for s in found if s is not None}
 
 
 class RunIndex:
     """Summaries of every run in ``store``, served from the index where it is still valid."""
 
-    def __init__(self, store: RunLogStore) -> None:
+    def __init__(self, store: RunLogStore, check: Callable[[RunRecord], RunRecord] = lambda r: r) -> None:
         self.store = store
+        # What the history checks beyond the record's own rules (RecordError: UNREADABLE), such as
+        # file paths leading into the catalog; see History.check.
+        self.check = check
         self.reread = 0  # records read on the last refresh (for tests and benchmarks)
 
     def _load(self, store: IndexedRunLogStore) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -119,7 +125,7 @@ class RunIndex:
         """Every run's summary, in no particular order; repairs the index as a side effect."""
         store = self.store
         if not isinstance(store, IndexedRunLogStore):
-            found = _read_many(store, store.iter_ids())
+            found = _read_many(store, store.iter_ids(), self.check)
             self.reread = len(found)
             return list(found.values())
         cached = self._load(store)
@@ -135,7 +141,7 @@ class RunIndex:
                 except TypeError:
                     pass  # an entry from an older layout: read the record again
             stale.append(run_id)
-        fresh = _read_many(store, stale)
+        fresh = _read_many(store, stale, self.check)
         result.update(fresh)
         self.reread = len(stale)
         if stale or len(cached) != len(stamps) or any(rid not in stamps for rid in cached):

@@ -8,6 +8,7 @@ absolute paths, no ``..``), so a hand-edited record cannot steer a restore outsi
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -50,6 +51,43 @@ def check_rel_path(rel: str) -> str:
     if any(part in ("", ".", "..") for part in parts):
         raise RecordError(f"file path {rel!r} in a run record leaves its folder or is not normalized; refusing it")
     return rel
+
+
+def own_folder_prefixes(folder: str, location: str, working_folder: str | None) -> list[str]:
+    """The clean relative paths (as a record spells them) that lead into runnable's own ``folder``
+    (absolute), configured as ``location``: the location itself when it is relative (the default
+    ``.catalog``), and the folder relative to the run's ``working_folder`` when it lies below it.
+
+    >>> own_folder_prefixes("/p/.catalog", ".catalog", "/p")
+    ['.catalog']
+    >>> own_folder_prefixes("/data/cat", "/data/cat", "/data")
+    ['cat']
+    """
+    found = []
+    candidates = [location] if not os.path.isabs(location) else []
+    if working_folder and os.path.isabs(working_folder):
+        candidates.append(os.path.relpath(folder, working_folder))
+    for candidate in candidates:
+        rel = os.path.normpath(candidate).replace(os.sep, "/")
+        if rel != "." and not rel.startswith("../") and rel != ".." and rel not in found:
+            found.append(rel)
+    return found
+
+
+def refuse_paths_into(paths: Sequence[str], folders: Sequence[tuple[str, str, list[str]]]) -> None:
+    """RecordError if one of a record's file ``paths`` leads into one of runnable's own ``folders``,
+    given as (what, location, ``own_folder_prefixes``). A run never stores such a path (its selection
+    skips those folders), so a record naming one was edited to make a restore overwrite another
+    run's stored copy or forge a run record: refused like ``..`` and absolute paths.
+
+    >>> refuse_paths_into(["data/a.txt", ".catalogue/x"], [("catalog", ".catalog", [".catalog"])])
+    """
+    for rel in paths:
+        for what, location, prefixes in folders:
+            for prefix in prefixes:
+                if rel == prefix or rel.startswith(prefix + "/"):
+                    raise RecordError(f"file path {rel!r} in a run record leads into the {what} folder {location}, "
+                                      "which runnable manages; refusing it (was the record edited by hand?)")
 
 
 def _refuse_unknown(data: dict[str, Any], cls: type, what: str) -> None:
