@@ -69,6 +69,11 @@ class CatalogError(RunnableError, OSError):
     """Storing or reading catalog content failed."""
 
 
+class UnsafeStoredFileError(CatalogError):
+    """A file in the catalog is a symbolic link (or not a regular file) where stored content must be:
+    it is never read, since it could show any file on the machine as a run's content."""
+
+
 class IntegrityError(CatalogError):
     """Stored bytes do not match the hash recorded for them.
 

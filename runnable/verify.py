@@ -3,9 +3,11 @@
 Each file of a run gets one of four verdicts:
 
 * ``OK``       the bytes match the recorded hash;
-* ``CORRUPT``  the stored copy exists but its bytes no longer match (bit rot, a hand edit);
+* ``CORRUPT``  the stored copy exists but its bytes no longer match (bit rot, a hand edit), or it
+  is a symbolic link or not a regular file (never read through: it could show any file);
 * ``CHANGED``  a hash-only entry (``store_copy=False``) whose file in the working folder differs;
-* ``MISSING``  the stored copy, or the working-folder file of a hash-only entry, is gone.
+* ``MISSING``  the stored copy (its object, or the run folder's copy), or the working-folder file
+  of a hash-only entry, is gone.
 
 >>> check_working(Path("."), FileEntry("no/such/file", 1, {"md5": "0" * 32}, False)).state
 'MISSING'
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from runnable.errors import CatalogError, IntegrityError
+from runnable.errors import CatalogError, IntegrityError, UnsafeStoredFileError
 from runnable.hashing import Hasher, hash_file, hash_reader, new_hasher
 from runnable.record import FileEntry, RunRecord, check_rel_path
 from runnable.storage import Storage
@@ -59,7 +61,8 @@ class RunCheck:
 def open_stored(storage: Storage, run_id: str, entry: FileEntry) -> BinaryIO:
     """Open the stored copy of ``entry``: its object by hash, else the run's file.
 
-    Raises FileNotFoundError if neither exists. The bytes are not checked; see ``VerifiedReader``.
+    Raises FileNotFoundError if neither exists, UnsafeStoredFileError (never a fallback) if the one
+    found is a symbolic link. The bytes are not checked; see ``VerifiedReader``.
     """
     try:
         return storage.open_object(entry.algorithm, entry.digest)
@@ -116,18 +119,23 @@ class VerifiedReader(io.RawIOBase):
 
 
 def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
-    """Re-hash the stored copy of ``entry`` (its object), then check the run folder's copy.
+    """Re-hash the object of ``entry``, then check the run folder's copy.
 
-    The run folder is what people browse and the spec promises, so a file missing from it is a
-    problem even when its object is whole. When the storage can tell that the run's file *is* the
-    object (a hard link), it is not read twice.
+    Both must be there: the object is what later runs share and what gc accounts for, and the run
+    folder is what people browse and the spec promises. An object deleted while the run folder's
+    copy remains is MISSING (the run folder's copy is still checked, so the detail says whether a
+    restore would work). A stored file that is a symbolic link (or not a regular file) is never read
+    through: it is CORRUPT. When the storage can tell that the run's file *is* the object (a hard
+    link), it is not read twice.
     """
     expected = f"{entry.algorithm}:{entry.digest}"
     try:
-        with open_stored(storage, run_id, entry) as stream:
+        with storage.open_object(entry.algorithm, entry.digest) as stream:
             digest, size = hash_reader(stream, entry.algorithm)
     except FileNotFoundError:
-        return FileCheck(entry.path, MISSING, True, expected, detail="the stored copy is gone")
+        return _object_gone(storage, run_id, entry, expected)
+    except UnsafeStoredFileError as exc:
+        return FileCheck(entry.path, CORRUPT, True, expected, detail=str(exc))
     except (OSError, CatalogError) as exc:
         return FileCheck(entry.path, MISSING, True, expected, detail=f"cannot read the stored copy: {exc}")
     actual = f"{entry.algorithm}:{digest}"
@@ -144,9 +152,33 @@ def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
                                  f"the run folder's copy has {run_size} bytes hashing to {run_digest}")
     except FileNotFoundError:
         return FileCheck(entry.path, MISSING, True, expected, actual, "the run folder's copy is gone")
+    except UnsafeStoredFileError as exc:
+        return FileCheck(entry.path, CORRUPT, True, expected, actual, f"the run folder's copy: {exc}")
     except (OSError, CatalogError) as exc:
         return FileCheck(entry.path, MISSING, True, expected, actual, f"cannot read the run folder's copy: {exc}")
     return FileCheck(entry.path, OK, True, expected, actual)
+
+
+def _object_gone(storage: Storage, run_id: str, entry: FileEntry, expected: str) -> FileCheck:
+    """The verdict when the object of ``entry`` is gone: MISSING, saying what the run folder holds."""
+    gone = f"its object {expected} is gone from the object store"
+    try:
+        with storage.open_run_file(run_id, entry.path) as stream:
+            run_digest, run_size = hash_reader(stream, entry.algorithm)
+    except FileNotFoundError:
+        return FileCheck(entry.path, MISSING, True, expected, detail="the stored copy is gone")
+    except UnsafeStoredFileError as exc:
+        return FileCheck(entry.path, CORRUPT, True, expected, detail=f"{gone}, and the run folder's copy: {exc}")
+    except (OSError, CatalogError) as exc:
+        return FileCheck(entry.path, MISSING, True, expected, detail=f"{gone}, and the run folder's copy cannot "
+                                                                    f"be read: {exc}")
+    actual = f"{entry.algorithm}:{run_digest}"
+    if run_digest != entry.digest or run_size != entry.size:
+        return FileCheck(entry.path, CORRUPT, True, expected, actual,
+                         f"{gone}, and the run folder's copy has {run_size} bytes hashing to {run_digest}")
+    return FileCheck(entry.path, MISSING, True, expected, actual,
+                     f"{gone}; the run folder's copy is whole (a restore still works from it; the next run "
+                     "storing this content stores it again)")
 
 
 def check_working(folder: Path, entry: FileEntry) -> FileCheck:

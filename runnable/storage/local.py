@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from runnable.errors import CatalogError, RecordError
+from runnable.errors import CatalogError, RecordError, UnsafeStoredFileError
 from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest
 from runnable.record import check_run_id
 from runnable.storage import Stored, last_change_ns
@@ -73,7 +73,8 @@ HINTS = ".hints"
 HASH_FIRST_MIN = 8 * 1024 * 1024
 _READ_ONLY = READ_ONLY
 _T = TypeVar("_T")
-_O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+: a file created without a name
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)  # Linux 3.11+: a file created without a name
 # Link failures that mean "this file system cannot do it here", answered by copying instead:
 # EMLINK (an object already has the most hard links allowed, 65000 on ext4), EPERM/ENOTSUP (no hard
 # links, e.g. some network and FUSE file systems), EXDEV (the run folder is a mount of its own).
@@ -165,9 +166,11 @@ class FileSystemStorage:
     def run_file_is_object(self, run_id: str, rel: str, algorithm: str, digest: str) -> bool:
         """True if the run's file is a hard link to the object (the same bytes: no second read).
 
-        Raises FileNotFoundError if the run's file is gone. Used by ``verify``.
+        Raises FileNotFoundError if the run's file is gone, UnsafeStoredFileError if it (or a folder
+        on its way) is a symbolic link. Used by ``verify``.
         """
-        run = os.lstat(self.run_file(run_id, rel))
+        with self.open_run_file(run_id, rel) as handle:  # never through a link: see _open_stored
+            run = os.fstat(handle.fileno())
         try:
             obj = os.lstat(self.object_path(algorithm, digest))
         except FileNotFoundError:
@@ -534,10 +537,51 @@ class FileSystemStorage:
 
     # -- reading ----------------------------------------------------------------------------
     def open_run_file(self, run_id: str, rel: str) -> BinaryIO:
-        return open(self.run_file(run_id, rel), "rb")
+        return self._open_stored(self._run_path(run_id, rel))
 
     def open_object(self, algorithm: str, digest: str) -> BinaryIO:
-        return open(self.object_path(algorithm, digest), "rb")
+        return self._open_stored(self._object(algorithm, digest))
+
+    def _open_stored(self, path: str) -> BinaryIO:
+        """Open a file below the catalog folder for reading, never through a symbolic link.
+
+        Each folder below the catalog folder, and the file, is opened relative to its parent with
+        O_NOFOLLOW: an object or run file replaced by a link to ``/etc/hostname`` (or a prefix folder
+        replaced by a link) would otherwise be read, hashed and restored as a run's content. A link
+        or anything but a regular file raises UnsafeStoredFileError; a missing one FileNotFoundError.
+        """
+        parts = path[len(self._root) + 1:].split("/")
+        fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)  # the user's choice: may be a link
+        try:
+            for depth, part in enumerate(parts):
+                last = depth == len(parts) - 1
+                flags = (os.O_RDONLY | os.O_NONBLOCK) if last else (os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    inner = os.open(part, flags | os.O_NOFOLLOW | _CLOEXEC, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    raise self._unsafe("/".join([self._root, *parts[:depth + 1]]),
+                                       os.lstat(part, dir_fd=fd)) from None
+                os.close(fd)
+                fd = inner
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise self._unsafe(path, info)
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _unsafe(self, path: str, info: os.stat_result) -> UnsafeStoredFileError:
+        if stat.S_ISLNK(info.st_mode):
+            what = f"a symbolic link (to {os.readlink(path)})"
+        else:
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "a special file (FIFO, socket or device)"
+        return UnsafeStoredFileError(
+            f"{path} is {what} where the catalog keeps stored content; runnable never reads through it, so "
+            "it may show any file as a run's content: remove it (runnable catalog verify lists every such file)")
 
     def has_object(self, algorithm: str, digest: str) -> bool:
         return self.object_path(algorithm, digest).is_file()
