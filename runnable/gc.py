@@ -6,7 +6,8 @@ The decision is made from the records themselves (never the listing index), in t
    the ``keep_last`` newest of them. A RUNNING run whose owner is alive, or cannot be checked, is
    never chosen; one whose owner died is first settled as FAIL. No filter at all deletes no run.
 2. delete each chosen run: record first (so no record ever points at deleted content), then its
-   run folder;
+   run folder; then finish every run folder whose record is gone (a gc killed between the two
+   deletions left it), unless its record reappeared (a run reserves its record before its folder);
 3. delete every object no remaining record refers to -- unless a record could not be read (its
    references are unknown) or a run is in progress (it stores objects before its record names them),
    or new runs appeared meanwhile (looked for before deleting, and every ``RECHECK_SECONDS`` while
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from runnable import scratch as _scratch
-from runnable.errors import RecordError, RunNotFoundError, UsageError
+from runnable.errors import RecordError, RunNotFoundError, UnsafeStoredFileError, UsageError
 from runnable.history import History
 from runnable.record import RUNNING, STATUSES, RunRecord
 from runnable.runlog import CleanableRunLogStore
@@ -83,6 +84,7 @@ class Report:
     objects_kept_because: str | None = None
     temporaries_bytes: int = 0
     kept_running: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # run folders with no record, removed
     failures: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
 
     @property
@@ -136,6 +138,8 @@ def _refuse_records_of_another_catalog(history: History, records: dict[str, RunR
         try:
             with history.storage.open_run_file(record.run_id, entry.path):
                 return  # this store's runs are this catalog's
+        except UnsafeStoredFileError:
+            return  # a link where its file should be: not read, but the run's folder is here
         except FileNotFoundError:
             tried += 1
         if tried >= _SAMPLE:
@@ -181,6 +185,23 @@ def choose(records: dict[str, RunRecord], policy: Policy, now: datetime) -> tupl
     return candidates, running
 
 
+def _finish_orphans(history: History, report: Report) -> None:
+    """Delete run folders whose record is gone (a gc killed between the two deletions of a run):
+    before objects are collected, so the bytes their hard links hold are freed in the same gc. A
+    run reserves its record before it makes its folder, and each folder's record is looked for
+    again just before it is deleted: a run starting meanwhile is never taken for an orphan."""
+    for run_id in history.orphan_run_folders():
+        if history.store.exists(run_id):
+            continue  # a run that started since the listing
+        if not report.dry_run:
+            try:
+                history.storage.delete_run(run_id)
+            except OSError as exc:
+                report.failures.append((f"run folder {run_id}", exc.strerror or str(exc)))
+                continue
+        report.orphans.append(run_id)
+
+
 def collect(history: History, policy: Policy, dry_run: bool = False, now: datetime | None = None) -> Report:
     """Apply ``policy``; with ``dry_run`` only report what would be deleted."""
     now = now or datetime.now(UTC)
@@ -203,6 +224,7 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
                 continue
         report.runs.append(DeletedRun(record.run_id, record.status, record.start, size))
         del records[record.run_id]
+    _finish_orphans(history, report)
 
     if unreadable:
         report.objects_kept_because = (

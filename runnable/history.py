@@ -34,7 +34,7 @@ from runnable.index import RunIndex, RunSummary
 from runnable.liveness import owner_alive
 from runnable.record import FAIL, RUNNING, FileEntry, RunRecord, check_run_id, own_folder_prefixes, refuse_paths_into
 from runnable.runlog import RunLogStore
-from runnable.storage import Storage, local_folder
+from runnable.storage import RunFolders, Storage, local_folder
 from runnable.verify import VerifiedReader, iter_entries, open_stored
 from runnable.when import parse_moment, parse_record_time
 
@@ -322,6 +322,18 @@ class History:
         """The run ``run_id``; RunNotFoundError (a KeyError) naming the closest ids if there is none."""
         record = self.record(run_id)
         return Run(self, RunSummary.of(record), record)
+
+    def orphan_run_folders(self) -> list[str]:
+        """Run folders in the catalog with no record: left by a gc killed after deleting a run's
+        record (deleted first, so no record points at deleted content) and before its folder, or by
+        a hand. A run reserves its record before it makes its folder, so the folders are listed
+        first, then the records; callers check again (``store.exists``) right before acting on one.
+        Empty for a storage whose run folders cannot be listed (see ``storage.RunFolders``)."""
+        if not isinstance(self.storage, RunFolders):
+            return []
+        folders = list(self.storage.iter_run_ids())
+        records = set(self.ids())
+        return [run_id for run_id in folders if run_id not in records]
 
     def suggest(self, run_id: str, n: int = 3) -> list[str]:
         return difflib.get_close_matches(run_id, self.ids(), n=n, cutoff=0.5)

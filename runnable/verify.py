@@ -52,10 +52,16 @@ class RunCheck:
     run_id: str
     files: list[FileCheck] = field(default_factory=list)
     error: str | None = None
+    # A run folder in the catalog with no record (see History.orphan_run_folders); ``error`` says so.
+    orphan: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None and all(f.ok for f in self.files)
+
+
+ORPHAN = ("a run folder with no record: left by a gc that was interrupted, or its record was deleted by "
+          "hand; its files keep their stored bytes and block the run id: `runnable gc` removes it")
 
 
 def open_stored(storage: Storage, run_id: str, entry: FileEntry) -> BinaryIO:

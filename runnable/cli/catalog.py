@@ -83,9 +83,10 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
     """Re-hash stored copies of RUN_IDS (or --all) and compare with their records.
 
     Hash-only files are compared with the working folder. Each file is OK, CHANGED, MISSING or
-    CORRUPT; exits 1 if any file is not OK.
+    CORRUPT; a record that cannot be read is UNREADABLE, and with --all a run folder with no record
+    is ORPHANED. Exits 1 if anything is not OK.
     """
-    from runnable.verify import RunCheck, verify_record
+    from runnable.verify import ORPHAN, RunCheck, verify_record
 
     if bool(run_ids) == all_runs:
         fail("give one or more run ids, or --all")
@@ -106,6 +107,9 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
         require_catalog(history, config_file, [r for r in read if not isinstance(r, RunCheck)])
         checks = [r if isinstance(r, RunCheck) else verify_record(r, history.storage, working_folder)
                   for r in read]
+        if all_runs:
+            checks += [RunCheck(run_id, error=ORPHAN, orphan=True) for run_id in history.orphan_run_folders()
+                       if not history.store.exists(run_id)]  # (a run that started meanwhile has its record)
     problems = sum(1 for c in checks for f in c.files if not f.ok) + sum(1 for c in checks if c.error)
     if as_json:
         emit_json([asdict(c) | {"ok": c.ok} for c in checks])
@@ -113,7 +117,7 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
         rows = []
         for check in checks:
             if check.error:
-                rows.append([check.run_id, "-", "UNREADABLE", check.error])
+                rows.append([check.run_id, "-", "ORPHANED" if check.orphan else "UNREADABLE", check.error])
             for f in check.files:
                 rows.append([check.run_id, f.path, f.state, f.detail])
         if rows:

@@ -51,6 +51,9 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
     verb = "would delete" if dry_run else "deleted"
     for run in report.runs:
         click.echo(f"{verb} run {run.run_id} ({run.status}, started {run.start})")
+    for run_id in report.orphans:
+        click.echo(f"{'would remove' if dry_run else 'removed'} run folder {run_id} (it has no record: left by an "
+                   "interrupted gc, or its record was deleted by hand)")
     for algorithm, digest, size in report.objects:
         click.echo(f"{verb} object {algorithm}:{digest} ({human_bytes(size)})")
     if report.kept_running:

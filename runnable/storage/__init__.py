@@ -127,3 +127,14 @@ class Storage(Protocol):
     def clean_temporaries(self, older_than_seconds: float) -> int:
         """Remove abandoned partial uploads/temporary files; return bytes freed."""
         ...
+
+
+@runtime_checkable
+class RunFolders(Protocol):
+    """A storage whose run folders can be listed (optional; the file-system catalog). gc then
+    finishes a run folder whose record is gone -- left by a gc killed between deleting a run's
+    record and its folder -- whose hard links would keep the bytes forever and block the run id."""
+
+    def iter_run_ids(self) -> Iterator[str]:
+        """The id of every run folder (a real folder named like a run id; never through a link)."""
+        ...

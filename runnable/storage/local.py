@@ -599,6 +599,20 @@ class FileSystemStorage:
                 for name, size in sorted(found):
                     yield algorithm, prefix + name, size
 
+    def iter_run_ids(self) -> Iterator[str]:
+        """Every run folder: a real folder (not a link) named like a run id; ``.objects`` and
+        ``.hints`` start with a dot, which no run id does."""
+        try:
+            with os.scandir(self._root) as entries:
+                names = [e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return
+        for name in sorted(names):
+            try:
+                yield check_run_id(name)
+            except RecordError:
+                continue  # not a run's folder: left alone
+
     # -- deleting ---------------------------------------------------------------------------
     def delete_object(self, algorithm: str, digest: str) -> int:
         path = self._object(algorithm, digest)
