@@ -169,8 +169,11 @@ class _Target:
     def __init__(self, destination: Path, protected: Sequence[tuple[str, str, Path]]) -> None:
         self.destination = destination
         self.fd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-        # Where a file really lands, since no link below is followed: this joined with its path.
-        self.root = os.path.realpath(destination)
+        # Where a file really lands, since no link below is followed: this joined with its path. Read
+        # from the open folder where the system can tell, so a target swapped for a link after
+        # check_target still has every file checked against the stores where it really is.
+        by_fd = f"/proc/self/fd/{self.fd}"
+        self.root = os.path.realpath(by_fd if os.path.isdir(by_fd) else destination)
         self.protected = [(what, location, os.path.realpath(folder)) for what, location, folder in protected]
         self._folders: dict[str, int] = {"": self.fd}
 
