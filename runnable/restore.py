@@ -293,8 +293,13 @@ def _restore_one(run_id: str, entry: FileEntry, storage: Storage, target: _Targe
                                        f"{target.shown(rel)}; it is never opened or replaced: {_WAY_OUT}"))
             return
         else:
-            fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=folder)
+            # O_NONBLOCK: a FIFO swapped in since the lstat is not waited on, and is refused below.
+            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=folder)
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    report.failed.append((rel, f"{target.shown(rel)} changed while it was looked at; run "
+                                               "the restore again"))
+                    return
                 digest, _ = hash_stream(fd, entry.algorithm)
             finally:
                 os.close(fd)
