@@ -248,13 +248,15 @@ class JobRunner:
             ) from exc
 
     def _new_record(self) -> RunRecord:
+        parameters = _params.plain(self.options.parameters)
+        _params.check_nesting(parameters, "parameter")  # a record must be able to hold them
         catalog = self.job.catalog
         return RunRecord(
             run_id="pending",
             status=RUNNING,
             job=self.job.describe(),
             start=now(),
-            parameters=_params.plain(self.options.parameters),
+            parameters=parameters,
             code=git_identity(self.working_folder),
             runnable_version=__version__,
             environment={
@@ -334,7 +336,9 @@ class JobRunner:
                     # Files that last changed before this moment were not written by the run: their
                     # entries are marked stale (put_files). The file system's clock, not time.time_ns().
                     self._job_started_ns = file_clock_ns()
-                    record.returns = self.job.run(context)
+                    returns = self.job.run(context)
+                    _params.check_nesting(returns, "return value")  # before the record holds it
+                    record.returns = returns
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
                     if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
