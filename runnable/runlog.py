@@ -160,6 +160,9 @@ class NotARegularFile(OSError):
 # record without its file list when it does not.
 RECORD_RESERVE = 64 * 1024
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+: a file without a name, gone if the process dies
+# Reserves one store holds at most: one per run in progress in this process. A caller that creates
+# records and never writes them final does not keep a descriptor open per record for ever.
+_MAX_RESERVED = 64
 
 
 class FileSystemRunLogStore:
@@ -207,7 +210,7 @@ class FileSystemRunLogStore:
         """Hold the inode and ``RECORD_RESERVE`` bytes the final record of ``run_id`` will need, in a
         file with no name (nothing is left behind if the process dies). Best effort: where the
         system cannot, the final record is written as any other."""
-        if not _O_TMPFILE:
+        if not _O_TMPFILE or len(self._reserved) >= _MAX_RESERVED:
             return
         try:
             fd = os.open(self.root, _O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
