@@ -19,6 +19,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,6 +66,40 @@ class Hasher(Protocol):
 
 class SourceChangedError(OSError):
     """A file changed (size or modification time) while it was being read to be stored or hashed."""
+
+
+# A selected file is opened without following a symbolic link (O_NOFOLLOW): a file swapped for a link
+# after it was selected would otherwise have the link's target, perhaps outside the working folder,
+# stored under its name. Without waiting (O_NONBLOCK, no effect on a regular file's reads): a FIFO
+# swapped in would hold the open until some process wrote to it.
+SOURCE_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def open_source(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
+    """Open the selected file ``path`` to store or hash it: ``(descriptor, its status)``.
+
+    The one way a file to be kept is opened. What is read is checked on the open descriptor, not
+    on the path: it must be the regular file itself, not a link or anything else that took its
+    name since it was selected (a link that was one when selected is selected as its target, see
+    ``patterns``). Raises SourceChangedError naming the file otherwise.
+    """
+    try:
+        fd = os.open(path, SOURCE_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise SourceChangedError(
+                f"{os.fspath(path)} was replaced by a symbolic link after it was selected; "
+                "runnable does not follow it: store it again once it is a file"
+            ) from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SourceChangedError(
+            f"{os.fspath(path)} is no longer a regular file (it was replaced after it was selected); "
+            "only regular files are stored: store it again once it is a file"
+        )
+    return fd, info
 
 
 def check_algorithm(name: str) -> str:
@@ -131,9 +166,12 @@ def _hash_fd(
     sink: int | None,
     progress: Callable[[int], None] | None,
     name: str | os.PathLike[str] | None,
+    before: os.stat_result | None = None,
 ) -> tuple[str, int, os.stat_result]:
-    """``hash_stream``, also returning the file's status as it was before it was read."""
-    before = os.fstat(fd)
+    """``hash_stream``, also returning the file's status as it was before it was read (``before``,
+    if the caller has just taken it)."""
+    if before is None:
+        before = os.fstat(fd)
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead on Linux
     except (AttributeError, OSError):
@@ -323,7 +361,11 @@ def hash_file(
     >>> hash_file(__file__)[0] == hash_file(__file__)[0]
     True
     """
-    digest, size, _ = hash_file_status(path, algorithm, progress)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        digest, size, _ = _hash_fd(fd, algorithm, None, progress, path)
+    finally:
+        os.close(fd)
     return digest, size
 
 
@@ -332,15 +374,16 @@ def hash_file_status(
     algorithm: str = DEFAULT_ALGORITHM,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, int, os.stat_result]:
-    """``hash_file``, also returning the file's status (``os.stat_result``) as it was read: the one
-    hashing takes anyway to notice a change while reading, so no system call is added.
+    """``hash_file`` of a selected file (opened by ``open_source``: a regular file, never through a
+    link), also returning its status (``os.stat_result``) as it was read: the one hashing takes
+    anyway to notice a change while reading, so no system call is added.
 
     >>> hash_file_status(__file__)[2].st_size == hash_file(__file__)[1]
     True
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    fd, before = open_source(path)
     try:
-        return _hash_fd(fd, algorithm, None, progress, path)
+        return _hash_fd(fd, algorithm, None, progress, path, before)
     finally:
         os.close(fd)
 
@@ -385,6 +428,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_ALGORITHM",
     "SMALL_FILE",
+    "SOURCE_FLAGS",
     "Hasher",
     "SourceChangedError",
     "changed_since",
@@ -396,5 +440,6 @@ __all__ = [
     "hash_stream",
     "is_hex_digest",
     "new_hasher",
+    "open_source",
     "single_threaded",
 ]

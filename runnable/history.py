@@ -15,7 +15,8 @@
         print(handle.read()[:100])
 
 A RUNNING record whose owner process has died (same host, process gone or its id reused) is a run
-that will never finish: it is reported, and rewritten, as FAIL with the error "owner process died".
+that will never finish: it is reported, and rewritten, as FAIL with the error "owner process died"
+(reported as FAIL without being rewritten when the store cannot be written: read-only, or full).
 """
 
 from __future__ import annotations
@@ -235,7 +236,8 @@ class History:
 
     # -- owners that died -------------------------------------------------------------------
     def _settle(self, record: RunRecord) -> RunRecord:
-        """Rewrite a RUNNING record whose owner died as FAIL (the truth); return it."""
+        """Rewrite a RUNNING record whose owner died as FAIL (the truth); return it as FAIL even
+        when the store cannot be written."""
         if record.status != RUNNING:
             return record
         if owner_alive(record.environment, parse_record_time(record.start)) is not False:
@@ -255,7 +257,12 @@ class History:
             "message": f"{OWNER_DIED} (pid {env.get('pid')} on {env.get('host')}) before the run finished",
             "traceback": "",
         }
-        self.store.put(record)
+        try:
+            self.store.put(record)
+        except OSError:
+            # A read-only or full store: the run is shown as FAIL all the same, and written so by the
+            # next reader that can write. Reading never depends on writing.
+            pass
         return record
 
     def _settle_summary(self, summary: RunSummary) -> RunSummary:

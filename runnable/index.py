@@ -118,7 +118,7 @@ class RunIndex:
             if data.get("version") != INDEX_VERSION:
                 return {}
             return {rid: (entry[0], entry[1]) for rid, entry in data["runs"].items()}
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
             return {}  # a damaged index is rebuilt, never trusted
 
     def summaries(self) -> list[RunSummary]:

@@ -37,6 +37,7 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ParameterError(
             f"parameters file {str(path)!r} must be a mapping of names to values, e.g. 'learning_rate: 0.1'"
         )
+    check_nesting(data, f"parameters file {str(path)!r}: parameter")
     return data
 
 
@@ -53,6 +54,43 @@ def collect(parameters_file: str | os.PathLike[str] | None, environ: Mapping[str
     return params
 
 
+# Deepest nesting of lists and mappings a recorded value may have. Records are written and read by
+# recursive code (json, copy, PyYAML: 2-3 Python frames a level against a limit of 1,000), so a value
+# nested 950 deep could be run with, yet not recorded; real parameters and results stay far below.
+MAX_NESTING = 100
+
+
+def check_nesting(values: Mapping[str, Any], what: str) -> None:
+    """Raise ParameterError naming the first of ``values`` nested more than MAX_NESTING levels deep;
+    ``what`` says what the names are ("parameter", "return value"). Walked without recursion.
+
+    >>> check_nesting({"x": [[[]]]}, "parameter")
+    >>> deep: list[Any] = []
+    >>> for _ in range(200): deep = [deep]
+    >>> check_nesting({"x": deep}, "return value")
+    Traceback (most recent call last):
+    ...
+    runnable.errors.ParameterError: return value 'x' is nested more than 100 levels deep, which a run record cannot hold; give a flatter value (or save it to a file and catalog that)
+    """
+    for name, value in values.items():
+        stack, seen = [(value, 1)], set()  # seen: a value shared or cyclic (YAML aliases) is walked once
+        while stack:
+            item, depth = stack.pop()
+            if not isinstance(item, _NESTED) or id(item) in seen:
+                continue
+            if depth > MAX_NESTING:
+                raise ParameterError(
+                    f"{what} {name!r} is nested more than {MAX_NESTING} levels deep, which a run record cannot "
+                    "hold; give a flatter value (or save it to a file and catalog that)"
+                )
+            seen.add(id(item))
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, _NESTED))
+
+
+_NESTED = (list, tuple, dict)
+
+
 def plain(params: Mapping[str, Any]) -> dict[str, Any]:
     """Parameters as they are recorded: environment strings parsed as JSON where they are JSON."""
     return {k: _guess(v) if isinstance(v, _FromEnv) else v for k, v in params.items()}
@@ -61,7 +99,7 @@ def plain(params: Mapping[str, Any]) -> dict[str, Any]:
 def _guess(raw: str) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to be read as JSON
         return str(raw)
 
 

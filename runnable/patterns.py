@@ -311,7 +311,9 @@ class _Walker:
         if kind is not None:
             self.skip(rel, f"{kind}; only regular files are stored")
             return False
-        return self.add(rel, abspath)
+        # A link inside the folder is selected as its target: storing opens the file itself and
+        # refuses to follow a link (hashing.open_source), so one swapped in later is not followed.
+        return self.add(rel, target if is_link else abspath)
 
     def walk(self, base_rel: str, regex: re.Pattern[str] | None, max_depth: int | None) -> int:
         """Walk below ``base_rel``; select files whose path (or a parent's) matches ``regex``.

@@ -7,21 +7,24 @@ and every later write replaces the whole file atomically.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from runnable.errors import RecordError, RunNotFoundError
-from runnable.record import RunRecord, check_run_id
+from runnable.record import RUNNING, RunRecord, check_run_id
 from runnable.transfer import (
     TEMP_PREFIX,
     atomic_write_bytes,
     make_location,
     refuse_non_folder,
     refuse_working_folder,
+    remove_quietly,
     temp_name,
 )
 
@@ -114,10 +117,52 @@ def decode(data: bytes, origin: str) -> RunRecord:
         parsed = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError(f"run record {origin} is not valid JSON ({exc}); it may be truncated") from exc
+    except RecursionError:
+        raise RecordError(f"run record {origin} is nested too deeply to be a run record") from None
     try:
         return RunRecord.from_dict(parsed)
     except RecordError as exc:
         raise RecordError(f"run record {origin}: {exc}") from exc
+    except RecursionError:
+        raise RecordError(f"run record {origin} is nested too deeply to be a run record") from None
+
+
+# Reading a file of the store: never waiting (O_NONBLOCK: a FIFO under a record's name would block
+# the open until something wrote to it, and a listing would hang forever), then only a regular file.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of the regular file ``path``. FileNotFoundError if there is none, NotARegularFile
+    if something else (a folder, a FIFO, a device) has the name: it is neither opened for reading
+    nor waited for."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(f"{path} is not a regular file")
+        chunks = []
+        while chunk := os.read(fd, max(info.st_size + 1, 65536)):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+class NotARegularFile(OSError):
+    """A folder, FIFO or device stands where the store keeps a file."""
+
+
+# The room a run's final record may take without the disk granting anything more, reserved as the run's
+# id is (``create``, before the job runs): a job whose files take the last space or inodes of the disk
+# still has its final record written, instead of staying RUNNING. 64 KiB holds a record of about 250
+# files (indented); a larger one grows the reserve while the disk allows, and the runner writes a
+# record without its file list when it does not.
+RECORD_RESERVE = 64 * 1024
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux 3.11+: a file without a name, gone if the process dies
+# Reserves one store holds at most: one per run in progress in this process. A caller that creates
+# records and never writes them final does not keep a descriptor open per record for ever.
+_MAX_RESERVED = 64
 
 
 class FileSystemRunLogStore:
@@ -126,6 +171,7 @@ class FileSystemRunLogStore:
     def __init__(self, log_folder: str | os.PathLike[str] = ".run_log_store") -> None:
         self.root = Path(log_folder).absolute()
         self.location = str(log_folder)
+        self._reserved: dict[str, int] = {}  # run id -> open nameless file holding its final record's room
 
     def path(self, run_id: str) -> Path:
         return self.root / f"{check_run_id(run_id)}.json"
@@ -155,20 +201,83 @@ class FileSystemRunLogStore:
                 os.link(tmp, final)  # exclusive: fails if the id is taken, even by a racing run
             except FileExistsError:
                 return False
-            return True
         finally:
             os.unlink(tmp)
+        self._reserve(record.run_id)
+        return True
+
+    def _reserve(self, run_id: str) -> None:
+        """Hold the inode and ``RECORD_RESERVE`` bytes the final record of ``run_id`` will need, in a
+        file with no name (nothing is left behind if the process dies). Best effort: where the
+        system cannot, the final record is written as any other."""
+        if not _O_TMPFILE or len(self._reserved) >= _MAX_RESERVED:
+            return
+        try:
+            fd = os.open(self.root, _O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(fd, 0, RECORD_RESERVE)
+        except OSError:
+            os.close(fd)
+            return
+        self.release(run_id)
+        self._reserved[run_id] = fd
+
+    def release(self, run_id: str) -> None:
+        """Give back the room reserved for the final record of ``run_id`` (none is needed any more)."""
+        fd = self._reserved.pop(run_id, None)
+        if fd is not None:
+            os.close(fd)
 
     def put(self, record: RunRecord) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        fd = self._reserved.get(record.run_id) if record.status != RUNNING else None
+        if fd is not None:
+            written = self._put_reserved(fd, record)
+            self.release(record.run_id)
+            if written:
+                return
         atomic_write_bytes(self.path(record.run_id), encode(record))
+
+    def _put_reserved(self, fd: int, record: RunRecord) -> bool:
+        """Write the final ``record`` into its reserved file and give that file the record's name:
+        neither takes an inode, nor space up to the reserve. False if this system cannot name a file
+        made without one (no /proc): then write it as any other. OSError if the record is larger than
+        the reserve and the disk is full: the reserve is kept for a smaller record."""
+        data = encode(record)
+        view, offset = memoryview(data), 0
+        while offset < len(data):
+            offset += os.pwrite(fd, view[offset:], offset)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+        final = self.path(record.run_id)
+        tmp = temp_name(final)
+        try:
+            # A dir_fd makes os.link use linkat(..., AT_SYMLINK_FOLLOW), which names the open file
+            # (as storage.local does for objects).
+            os.link(f"/proc/self/fd/{fd}", tmp, src_dir_fd=fd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EACCES):
+                return False
+            raise
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
+        return True
 
     def get(self, run_id: str) -> RunRecord:
         path = self.path(run_id)
         try:
-            data = path.read_bytes()
+            data = read_regular_file(path)
         except FileNotFoundError:
             raise RunNotFoundError(f"no run {run_id!r} in the run-log store {self.location}") from None
+        except NotARegularFile:
+            raise RecordError(f"run record {path} is not a regular file; move it out of the run-log store") from None
+        except OSError as exc:
+            raise RecordError(f"run record {path} cannot be read ({exc.strerror or exc})") from None
         record = decode(data, str(path))
         if record.run_id != run_id:
             raise RecordError(f"run record {path} names run {record.run_id!r}, not {run_id!r}")
@@ -192,6 +301,7 @@ class FileSystemRunLogStore:
             yield run_id
 
     def delete(self, run_id: str) -> None:
+        self.release(run_id)
         try:
             self.path(run_id).unlink()
         except FileNotFoundError:
@@ -204,14 +314,17 @@ class FileSystemRunLogStore:
                 st = entry.stat()
             except FileNotFoundError:  # deleted while listing
                 continue
+            except OSError:  # a link in a loop, say: listed, and shown as unreadable when read
+                yield run_id, "unreadable"
+                continue
             # Every write is a rename of a new file: a new inode, so the stamp changes even when
             # two writes land in the same clock tick with the same size.
             yield run_id, f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     def read_index(self) -> bytes | None:
         try:
-            return (self.root / INDEX_NAME).read_bytes()
-        except FileNotFoundError:
+            return read_regular_file(self.root / INDEX_NAME)
+        except OSError:  # none, or not a file (a folder, a FIFO): the index is rebuilt from the records
             return None
 
     def write_index(self, data: bytes) -> None:

@@ -248,13 +248,15 @@ class JobRunner:
             ) from exc
 
     def _new_record(self) -> RunRecord:
+        parameters = _params.plain(self.options.parameters)
+        _params.check_nesting(parameters, "parameter")  # a record must be able to hold them
         catalog = self.job.catalog
         return RunRecord(
             run_id="pending",
             status=RUNNING,
             job=self.job.describe(),
             start=now(),
-            parameters=_params.plain(self.options.parameters),
+            parameters=parameters,
             code=git_identity(self.working_folder),
             runnable_version=__version__,
             environment={
@@ -334,7 +336,9 @@ class JobRunner:
                     # Files that last changed before this moment were not written by the run: their
                     # entries are marked stale (put_files). The file system's clock, not time.time_ns().
                     self._job_started_ns = file_clock_ns()
-                    record.returns = self.job.run(context)
+                    returns = self.job.run(context)
+                    _params.check_nesting(returns, "return value")  # before the record holds it
+                    record.returns = returns
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
                     if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
@@ -403,7 +407,7 @@ class JobRunner:
                     with contextlib.suppress(OSError, RunnableError):
                         self.run_log_store.delete(record.run_id)
                 else:
-                    self.run_log_store.put(record)  # last: the record commits the run
+                    failure = self._write_final(record, failure)  # last: the record commits the run
         if self._run_folder_refused and failure is not None and interrupt is None:
             raise failure.with_traceback(None)
         if self.options.print_summary:
@@ -424,6 +428,36 @@ class JobRunner:
                 error=failure.with_traceback(_user_frames(failure)),
             ) from None
         return record
+
+    def _write_final(self, record: RunRecord, failure: BaseException | None) -> BaseException | None:
+        """Write the final record; return the run's failure (a new one if the record had to shrink).
+
+        The store reserved the room a final record takes as the run's id was reserved (see
+        ``runlog.RECORD_RESERVE``). A record that outgrew it on a full disk is written without its
+        file list, as FAIL with that reason, rather than leaving the run RUNNING for ever.
+        """
+        try:
+            self.run_log_store.put(record)
+            return failure
+        except OSError as exc:
+            why = CatalogError(
+                f"the record of run {record.run_id} could not be written in full in the run-log store "
+                f"{self.run_log_store.location} ({exc.strerror or exc}), so it lists none of the "
+                f"{len(record.files)} files stored; free space there and run the job again"
+            )
+        sys.stderr.write(f"runnable: error: {why}\n")
+        record.status = FAIL
+        record.files = []
+        record.error = {"type": type(why).__name__, "message": str(why), "traceback": ""}
+        try:
+            self.run_log_store.put(record)
+        except OSError as exc:
+            raise CatalogError(
+                f"the record of run {record.run_id} could not be written in the run-log store "
+                f"{self.run_log_store.location} ({exc.strerror or exc}); it stays RUNNING until "
+                "`runnable runs list` finds its process gone"
+            ) from None
+        return why
 
     def _begin_run(self, run_id: str) -> None:
         """Let the storage prepare the run before the job starts: a local catalog makes the run's
@@ -453,8 +487,7 @@ class JobRunner:
             record.files = result.entries
             if (stale := stale_message(result.entries)) is not None:
                 sys.stderr.write(f"runnable: warning: {stale}\n")
-            for rel, reason in result.failures:
-                errors.append(f"could not store {rel!r}: {reason}")
+            errors.extend(_store_failures(result.failures))
             for pattern in selection.unmatched:
                 errors.append(f"put pattern {pattern!r} matched no file in {self.working_folder}")
         for rel, path in context.extra_outputs:
@@ -483,6 +516,32 @@ class JobRunner:
             return None
         name = _log_name(self.job.name, record.catalog_content)
         return store_single(self.storage, record.run_id, name, log_path, self.algorithm)
+
+
+# From this many files failing for one reason on, they are told in one line with a count: a full disk
+# fails every file after it, and 300 lines saying the same hide the summary. Fewer are each named.
+_FAILURES_NAMED = 10
+
+
+def _store_failures(failures: Sequence[tuple[str, str]]) -> list[str]:
+    """The lines telling which files could not be stored: one per file, unless many failed for one
+    reason: ``could not store 'a' and 311 more files: No space left on device``.
+
+    >>> _store_failures([(f"f{i}", f"No space left on device: /c/t{i}") for i in range(12)])
+    ["could not store 'f0' and 11 more files: No space left on device: /c/t0"]
+    """
+    by_reason: dict[str, list[tuple[str, str]]] = {}
+    for rel, reason in failures:
+        # The reason without the file it names (each file's temporary differs): "No space left on device".
+        by_reason.setdefault(reason.split(": /", 1)[0], []).append((rel, reason))
+    lines: list[str] = []
+    for group in by_reason.values():
+        if len(group) < _FAILURES_NAMED:
+            lines.extend(f"could not store {rel!r}: {reason}" for rel, reason in group)
+        else:
+            rel, reason = group[0]
+            lines.append(f"could not store {rel!r} and {len(group) - 1} more files: {reason}")
+    return lines
 
 
 def _log_name(job_name: str, cataloged: Sequence[str]) -> str:

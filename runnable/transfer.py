@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from runnable.errors import CatalogError
-from runnable.hashing import SMALL_FILE, SourceChangedError, hash_stream
+from runnable.hashing import SMALL_FILE, SourceChangedError, hash_stream, open_source
 
 Progress = Callable[[int], None]
 
@@ -214,7 +214,7 @@ def copy_and_hash(
     of exactly the bytes written; raises SourceChangedError (and removes ``destination``) if the
     source changed while it was copied.
     """
-    src = os.open(source, READ_FLAGS)
+    src, _ = open_source(source)
     try:
         dst = os.open(destination, CREATE_FLAGS, mode)
         try:

@@ -96,6 +96,8 @@ def read_yaml(path: str | os.PathLike[str], what: str, error: type[Exception]) -
         raise error(f"{what} {name!r} has {exc}; keep one") from None
     except yaml.YAMLError as exc:
         raise error(f"{what} {name!r} is not valid YAML: {_yaml_problem(exc, text)}") from None
+    except RecursionError:  # PyYAML nests a Python call per level: about 300 levels exhaust the stack
+        raise error(f"{what} {name!r} is nested too deeply to be read (hundreds of levels); keep it flatter") from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         # An explicit tag PyYAML cannot apply ('!!int abc', '!!timestamp x'): its error quotes the
         # value, which could be a credential, and names no line.

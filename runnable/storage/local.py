@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from runnable.errors import CatalogError, RecordError, UnsafeStoredFileError
-from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest
+from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest, open_source
 from runnable.record import check_run_id
 from runnable.storage import Stored, last_change_ns
 from runnable.transfer import (
@@ -254,9 +254,8 @@ class FileSystemStorage:
         if run_id not in self._run_folders:
             self._check_run_folder(run_id)
         data = None
-        src = os.open(source, READ_FLAGS)
+        src, before = open_source(source)  # the file itself, never through a link swapped in
         try:
-            before = os.fstat(src)
             if before.st_size <= SMALL_FILE and stat.S_ISREG(before.st_mode):
                 data = read_small(src, before, source)
             else:

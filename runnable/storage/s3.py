@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import obstore
 
 from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
-from runnable.hashing import hash_bytes, hash_file, new_hasher
+from runnable.hashing import hash_bytes, hash_file_status, new_hasher, open_source
 from runnable.record import RunRecord, check_rel_path, check_run_id
 from runnable.runlog import INDEX_NAME, decode, encode
 from runnable.storage import Stored, last_change_ns
@@ -330,7 +330,7 @@ class S3Storage:
                 self._present(run_key, object_key, algorithm, digest, size, object_key)  # checked: holds the bytes
                 return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
             if self.hash_first:
-                digest, size = hash_file(source, algorithm)
+                digest, size, _ = hash_file_status(source, algorithm)  # the file itself, never a link
                 _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
                 if data_key is not None:  # else upload it as new content, which repairs the key
                     if progress:
@@ -369,7 +369,7 @@ class S3Storage:
     ) -> tuple[str, int, bool]:
         """One read into memory (at most one part), then one PUT only if the content is new or the
         object at its key does not hold exactly these bytes (a plain PUT replaces it atomically)."""
-        with open(source, "rb") as handle:
+        with os.fdopen(open_source(source)[0], "rb") as handle:  # never through a link swapped in
             before = os.fstat(handle.fileno()).st_size
             data = handle.read(self.part_size + 1)
         after = os.stat(source).st_size
@@ -434,7 +434,7 @@ class S3Storage:
 
         def parts() -> Iterator[bytes]:
             nonlocal total
-            with open(source, "rb", buffering=0) as handle:
+            with os.fdopen(open_source(source)[0], "rb", buffering=0) as handle:
                 before = os.fstat(handle.fileno()).st_size
                 while chunk := handle.read(self.part_size):  # a fresh buffer per part: obstore keeps it
                     hasher.update(chunk)
