@@ -307,6 +307,7 @@ class JobRunner:
         try:
             record = self._new_record()
             record.environment["scratch"] = str(scratch)
+            self._mask(record)  # the RUNNING record is written now: a command may spell a secret
             record = self.reserve(record)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -393,10 +394,7 @@ class JobRunner:
                     }
                     if (code := _exit_code(failure)) is not None:  # a failed command's code
                         record.error["exit_code"] = code
-                if self.options.secrets:  # secret values never reach the record or the summary
-                    from runnable.secrets import mask_record
-
-                    mask_record(record, self.options.secrets.values())
+                self._mask(record)  # secret values never reach the record or the summary
                 if self._run_folder_refused:
                     # No run happened, as for a catalog location that is a file: the id is given
                     # back, so that once the old folder is removed the same id can be run again.
@@ -424,6 +422,14 @@ class JobRunner:
                 error=failure.with_traceback(_user_frames(failure)),
             ) from None
         return record
+
+    def _mask(self, record: RunRecord) -> None:
+        """Mask the run's secret values in every field of ``record`` before it is written (the record,
+        and the summary and failure message made from it): the one place a record is masked."""
+        if self.options.secrets:
+            from runnable.secrets import mask_record
+
+            mask_record(record, self.options.secrets.values())
 
     def _begin_run(self, run_id: str) -> None:
         """Let the storage prepare the run before the job starts: a local catalog makes the run's
