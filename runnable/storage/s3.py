@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import obstore
 
 from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
-from runnable.hashing import hash_bytes, hash_file, new_hasher
+from runnable.hashing import PartReader, hash_file
 from runnable.record import RunRecord, check_rel_path, check_run_id
 from runnable.runlog import INDEX_NAME, decode, encode
 from runnable.storage import Stored, last_change_ns
@@ -368,16 +368,11 @@ class S3Storage:
         self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, bool]:
         """One read into memory (at most one part), then one PUT only if the content is new or the
-        object at its key does not hold exactly these bytes (a plain PUT replaces it atomically)."""
-        with open(source, "rb") as handle:
-            before = os.fstat(handle.fileno()).st_size
-            data = handle.read(self.part_size + 1)
-        after = os.stat(source).st_size
-        if len(data) != before or after != before:
-            raise SourceChangedError(f"{source} changed size while it was being stored ({before} -> {after} bytes)")
-        digest = hash_bytes(data, algorithm)
-        if progress:
-            progress(len(data))
+        object at its key does not hold exactly these bytes (a plain PUT replaces it atomically).
+        Read by the shared reader: a change while reading (size or modification time) is refused."""
+        reader = PartReader(source, algorithm, self.part_size, progress)
+        data = b"".join(reader)  # one part, unless the file grew meanwhile (then the reader refuses it)
+        digest = str(reader.digest)
         if self._holds(self.object_key(algorithm, digest), data):
             return digest, len(data), False
         _obstore().put(self.store_client, self.object_key(algorithm, digest), data, use_multipart=False)
@@ -426,28 +421,15 @@ class S3Storage:
         """Upload ``source`` to ``key`` in parts while hashing it: one read, bounded memory.
         Returns the digest, the size and the ETag S3 gave the upload.
 
-        Any exception while reading (including one raised by ``progress``, or a size change) stops
+        Any exception while reading (including one raised by ``progress``, or a change of the file) stops
         the generator, which makes obstore abort the multipart upload: nothing appears at ``key``.
         """
-        hasher = new_hasher(algorithm)
-        total = 0
+        reader = PartReader(source, algorithm, self.part_size, progress)
 
-        def parts() -> Iterator[bytes]:
-            nonlocal total
-            with open(source, "rb", buffering=0) as handle:
-                before = os.fstat(handle.fileno()).st_size
-                while chunk := handle.read(self.part_size):  # a fresh buffer per part: obstore keeps it
-                    hasher.update(chunk)
-                    total += len(chunk)
-                    self._count(len(chunk))
-                    if progress:
-                        progress(len(chunk))
-                    yield chunk
-                after = os.stat(source).st_size
-            if total != before or after != before:
-                raise SourceChangedError(
-                    f"{source} changed size while it was being stored ({before} -> {after} bytes)"
-                )
+        def parts() -> Iterator[bytes]:  # the reader's parts, each counted as it is handed to obstore
+            for part in reader:
+                self._count(len(part))
+                yield part
 
         result = _obstore().put(
             self.store_client,
@@ -457,7 +439,7 @@ class S3Storage:
             chunk_size=self.part_size,
             max_concurrency=self.max_concurrency,
         )
-        return hasher.hexdigest(), total, result.get("e_tag")
+        return str(reader.digest), reader.size, result.get("e_tag")
 
     def _holds(self, object_key: str, data: bytes) -> bool:
         """True if ``object_key`` holds exactly ``data``, a small content in memory: the HEAD a
