@@ -149,18 +149,14 @@ def connect(
         options["region"] = region
     elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
         options["region"] = "us-east-1"
-    if secrets_file:
-        from runnable.secrets import DotEnvSecrets
-
-        secrets = DotEnvSecrets(secrets_file)
-        for env_name, key in (
-            ("AWS_ACCESS_KEY_ID", "access_key_id"),
-            ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
-            ("AWS_SESSION_TOKEN", "session_token"),
-        ):
-            value = secrets.get(env_name)
-            if value:
-                options[key] = value
+    from_file = _file_credentials(secrets_file)
+    for env_name, key in (
+        ("AWS_ACCESS_KEY_ID", "access_key_id"),
+        ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+        ("AWS_SESSION_TOKEN", "session_token"),
+    ):
+        if from_file.get(env_name):
+            options[key] = from_file[env_name]
     client = {"allow_http": bool(endpoint_url and endpoint_url.startswith("http://"))}
     return S3Store(
         bucket,
@@ -169,6 +165,22 @@ def connect(
         retry_config=_retry(max_retries),
         **options,
     )
+
+
+def _file_credentials(secrets_file: str | None) -> dict[str, str]:
+    """The ``AWS_*`` credentials a ``secrets_file`` holds (none without one)."""
+    if not secrets_file:
+        return {}
+    from runnable.secrets import DotEnvSecrets
+
+    secrets = DotEnvSecrets(secrets_file)
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return {name: value for name in names if (value := secrets.get(name))}
+
+
+def _region(region: str | None) -> str:
+    """The region requests are signed for, as ``connect`` chooses it."""
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def _url(bucket: str, *parts: str) -> str:
@@ -289,6 +301,8 @@ class S3Storage:
         self.max_concurrency = max(1, int(max_concurrency))
         self.store_client = connect(bucket, self.prefix, endpoint_url, region, secrets_file, max_retries)
         self.location = _url(bucket, self.prefix)
+        self._region = region
+        self._secrets_file = secrets_file  # its path only: the credentials are read when gc needs them
         self._lock = threading.Lock()
         #: Bytes this object sent to the store (uploads; server-side copies send none).
         self.bytes_uploaded = 0
@@ -668,8 +682,9 @@ class S3Storage:
         earlier versions) and orphan blobs (``.objects/blobs``) that no alias names -- a process
         killed between uploading a blob and creating its alias leaves one.
 
-        Incomplete multipart uploads are invisible objects that obstore cannot list; give the bucket
-        an ``AbortIncompleteMultipartUpload`` lifecycle rule for those (see docs/s3.md).
+        Then incomplete multipart uploads below the prefix started before the cutoff: a store aborts
+        its upload when it fails, but not when the server was out of reach for longer than the
+        retries (``s3_uploads``). Their bytes are not counted: S3 would need a request per upload.
         """
         obs = _obstore()
         cutoff = time.time() - older_than_seconds
@@ -689,7 +704,20 @@ class S3Storage:
                     if key not in referenced:
                         obs.delete(self.store_client, key)
                         freed += size
+        self.abort_incomplete_uploads(cutoff)
         return freed
+
+    def abort_incomplete_uploads(self, started_before: float) -> int:
+        """Abort the incomplete multipart uploads below the prefix started before ``started_before``
+        (epoch seconds); return how many. Nothing without credentials to sign with (a role): a
+        lifecycle rule cleans those (docs/s3.md)."""
+        from runnable.storage.s3_uploads import UploadsClient, abort_stale, credentials
+
+        creds = credentials(_file_credentials(self._secrets_file))
+        if creds is None:
+            return 0
+        client = UploadsClient(self.bucket, self.endpoint_url, _region(self._region), creds)
+        return abort_stale(client, f"{self.prefix}/" if self.prefix else "", started_before)
 
 
 class S3RunLogStore:
