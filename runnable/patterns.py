@@ -54,6 +54,9 @@ class Selection:
     files: list[Match] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    # Folders that had to be listed and could not be (no permission): files the patterns select may
+    # be inside, so the run fails, as for a file that cannot be read.
+    unlistable: list[Skip] = field(default_factory=list)
 
 
 def normalize(pattern: str, what: str = "put pattern", rule: str | None = None) -> str:
@@ -326,11 +329,12 @@ class _Walker:
             try:
                 with os.scandir(abs_dir) as it:
                     entries = sorted(it, key=lambda e: e.name)
-            except PermissionError:
-                self.skip(rel_dir or ".", "folder cannot be listed (permission denied)")
+            except (FileNotFoundError, NotADirectoryError) as exc:  # gone or replaced while walking
+                self.skip(rel_dir or ".", f"folder cannot be listed ({exc.strerror})")
                 continue
             except OSError as exc:
-                self.skip(rel_dir or ".", f"folder cannot be listed ({exc.strerror})")
+                shown = _shown(rel_dir) if rel_dir else "."
+                self.selection.unlistable.append(Skip(shown, f"folder cannot be listed ({exc.strerror})"))
                 continue
             subdirs: list[tuple[str, int | None, int]] = []
             for entry in entries:

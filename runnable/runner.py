@@ -461,6 +461,9 @@ class JobRunner:
                 sys.stderr.write(f"runnable: warning: {stale}\n")
             for rel, reason in result.failures:
                 errors.append(f"could not store {rel!r}: {reason}")
+            for folder in selection.unlistable:  # as for a file that cannot be read: the run fails
+                errors.append(f"could not store the files in {folder.rel!r}: the {folder.reason}; give it "
+                              "read permission (chmod u+r) or leave it out of the put patterns")
             for pattern in selection.unmatched:
                 errors.append(f"put pattern {pattern!r} matched no file in {self.working_folder}")
         for rel, path in context.extra_outputs:
