@@ -81,7 +81,7 @@ def normalize(pattern: str, what: str = "put pattern", rule: str | None = None) 
     if not isinstance(pattern, str):
         raise refused("is not a string", "is not a string; give paths like 'outputs/' or '*.csv'")
     where = "patterns are relative to the working folder"
-    if not pattern.strip():
+    if not pattern:  # ' ' is not empty: it is a valid file name, and selects the file of that name
         raise refused("is empty", f"is empty; {where}, e.g. 'outputs/' or '*.csv'")
     if "\0" in pattern:
         raise refused("contains a NUL byte", "contains a NUL byte")
@@ -98,8 +98,6 @@ def normalize(pattern: str, what: str = "put pattern", rule: str | None = None) 
         raise refused("uses '..'", f"uses '..' and could leave the working folder; {where}")
     if not parts:
         raise refused("names every file", "names the working folder itself; name files or folders in it")
-    if not normal.strip():
-        raise refused("is empty", f"is empty; {where}, e.g. 'outputs/' or '*.csv'")
     return normal
 
 

@@ -335,7 +335,10 @@ class JobRunner:
                     # Files that last changed before this moment were not written by the run: their
                     # entries are marked stale (put_files). The file system's clock, not time.time_ns().
                     self._job_started_ns = file_clock_ns()
-                    record.returns = self.job.run(context)
+                    returns, warnings = _params.finite_returns(self.job.run(context))
+                    record.returns = returns
+                    for warning in warnings:  # JSON has no NaN: kept as null, said once per value
+                        sys.stderr.write(f"runnable: warning: {warning}\n")
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
                     if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
