@@ -181,6 +181,11 @@ def mask_file(path: Path, values: Iterable[str]) -> None:
 # "RUN" or "2" must not turn a status or a duration into '*****' and the record into an unreadable one.
 _UNMASKED_FIELDS = frozenset({"files", "execution_log", "run_id", "status", "start", "end",
                               "duration_seconds", "schema", "runnable_version"})
+# Keys of runnable's own inside fields that are otherwise masked: liveness reads the host and pid
+# (a pid masked to '*****' would list a live run as dead), gc and `logs` the scratch folder, verify
+# and restore the catalog's settings. The user's text beside them (argv, put patterns) is masked.
+_UNMASKED_KEYS = {"environment": frozenset({"host", "pid", "scratch", "python", "platform"}),
+                  "catalog": frozenset({"type", "location", "algorithm", "store_copy", "run_folder"})}
 
 
 def mask_record(record: RunRecord, values: Iterable[str]) -> None:
@@ -203,5 +208,11 @@ def mask_record(record: RunRecord, values: Iterable[str]) -> None:
     if not masker.values:
         return
     for f in fields(record):
-        if f.name not in _UNMASKED_FIELDS:
-            setattr(record, f.name, mask_value(getattr(record, f.name), masker))
+        if f.name in _UNMASKED_FIELDS:
+            continue
+        value = getattr(record, f.name)
+        kept = _UNMASKED_KEYS.get(f.name)
+        if kept is not None and isinstance(value, dict):
+            setattr(record, f.name, {k: v if k in kept else mask_value(v, masker) for k, v in value.items()})
+        else:
+            setattr(record, f.name, mask_value(value, masker))

@@ -96,3 +96,39 @@ def test_a_short_secret_does_not_break_the_record(workdir: Path) -> None:
     assert record["status"] == "SUCCESS" and record["job"]["command"] == "echo *****"
     listed = run_cli(workdir, "runs", "list")
     assert listed.returncode == 0 and "UNREADABLE" not in listed.stdout, listed.stdout + listed.stderr
+
+
+def test_the_record_a_container_executor_writes_for_a_job_that_never_started_is_masked(tmp_path: Path) -> None:
+    # The outer process writes that record itself, from the job's description.
+    from runnable import ShellJob
+    from runnable.config import load
+    from runnable.errors import JobFailedError
+    from runnable.executors.remote import record_outcome
+    from runnable.runlog import FileSystemRunLogStore
+
+    store = FileSystemRunLogStore(tmp_path / "runs")
+    store.make_location()
+    job = ShellJob(command=f"curl -u admin:{SECRET} http://db", secrets=["DB_PASSWORD"])
+    with pytest.raises(JobFailedError):
+        record_outcome(store, job, load(None), "never-1", "2026-01-01T00:00:00+00:00", {"exit_code": 125},
+                       "the container exited with code 125", False, [SECRET])
+    text = (tmp_path / "runs" / "never-1.json").read_text()
+    assert SECRET not in text and "admin:*****" in text
+
+
+def test_a_secret_that_is_a_pid_digit_does_not_hide_the_run_s_process(workdir: Path) -> None:
+    # The record's host, pid and scratch folder are how a RUNNING run is known to be alive and where
+    # its log is: a secret such as "1" must not mask them (argv and the command are masked).
+    import os as _os
+
+    code = ("import os\nfrom runnable import ShellJob\n"
+            "ShellJob(command='cat .run_log_store/*.json > running.json', secrets=['S']).execute()\n")
+    (workdir / "job.py").write_text(code)
+    done = run_python(Path("job.py"), workdir, env={"S": "1"})
+    assert done.returncode == 0, done.stderr
+    running = json.loads((workdir / "running.json").read_text())
+    assert isinstance(running["environment"]["pid"], int) and running["environment"]["pid"] != _os.getpid()
+    assert running["environment"]["scratch"] and "*****" not in running["environment"]["scratch"]
+    assert running["catalog"]["algorithm"] == "md5"
+    listed = run_cli(workdir, "runs", "list")
+    assert listed.returncode == 0 and "SUCCESS" in listed.stdout, listed.stdout + listed.stderr
