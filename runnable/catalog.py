@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runnable.errors import PatternError
@@ -30,11 +30,26 @@ class Catalog:
     store_copy: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.put, str):
-            raise PatternError(f"Catalog(put=...) takes a list of patterns, not the string {self.put!r}; "
-                               f"write put=[{self.put!r}]")
-        self.put = list(self.put)
+        put: object = self.put
+        if isinstance(put, str):
+            raise PatternError(f"Catalog(put=...) takes a list of patterns, not the string {put!r}; "
+                               f"write put=[{put!r}]")
+        if isinstance(put, (Mapping, bytes, bytearray)) or not isinstance(put, Iterable):
+            # A mapping would give its keys and drop its values without a word.
+            raise PatternError(f"Catalog(put=...) takes a list of patterns such as ['outputs/', '*.csv'], not "
+                               f"{_described(put)}")
+        # A set has no order of its own: sorted, so that runs list their files the same way each time.
+        self.put = sorted(put, key=str) if isinstance(put, (set, frozenset)) else list(put)
         for pattern in self.put:
             normalize(pattern)  # refuse bad patterns now, before any job runs
         if not isinstance(self.store_copy, bool):
             raise TypeError(f"Catalog(store_copy=...) must be True or False, not {self.store_copy!r}")
+
+
+def _described(value: object) -> str:
+    """``value`` for a message: a mapping by its size only (its values may be anything)."""
+    if isinstance(value, Mapping):
+        return f"a mapping ({len(value)} key{'s' if len(value) != 1 else ''}); list the patterns instead"
+    if value is None:
+        return "None; leave put out to store no file"
+    return f"the {type(value).__name__} {value!r}"

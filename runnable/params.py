@@ -92,8 +92,77 @@ _NESTED = (list, tuple, dict)
 
 
 def plain(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as they are recorded: environment strings parsed as JSON where they are JSON."""
-    return {k: _guess(v) if isinstance(v, _FromEnv) else v for k, v in params.items()}
+    """Parameters as they are recorded: environment strings parsed as JSON where they are JSON.
+
+    A NaN or an infinity is refused (ParameterError naming the parameter): JSON has neither, and a
+    parameter recorded as anything else could not be given again as it was.
+    """
+    out = {k: _guess(v) if isinstance(v, _FromEnv) else v for k, v in params.items()}
+    refuse_non_finite(out)
+    return out
+
+
+def non_finite(value: Any) -> tuple[str, str] | None:
+    """The first NaN or infinity inside ``value`` (JSON-like data), as (``'NaN'``, where), or None.
+
+    Walked with a stack, not recursion: a deeply nested value is not a reason to crash here.
+
+    >>> non_finite({"a": [1.0, float("-inf")]}), non_finite([1, "nan"])
+    (('-Infinity', "['a'][1]"), None)
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return ("NaN" if math.isnan(item) else "Infinity" if item > 0 else "-Infinity"), where
+        if isinstance(item, Mapping):
+            stack.extend((v, f"{where}[{k!r}]") for k, v in reversed(list(item.items())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
+
+
+def _non_finite_text(kind: str, name: str, found: tuple[str, str]) -> str:
+    word, where = found
+    return f"{kind} {name!r} is {word}" if not where else f"{kind} {name!r} holds {word} at {where}"
+
+
+def refuse_non_finite(params: Mapping[str, Any]) -> None:
+    """Raise ParameterError for the first parameter that is or holds a NaN or an infinity.
+
+    >>> refuse_non_finite({"lr": float("nan")})
+    Traceback (most recent call last):
+    ...
+    runnable.errors.ParameterError: parameter 'lr' is NaN, which a run record (JSON) cannot hold; give a finite number
+    """
+    for name, value in params.items():
+        found = non_finite(value)
+        if found is not None:
+            raise ParameterError(f"{_non_finite_text('parameter', name, found)}, which a run record (JSON) "
+                                 "cannot hold; give a finite number")
+
+
+def finite_returns(returns: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``returns`` with each NaN or infinity replaced by None, and a warning for each value changed.
+
+    A returned value is the job's result (a loss that diverged): refusing it would fail a run whose
+    work is done, so it is kept as null, and the warning says which value it was.
+
+    >>> finite_returns({"loss": float("nan"), "n": 3})
+    ({'loss': None, 'n': 3}, ["return 'loss' is NaN, which a run record (JSON) cannot hold; recorded as null"])
+    """
+    out: dict[str, Any] = {}
+    warnings: list[str] = []
+    for name, value in returns.items():
+        found = non_finite(value)
+        if found is None:
+            out[name] = value
+            continue
+        warnings.append(f"{_non_finite_text('return', name, found)}, which a run record (JSON) cannot hold; "
+                        "recorded as null")
+        # json writes them as the bare words NaN / Infinity; parse_constant reads each back as null.
+        out[name] = json.loads(json.dumps(value, default=str), parse_constant=lambda _word: None)
+    return out, warnings
 
 
 def _guess(raw: str) -> Any:
@@ -152,6 +221,7 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
             continue
         if name in params:
             kwargs[name] = _convert(name, params[name], hints.get(name, parameter.annotation))
+            refuse_non_finite({name: kwargs[name]})  # "nan" converted to a float annotation
         elif parameter.default is parameter.empty:
             raise ParameterError(
                 f"parameter {name!r} is required by {function.__name__}() but was not given; "

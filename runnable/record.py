@@ -8,6 +8,7 @@ absolute paths, no ``..``), so a hand-edited record cannot steer a restore outsi
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -262,3 +263,18 @@ class RunRecord:
             if isinstance(exc, RecordError):
                 raise
             raise RecordError(f"run record is malformed: {exc}") from exc
+
+
+def json_text(record: RunRecord, indent: int | None) -> str:
+    """``record`` as JSON text: always valid JSON, never the bare words NaN or Infinity.
+
+    Parameters with a NaN are refused and returned NaNs become null with a warning before a record
+    gets here (``runnable.params``); anything else that still holds one is written as null rather
+    than as text no JSON reader accepts (``json.dumps`` writes ``NaN`` unless told not to).
+    """
+    data = record.to_dict()
+    try:
+        return json.dumps(data, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        nulled = json.loads(json.dumps(data, default=str), parse_constant=lambda _word: None)
+        return json.dumps(nulled, indent=indent, ensure_ascii=False, default=str, allow_nan=False)

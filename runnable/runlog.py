@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from runnable.errors import RecordError, RunNotFoundError
-from runnable.record import RUNNING, RunRecord, check_run_id
+from runnable.record import RUNNING, RunRecord, check_run_id, json_text
 from runnable.transfer import (
     TEMP_PREFIX,
     atomic_write_bytes,
@@ -108,7 +108,7 @@ def encode(record: RunRecord) -> bytes:
     Valid text takes the same fast path as before: the handler only runs on a failure.
     """
     indent = 2 if len(record.files) <= _INDENT_UP_TO_FILES else None
-    text = json.dumps(record.to_dict(), indent=indent, ensure_ascii=False, default=str)
+    text = json_text(record, indent)
     return text.encode("utf-8", "backslashreplace") + b"\n"
 
 

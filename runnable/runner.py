@@ -309,6 +309,7 @@ class JobRunner:
         try:
             record = self._new_record()
             record.environment["scratch"] = str(scratch)
+            self._mask(record)  # the RUNNING record is written now: a command may spell a secret
             record = self.reserve(record)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -337,8 +338,11 @@ class JobRunner:
                     # entries are marked stale (put_files). The file system's clock, not time.time_ns().
                     self._job_started_ns = file_clock_ns()
                     returns = self.job.run(context)
-                    _params.check_nesting(returns, "return value")  # before the record holds it
+                    _params.check_nesting(returns, "return value")  # before anything walks it recursively
+                    returns, warnings = _params.finite_returns(returns)
                     record.returns = returns
+                    for warning in warnings:  # JSON has no NaN: kept as null, said once per value
+                        sys.stderr.write(f"runnable: warning: {warning}\n")
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
                     if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
@@ -397,10 +401,7 @@ class JobRunner:
                     }
                     if (code := _exit_code(failure)) is not None:  # a failed command's code
                         record.error["exit_code"] = code
-                if self.options.secrets:  # secret values never reach the record or the summary
-                    from runnable.secrets import mask_record
-
-                    mask_record(record, self.options.secrets.values())
+                self._mask(record)  # secret values never reach the record or the summary
                 if self._run_folder_refused:
                     # No run happened, as for a catalog location that is a file: the id is given
                     # back, so that once the old folder is removed the same id can be run again.
@@ -459,6 +460,14 @@ class JobRunner:
             ) from None
         return why
 
+    def _mask(self, record: RunRecord) -> None:
+        """Mask the run's secret values in every field of ``record`` before it is written (the record,
+        and the summary and failure message made from it): the one place a record is masked."""
+        if self.options.secrets:
+            from runnable.secrets import mask_record
+
+            mask_record(record, self.options.secrets.values())
+
     def _begin_run(self, run_id: str) -> None:
         """Let the storage prepare the run before the job starts: a local catalog makes the run's
         folder, new, and refuses one left from an earlier run of this id (it could hold links out of
@@ -488,6 +497,9 @@ class JobRunner:
             if (stale := stale_message(result.entries)) is not None:
                 sys.stderr.write(f"runnable: warning: {stale}\n")
             errors.extend(_store_failures(result.failures))
+            for folder in selection.unlistable:  # as for a file that cannot be read: the run fails
+                errors.append(f"could not store the files in {folder.rel!r}: the {folder.reason}; give it "
+                              "read permission (chmod u+r) or leave it out of the put patterns")
             for pattern in selection.unmatched:
                 errors.append(f"put pattern {pattern!r} matched no file in {self.working_folder}")
         for rel, path in context.extra_outputs:

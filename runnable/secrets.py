@@ -175,16 +175,44 @@ def mask_file(path: Path, values: Iterable[str]) -> None:
         atomic_write_bytes(path, masked)
 
 
-def mask_record(record: RunRecord, values: Iterable[str]) -> None:
-    """Mask secret ``values`` in the parts of ``record`` a job's data can reach.
+# Fields of a record that are not masked. A file entry's path is the name a restore writes (a masked
+# one would restore a file called '*****'); its digest and location are hex and the run id. The others
+# are runnable's own state, clock and version, checked when a record is read: a short secret such as
+# "RUN" or "2" must not turn a status or a duration into '*****' and the record into an unreadable one.
+_UNMASKED_FIELDS = frozenset({"files", "execution_log", "run_id", "status", "start", "end",
+                              "duration_seconds", "schema", "runnable_version"})
+# Keys of runnable's own inside fields that are otherwise masked: liveness reads the host and pid
+# (a pid masked to '*****' would list a live run as dead), gc and `logs` the scratch folder, verify
+# and restore the catalog's settings. The user's text beside them (argv, put patterns) is masked.
+_UNMASKED_KEYS = {"environment": frozenset({"host", "pid", "scratch", "python", "platform"}),
+                  "catalog": frozenset({"type", "location", "algorithm", "store_copy", "run_folder"})}
 
-    The parameters, the returned values and the error (message and traceback); the summary is
-    made from the record, so it is masked too.
+
+def mask_record(record: RunRecord, values: Iterable[str]) -> None:
+    """Mask secret ``values`` everywhere in ``record``, in place: one walk over every field.
+
+    Not a list of the fields a job's data can reach: a secret reaches the record through the job's
+    description too (a shell command that spells a password, a notebook path, ``sys.argv``), and
+    any field added later is covered without anyone remembering to add it here. The summary and
+    the failure's message are made from the record, so they are masked too. Only the file entries
+    keep their paths (see ``_UNMASKED_FIELDS``).
+
+    >>> from runnable.record import RunRecord
+    >>> r = RunRecord("r1", "RUNNING", {"kind": "shell", "command": "curl -u admin:pw9 x"}, "t", tags=["pw9"])
+    >>> mask_record(r, ["pw9"]); r.job["command"], r.tags
+    ('curl -u admin:***** x', ['*****'])
     """
+    from dataclasses import fields
+
     masker = Masker(values)
     if not masker.values:
         return
-    record.parameters = mask_value(record.parameters, masker)
-    record.returns = mask_value(record.returns, masker)
-    if record.error:
-        record.error = mask_value(record.error, masker)
+    for f in fields(record):
+        if f.name in _UNMASKED_FIELDS:
+            continue
+        value = getattr(record, f.name)
+        kept = _UNMASKED_KEYS.get(f.name)
+        if kept is not None and isinstance(value, dict):
+            setattr(record, f.name, {k: v if k in kept else mask_value(v, masker) for k, v in value.items()})
+        else:
+            setattr(record, f.name, mask_value(value, masker))

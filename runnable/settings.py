@@ -57,6 +57,8 @@ def check_path(
         raise ConfigurationError(f"{where} must be a {kind} path, not {shown(value)}{quote}")
     if not value.strip():
         raise ConfigurationError(f"{where} is empty; give a {kind} path, or {leave_out}")
+    if "\0" in value:  # no system call takes it: it would fail later as "embedded null byte"
+        raise ConfigurationError(f"{where} holds a NUL character, which no {kind} path can hold; write the path out")
     variable = _VARIABLE.search(value)
     if variable:
         # The variable's name only: neither the rest of the path nor the variable's value.

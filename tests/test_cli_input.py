@@ -95,7 +95,7 @@ def test_the_library_refuses_a_target_in_the_catalog(own: Path, monkeypatch: pyt
 # -- catalog get PATTERN: patterns name the run's files ----------------------------------------------
 RESTORE_PATTERNS = [("../x", "uses '..'"), ("data_folder/../../x", "uses '..'"), ("/etc/passwd", "is an absolute path"),
                     ("~/x", "starts with '~'"), (".", "names every file"), ("./", "names every file"),
-                    ("", "is empty"), ("  ", "is empty")]
+                    ("", "is empty")]  # '  ' is a file name like any other (test_catalog_input.py)
 RESTORE_RULE = ("; patterns select among the paths run alpha-run-0001 recorded, as `runnable runs show "
                 "alpha-run-0001` lists them; give none to restore every file")
 

@@ -218,7 +218,8 @@ class LocalContainerExecutor:
         outcome: dict[str, Any] = {"type": "local-container", "engine": engine, "image": self.image, "exit_code": code}
         assert run_log_store is not None
         return remote.record_outcome(
-            run_log_store, job, configuration, run_id, start, outcome, problem, options.print_summary
+            run_log_store, job, configuration, run_id, start, outcome, problem, options.print_summary,
+            secrets.values(),
         )
 
 

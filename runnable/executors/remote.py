@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,7 @@ def record_outcome(
     outcome: dict[str, Any],
     failure: str | None,
     print_summary: bool,
+    secrets: Iterable[str] = (),
 ) -> RunRecord:
     """Add ``outcome`` (how the container or pod ended) to the run's record and return it.
 
@@ -185,13 +187,17 @@ def record_outcome(
             start=start,
             end=now(),
             catalog={"type": configuration["catalog"].type},
-            error={
-                "type": "ExecutorError",
-                "message": (failure or "the job's process ended") + " before the job wrote a run record; "
-                "the job did not start (see the output above)",
-                "traceback": "",
-            },
         )
+        from runnable.secrets import mask_record
+
+        # The job's description may spell a secret (a shell command); the error below is runnable's own.
+        mask_record(record, secrets)
+        record.error = {
+            "type": "ExecutorError",
+            "message": (failure or "the job's process ended") + " before the job wrote a run record; "
+            "the job did not start (see the output above)",
+            "traceback": "",
+        }
         if not run_log_store.create(record):  # it appeared meanwhile: keep what the job wrote
             record = run_log_store.get(run_id)
         else:

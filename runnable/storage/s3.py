@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import obstore
 
 from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
-from runnable.hashing import hash_bytes, hash_file_status, new_hasher, open_source
+from runnable.hashing import PartReader, hash_file_status
 from runnable.record import RunRecord, check_rel_path, check_run_id
 from runnable.runlog import INDEX_NAME, decode, encode
 from runnable.storage import Stored, last_change_ns
@@ -149,18 +149,14 @@ def connect(
         options["region"] = region
     elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
         options["region"] = "us-east-1"
-    if secrets_file:
-        from runnable.secrets import DotEnvSecrets
-
-        secrets = DotEnvSecrets(secrets_file)
-        for env_name, key in (
-            ("AWS_ACCESS_KEY_ID", "access_key_id"),
-            ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
-            ("AWS_SESSION_TOKEN", "session_token"),
-        ):
-            value = secrets.get(env_name)
-            if value:
-                options[key] = value
+    from_file = _file_credentials(secrets_file)
+    for env_name, key in (
+        ("AWS_ACCESS_KEY_ID", "access_key_id"),
+        ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+        ("AWS_SESSION_TOKEN", "session_token"),
+    ):
+        if from_file.get(env_name):
+            options[key] = from_file[env_name]
     client = {"allow_http": bool(endpoint_url and endpoint_url.startswith("http://"))}
     return S3Store(
         bucket,
@@ -169,6 +165,22 @@ def connect(
         retry_config=_retry(max_retries),
         **options,
     )
+
+
+def _file_credentials(secrets_file: str | None) -> dict[str, str]:
+    """The ``AWS_*`` credentials a ``secrets_file`` holds (none without one)."""
+    if not secrets_file:
+        return {}
+    from runnable.secrets import DotEnvSecrets
+
+    secrets = DotEnvSecrets(secrets_file)
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return {name: value for name in names if (value := secrets.get(name))}
+
+
+def _region(region: str | None) -> str:
+    """The region requests are signed for, as ``connect`` chooses it."""
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def _url(bucket: str, *parts: str) -> str:
@@ -289,6 +301,8 @@ class S3Storage:
         self.max_concurrency = max(1, int(max_concurrency))
         self.store_client = connect(bucket, self.prefix, endpoint_url, region, secrets_file, max_retries)
         self.location = _url(bucket, self.prefix)
+        self._region = region
+        self._secrets_file = secrets_file  # its path only: the credentials are read when gc needs them
         self._lock = threading.Lock()
         #: Bytes this object sent to the store (uploads; server-side copies send none).
         self.bytes_uploaded = 0
@@ -368,16 +382,16 @@ class S3Storage:
         self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
     ) -> tuple[str, int, bool]:
         """One read into memory (at most one part), then one PUT only if the content is new or the
-        object at its key does not hold exactly these bytes (a plain PUT replaces it atomically)."""
-        with os.fdopen(open_source(source)[0], "rb") as handle:  # never through a link swapped in
-            before = os.fstat(handle.fileno()).st_size
-            data = handle.read(self.part_size + 1)
-        after = os.stat(source).st_size
-        if len(data) != before or after != before:
-            raise SourceChangedError(f"{source} changed size while it was being stored ({before} -> {after} bytes)")
-        digest = hash_bytes(data, algorithm)
-        if progress:
-            progress(len(data))
+        object at its key does not hold exactly these bytes (a plain PUT replaces it atomically).
+        Read by the shared reader: a change while reading (size or modification time) is refused."""
+        reader = PartReader(source, algorithm, self.part_size, progress)
+        parts: list[bytes] = []
+        for part in reader:
+            parts.append(part)
+            if len(parts) > 1:  # it grew past one part since it was measured: not read on into memory
+                raise SourceChangedError(f"{source} grew while it was being stored; store it again once it is complete")
+        data = parts[0] if parts else b""
+        digest = str(reader.digest)
         if self._holds(self.object_key(algorithm, digest), data):
             return digest, len(data), False
         _obstore().put(self.store_client, self.object_key(algorithm, digest), data, use_multipart=False)
@@ -426,28 +440,15 @@ class S3Storage:
         """Upload ``source`` to ``key`` in parts while hashing it: one read, bounded memory.
         Returns the digest, the size and the ETag S3 gave the upload.
 
-        Any exception while reading (including one raised by ``progress``, or a size change) stops
+        Any exception while reading (including one raised by ``progress``, or a change of the file) stops
         the generator, which makes obstore abort the multipart upload: nothing appears at ``key``.
         """
-        hasher = new_hasher(algorithm)
-        total = 0
+        reader = PartReader(source, algorithm, self.part_size, progress)
 
-        def parts() -> Iterator[bytes]:
-            nonlocal total
-            with os.fdopen(open_source(source)[0], "rb", buffering=0) as handle:
-                before = os.fstat(handle.fileno()).st_size
-                while chunk := handle.read(self.part_size):  # a fresh buffer per part: obstore keeps it
-                    hasher.update(chunk)
-                    total += len(chunk)
-                    self._count(len(chunk))
-                    if progress:
-                        progress(len(chunk))
-                    yield chunk
-                after = os.stat(source).st_size
-            if total != before or after != before:
-                raise SourceChangedError(
-                    f"{source} changed size while it was being stored ({before} -> {after} bytes)"
-                )
+        def parts() -> Iterator[bytes]:  # the reader's parts, each counted as it is handed to obstore
+            for part in reader:
+                self._count(len(part))
+                yield part
 
         result = _obstore().put(
             self.store_client,
@@ -457,7 +458,7 @@ class S3Storage:
             chunk_size=self.part_size,
             max_concurrency=self.max_concurrency,
         )
-        return hasher.hexdigest(), total, result.get("e_tag")
+        return str(reader.digest), reader.size, result.get("e_tag")
 
     def _holds(self, object_key: str, data: bytes) -> bool:
         """True if ``object_key`` holds exactly ``data``, a small content in memory: the HEAD a
@@ -686,8 +687,9 @@ class S3Storage:
         earlier versions) and orphan blobs (``.objects/blobs``) that no alias names -- a process
         killed between uploading a blob and creating its alias leaves one.
 
-        Incomplete multipart uploads are invisible objects that obstore cannot list; give the bucket
-        an ``AbortIncompleteMultipartUpload`` lifecycle rule for those (see docs/s3.md).
+        Then incomplete multipart uploads below the prefix started before the cutoff: a store aborts
+        its upload when it fails, but not when the server was out of reach for longer than the
+        retries (``s3_uploads``). Their bytes are not counted: S3 would need a request per upload.
         """
         obs = _obstore()
         cutoff = time.time() - older_than_seconds
@@ -707,7 +709,26 @@ class S3Storage:
                     if key not in referenced:
                         obs.delete(self.store_client, key)
                         freed += size
+        try:
+            self.abort_incomplete_uploads(cutoff)
+        except CatalogError as exc:  # a server without these requests: the rest of gc still holds
+            import sys
+
+            sys.stderr.write(f"runnable: warning: {exc}; a bucket lifecycle rule (AbortIncompleteMultipartUpload) "
+                             "can abort incomplete uploads instead\n")
         return freed
+
+    def abort_incomplete_uploads(self, started_before: float) -> int:
+        """Abort the incomplete multipart uploads below the prefix started before ``started_before``
+        (epoch seconds); return how many. Nothing without credentials to sign with (a role): a
+        lifecycle rule cleans those (docs/s3.md)."""
+        from runnable.storage.s3_uploads import UploadsClient, abort_stale, credentials
+
+        creds = credentials(_file_credentials(self._secrets_file))
+        if creds is None:
+            return 0
+        client = UploadsClient(self.bucket, self.endpoint_url, _region(self._region), creds)
+        return abort_stale(client, f"{self.prefix}/" if self.prefix else "", started_before)
 
 
 class S3RunLogStore:
