@@ -334,7 +334,8 @@ class _Walker:
                 continue
             except OSError as exc:
                 shown = _shown(rel_dir) if rel_dir else "."
-                self.selection.unlistable.append(Skip(shown, f"folder cannot be listed ({exc.strerror})"))
+                why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+                self.selection.unlistable.append(Skip(shown, f"folder cannot be listed ({why})"))
                 continue
             subdirs: list[tuple[str, int | None, int]] = []
             for entry in entries:
