@@ -18,6 +18,7 @@ from runnable.cli.output import (
     open_history,
     require_catalog,
     table,
+    wide_option,
 )
 from runnable.errors import RecordError, RunNotFoundError
 
@@ -76,9 +77,10 @@ def get(run_id: str, patterns: tuple[str, ...], destination: Path, force: bool, 
 @click.option("--all", "all_runs", is_flag=True, help="Verify every run.")
 @click.option("--working-folder", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default="the current folder", help="Where hash-only files (store_copy=False) are checked.")
+@wide_option
 @json_option
 @config_option
-def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_json: bool,
+def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, wide: bool, as_json: bool,
            config_file: str | None) -> None:
     """Re-hash stored copies of RUN_IDS (or --all) and compare with their records.
 
@@ -117,7 +119,7 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
             for f in check.files:
                 rows.append([check.run_id, f.path, f.state, f.detail])
         if rows:
-            table(["RUN ID", "FILE", "STATE", "DETAIL"], rows)
+            table(["RUN ID", "FILE", "STATE", "DETAIL"], rows, keys=["RUN ID", "FILE"], wide=wide)
         files = sum(len(c.files) for c in checks)
         click.echo(f"{len(checks)} run(s), {files} file(s) checked: "
                    + (f"{problems} problem(s)" if problems else "all OK"))

@@ -28,6 +28,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
+# A step to fit a table to the terminal: a column's header and its shorter form, or None to drop it.
+Fit = tuple[str, Callable[[str], str] | None]
+
 
 def config_option(function: F) -> F:
     """``--config FILE``, defaulting to $RUNNABLE_CONFIGURATION_FILE."""
@@ -98,19 +101,24 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
-          right: Sequence[str] = ()) -> None:
-    """Print rows under headers: rich on a terminal, plain aligned columns when piped."""
-    if is_terminal():
-        from rich.console import Console
-        from rich.table import Table
+def wide_option(function: F) -> F:
+    return click.option("--wide", is_flag=True,
+                        help="On a terminal, show every column in full even if lines get wider than it.")(function)
 
-        rich_table = Table(title=title, title_justify="left", header_style="bold")
-        for header in headers:
-            rich_table.add_column(header, justify="right" if header in right else "left", overflow="fold")
-        for row in rows:
-            rich_table.add_row(*row)
-        Console().print(rich_table)
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
+          right: Sequence[str] = (), *, keys: Sequence[str] = (), fit: Sequence[Fit] = (),
+          wide: bool = False) -> None:
+    """Print rows under headers: rich on a terminal, plain aligned columns when piped.
+
+    On a terminal the table fits its width: the ``fit`` steps are taken in order until it does, each
+    giving a column its shorter form (``(header, function)``) or dropping it (``(header, None)``), and
+    a note says so; ``keys`` (ids, paths) are never wrapped or cut, so they can be copied; other
+    columns wrap last. ``wide`` shows every column in full.
+    Piped output always has every column in full, one row per line.
+    """
+    if is_terminal():
+        _rich_table(headers, rows, title, right, keys, fit, wide)
         return
     if title:
         click.echo(title)
@@ -121,6 +129,72 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
         return "  ".join(parts).rstrip()
 
     click.echo("\n".join([line(headers), *(line(row) for row in rows)]))  # one write: 10,000 echo calls cost 0.15 s
+
+
+def _rich_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None, right: Sequence[str],
+                keys: Sequence[str], fit: Sequence[Fit], wide: bool) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+
+    def build(shown: list[int], short: dict[int, Callable[[str], str]]) -> Table:
+        # Two spaces between columns and none at the edges, as in the piped form: 16 columns more
+        # than rich's boxed style for a table of 7 columns.
+        built = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                      show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+        for i in shown:
+            header = headers[i]
+            built.add_column(header, justify="right" if header in right else "left",
+                             no_wrap=header in keys, overflow="ellipsis" if header in keys else "fold")
+        for row in rows:
+            built.add_row(*(short[i](row[i]) if i in short else row[i] for i in shown))
+        return built
+
+    def width_of(built: Table) -> int:
+        return built.__rich_measure__(console, console.options.update(width=10**6)).maximum
+
+    shown = list(range(len(headers)))
+    short: dict[int, Callable[[str], str]] = {}
+    built = build(shown, short)
+    dropped: list[str] = []
+    if not wide:
+        for header, shorter in fit:
+            if width_of(built) <= console.width:
+                break
+            index = list(headers).index(header)
+            if shorter is not None:
+                short[index] = shorter
+            else:
+                shown.remove(index)
+                dropped.append(header)
+            built = build(shown, short)
+    else:
+        console = Console(width=max(console.width, width_of(built)))
+    console.print(built)
+    if dropped or short:
+        # One line on 80 columns, whatever went: "(hidden: STORED, DURATION, FILES; shortened: START
+        # (UTC); --wide shows all)" is 76.
+        hidden = f"hidden: {', '.join(dropped)}" if dropped else ""
+        cut = ", ".join(headers[i] for i in sorted(short) if i in shown)
+        what = "; ".join(x for x in (hidden, f"shortened: {cut}" if cut else "") if x)
+        console.print(f"({what}; --wide shows all)", style="dim")
+
+
+def echo_wrapped(text: str, err: bool = False, indent: int = 0) -> None:
+    """Echo ``text``; on a terminal, wrapped at spaces to its width (continuation lines indented by
+    ``indent``), so that no id, hash or path is split across lines where a space could break instead."""
+    stream = sys.stderr if err else sys.stdout
+    if stream.isatty():
+        import shutil
+        import textwrap
+
+        width = shutil.get_terminal_size().columns
+        text = "\n".join(textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
+                                       break_on_hyphens=False, drop_whitespace=True) if len(line) > width else line
+                         for line in text.split("\n"))
+    click.echo(text, err=err)
 
 
 def human_bytes(size: int) -> str:
