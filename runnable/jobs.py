@@ -45,6 +45,9 @@ class JobContext:
     # fails before (a missing parameter) stores no put patterns: whatever files match them were
     # left by something else, not written by this run.
     started: bool = False
+    # Set by a job whose function returned a value it did not declare in ``returns``: how to keep
+    # it, said once in the summary (the record's ``returns`` is empty, which tells nobody).
+    returns_hint: str | None = None
 
 
 #: Linux's limit for one argument or environment variable of a command (MAX_ARG_STRLEN).
@@ -216,6 +219,8 @@ class PythonJob(BaseJob):
         context.started = True
         value = self.function(**kwargs)
         if not self.returns:
+            if value is not None:
+                context.returns_hint = _returns_hint(self.name, value)
             return {}
         if len(self.returns) == 1:
             return {self.returns[0]: _params.jsonable(value)}
@@ -225,6 +230,14 @@ class PythonJob(BaseJob):
                 f" {_short(value)}; return a tuple of {len(self.returns)} values"
             )
         return {name: _params.jsonable(v) for name, v in zip(self.returns, value, strict=True)}
+
+
+def _returns_hint(name: str, value: Any) -> str:
+    """How to keep a returned value: named after its key when it is a dict of one ('total_sales')."""
+    keys = list(value) if isinstance(value, dict) else []
+    label = keys[0] if len(keys) == 1 and isinstance(keys[0], str) and keys[0].isidentifier() else "result"
+    return (f"{name}() returned a {type(value).__name__} that was not recorded; to keep it, declare "
+            f"PythonJob(..., returns=[{label!r}])")
 
 
 def _short(value: Any) -> str:
