@@ -219,6 +219,21 @@ def normalize(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+def comparable(text: str) -> str:
+    """``normalize``d, with the lines of each ``runnable logs`` output sorted: a job's stdout and
+    stderr reach its log through two pipes, and under load a line printed just before a traceback
+    can land just after it (runnable.capture keeps the order within each stream, not across them)."""
+    sections, current = [], []
+    for line in normalize(text).splitlines():
+        if line.startswith("$ ") and current:
+            sections.append(current)
+            current = []
+        current.append(line)
+    sections.append(current)
+    return "\n".join("\n".join(s[:1] + (sorted(s[1:]) if s[0].startswith("$ runnable logs ") else s[1:]))
+                     for s in sections)
+
+
 def blocks(page: str) -> Iterator[re.Match[str]]:
     return MARKER.finditer(page)
 
@@ -226,7 +241,7 @@ def blocks(page: str) -> Iterator[re.Match[str]]:
 def render(page: str, samples: dict[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         body = samples[match["name"]]
-        if normalize(body) == normalize(match["body"]):
+        if comparable(body) == comparable(match["body"]):
             return match[0]  # only times, sizes and the like differ: the page keeps its text
         return f"<!-- sample: {match['name']} -->\n```{match['lang']}\n{body.rstrip()}\n```"
 
@@ -242,7 +257,7 @@ def stale(page_path: Path, samples: dict[str, str]) -> list[str]:
             problems.append(f"{page_path.name}: no sample named {name!r} (known: {', '.join(sorted(samples))})")
             continue
         documented, real = normalize(match["body"]), normalize(samples[name])
-        if documented != real:
+        if comparable(match["body"]) != comparable(samples[name]):
             diff = "\n".join(difflib.unified_diff(documented.splitlines(), real.splitlines(),
                                                   f"{page_path.name} ({name}, as documented)",
                                                   f"{name}, as it runs now", lineterm=""))
