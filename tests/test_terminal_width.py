@@ -6,6 +6,7 @@ The terminal is a real one: tmux runs the command in a pseudo-terminal 80 column
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -162,3 +163,28 @@ def test_show_wide_keeps_full_hashes(runs: tuple[Path, list[str]], terminal: str
     wide = on_terminal(terminal, folder, f"runnable runs show --wide {ids[0]}", width=200)
     assert digest[:12] in narrow
     assert digest in wide
+
+
+def test_problems_with_hashes_fit_80_columns(runs: tuple[Path, list[str]], terminal: str, tmp_path: Path) -> None:
+    """A CORRUPT file's detail names hashes: verify shortens them to fit and wraps at spaces only;
+    catalog get names them in full, each whole on its line."""
+    folder = tmp_path / "copy"
+    shutil.copytree(runs[0], folder, symlinks=True)
+    ids = runs[1]
+    record = json.loads((folder / ".run_log_store" / f"{ids[0]}.json").read_text())
+    entry = record["files"][0]
+    digest = entry["hash"]["md5"]
+    stored = folder / ".catalog" / ".objects" / "md5" / digest[:2] / digest[2:]
+    stored.chmod(0o644)
+    stored.write_bytes(b"X" + stored.read_bytes()[1:])  # the same size, other bytes
+    bad = hashlib.md5(stored.read_bytes()).hexdigest()
+    screen = on_terminal(terminal, folder, f"runnable catalog verify {ids[0]}")
+    assert_fits(screen, [*ids, bad])
+    # Either shortened in the table, or in full below it when the long file names leave no room.
+    assert "CORRUPT" in screen and (re.search(rf"hashing to {bad[:12]}…$", screen, re.M) or bad in screen), screen
+    got = on_terminal(terminal, folder, f"runnable catalog get {ids[0]} {entry['path']} --to again")
+    damaged = re.search(r"read md5:([0-9a-f]{32})", re.sub(r"\s+", " ", got))
+    assert damaged is not None, got
+    assert_fits(got, [digest, damaged[1]])
+    wide = on_terminal(terminal, folder, f"runnable catalog verify --wide {ids[0]}", width=200)
+    assert damaged[1] in wide  # --wide: the full hash

@@ -67,7 +67,7 @@ def list_runs(statuses: tuple[str, ...], since: str | None, tags: tuple[str, ...
     # On a narrow terminal the run id stays whole (it is what people copy); bytes, seconds and the
     # file count go first. An id of 20 characters and a job of 10 fit 80 columns.
     table(["RUN ID", "STATUS", "START (UTC)", "DURATION", "JOB", "FILES", "STORED"], rows,
-          right=["DURATION", "FILES", "STORED"], keys=["RUN ID"], wide=wide,
+          right=["DURATION", "FILES", "STORED"], wide=wide,
           fit=[("STORED", None), ("START (UTC)", _minutes), ("DURATION", None), ("FILES", None)])
 
 
@@ -130,7 +130,7 @@ def show_record(record: RunRecord, wide: bool = False) -> None:
     click.echo("")
     if record.files:
         table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"],
-              keys=["PATH"], wide=wide, fit=[("HASH", _short_hash), ("STORED", None), ("SIZE", None)])
+              wide=wide, fit=[("HASH", _short_hash), ("STORED", None), ("SIZE", None)])
         if (note := stale_message(record.files)) is not None:
             click.echo(note)
     else:
