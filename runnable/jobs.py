@@ -45,6 +45,9 @@ class JobContext:
     # fails before (a missing parameter) stores no put patterns: whatever files match them were
     # left by something else, not written by this run.
     started: bool = False
+    # Set by a job whose function returned a value it did not declare in ``returns``: how to keep
+    # it, said once in the summary (the record's ``returns`` is empty, which tells nobody).
+    returns_hint: str | None = None
 
 
 #: Linux's limit for one argument or environment variable of a command (MAX_ARG_STRLEN).
@@ -216,6 +219,8 @@ class PythonJob(BaseJob):
         context.started = True
         value = self.function(**kwargs)
         if not self.returns:
+            if value is not None:
+                context.returns_hint = _returns_hint(self.name, value)
             return {}
         if len(self.returns) == 1:
             return {self.returns[0]: _params.jsonable(value)}
@@ -225,6 +230,14 @@ class PythonJob(BaseJob):
                 f" {_short(value)}; return a tuple of {len(self.returns)} values"
             )
         return {name: _params.jsonable(v) for name, v in zip(self.returns, value, strict=True)}
+
+
+def _returns_hint(name: str, value: Any) -> str:
+    """How to keep a returned value: named after its key when it is a dict of one ('total_sales')."""
+    keys = list(value) if isinstance(value, dict) else []
+    label = keys[0] if len(keys) == 1 and isinstance(keys[0], str) and keys[0].isidentifier() else "result"
+    return (f"{name}() returned a {type(value).__name__} that was not recorded; to keep it, declare "
+            f"PythonJob(..., returns=[{label!r}])")
 
 
 def _short(value: Any) -> str:
@@ -364,9 +377,8 @@ class NotebookJob(BaseJob):
         output = context.scratch / self.output_name
         context.extra_outputs.append((self.output_name, output))
         parameters = _params.plain(context.parameters)
-        engine_options: dict[str, Any] = {}
+        engine_options: dict[str, Any] = {"kernel_manager_class": _kernel_manager(this_interpreter=self.kernel is None)}
         if self.kernel is None:
-            engine_options["kernel_manager_class"] = _this_interpreter_kernel_manager()
             # The kernel is Python by construction: say so, for notebooks saved without kernel
             # metadata (nbformat's own), whose parameters papermill could not write otherwise.
             engine_options["language"] = "python"
@@ -394,27 +406,45 @@ class NotebookJob(BaseJob):
         return {}
 
 
-def _this_interpreter_kernel_manager() -> type[Any]:
-    """A kernel manager that starts ipykernel with this very interpreter (``sys.executable``).
+def _kernel_manager(this_interpreter: bool) -> type[Any]:
+    """The kernel manager papermill starts the notebook's kernel with.
 
-    By default a notebook runs in the same Python as the job, whatever kernels are registered: a
-    ``python3`` kernelspec found on ``JUPYTER_PATH`` or in ``~/.local/share/jupyter`` may belong to
-    another Python (another virtual environment, the system's) without the job's packages, or to one
-    that no longer exists. ``NotebookJob(kernel="name")`` still selects a registered kernel by name.
+    Its connection is encrypted (CurveZMQ keys provisioned by the manager) wherever the kernel
+    declares support, as ipykernel 7 does: over plain TCP ipykernel prints "[IPKernelApp] WARNING |
+    Kernel is running over TCP without encryption" on every run, into the console and the log.
+
+    ``this_interpreter`` starts ipykernel with this very interpreter (``sys.executable``): by default
+    a notebook runs in the same Python as the job, whatever kernels are registered. A ``python3``
+    kernelspec found on ``JUPYTER_PATH`` or in ``~/.local/share/jupyter`` may belong to another
+    Python (another virtual environment, the system's) without the job's packages, or to one that no
+    longer exists. ``NotebookJob(kernel="name")`` still selects a registered kernel by name.
     """
+    import zmq
     from jupyter_client.kernelspec import KernelSpec
     from jupyter_client.manager import KernelManager
 
-    class ThisInterpreterKernelManager(KernelManager):
+    # jupyter_client < 8.10 cannot provision keys (and ipykernel before 7 does not warn); a libzmq
+    # without libsodium cannot encrypt: then the kernel runs as before.
+    encrypt = "transport_encryption" in KernelManager.class_traits() and zmq.has("curve")
+
+    class RunnableKernelManager(KernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            if encrypt:
+                kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
         @property
-        def kernel_spec(self) -> KernelSpec:
+        def kernel_spec(self) -> KernelSpec | None:
+            if not this_interpreter:
+                return super().kernel_spec
             if self._kernel_spec is None:
                 self._kernel_spec = KernelSpec(
                     name="python3",
                     argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                     display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.executable})",
                     language="python",
+                    metadata={"supported_encryption": ["curve"]} if encrypt else {},
                 )
             return self._kernel_spec
 
-    return ThisInterpreterKernelManager
+    return RunnableKernelManager

@@ -64,6 +64,10 @@ ENV_TAGS = "RUNNABLE_TAGS"
 ENV_PARAMETERS_FILE = "RUNNABLE_PARAMETERS_FILE"
 
 SUMMARY_CONTENT_KEY = "Output catalog content"
+# Past this many files the summary lists the first ones and counts the rest under SUMMARY_MORE_KEY.
+SUMMARY_FILES = 20
+SUMMARY_MORE_KEY = "more_files"
+SUMMARY_HINT_KEY = "hint"
 # In the record's ``catalog`` and in the summary when the job failed before its code started.
 NOT_COLLECTED_KEY = "not_collected"
 NOT_COLLECTED = (
@@ -347,8 +351,8 @@ class JobRunner:
                     failure = exc
                     if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
                         # A failed command, a bad parameter or a refused run folder: runnable's own
-                        # stack would only distract.
-                        sys.stderr.write(f"runnable: error: {type(exc).__name__}: {exc}\n")
+                        # stack would only distract. The reason, once, into the log too.
+                        sys.stderr.write(f"runnable: error: {_reason(exc)}\n")
                     elif not isinstance(exc, (KeyboardInterrupt, Terminated)):
                         sys.stderr.write(user_traceback(exc))
                     else:
@@ -412,7 +416,8 @@ class JobRunner:
         if self._run_folder_refused and failure is not None and interrupt is None:
             raise failure.with_traceback(None)
         if self.options.print_summary:
-            sys.stdout.write(json.dumps(summary(record, self.run_log_store.location), indent=4) + "\n")
+            hint = context.returns_hint if failure is None else None
+            sys.stdout.write(json.dumps(summary(record, self.run_log_store.location, hint), indent=4) + "\n")
             sys.stdout.flush()
         if interrupt is not None:
             raise interrupt
@@ -420,12 +425,15 @@ class JobRunner:
             # Not chained: the job's traceback was printed once already (console and log), and a
             # chained exception would print it a second time. ``error`` keeps the exception itself.
             exit_code = _exit_code(failure)
+            where = _where_kept(record, self.run_log_store.location)
+            _report_uncaught_failures_in_one_line()
             if self.options.secrets:  # the exception's text could hold a secret's value
                 error = record.error or {}
-                raise JobFailedError(f"run {record.run_id} failed: {error.get('type')}: {error.get('message')}",
-                                     record, exit_code) from None
+                reason = error.get("message") if error.get("type") == JobFailedError.__name__ else \
+                    f"{error.get('type')}: {error.get('message')}"
+                raise JobFailedError(f"run {record.run_id} failed: {reason}; {where}", record, exit_code) from None
             raise JobFailedError(
-                f"run {record.run_id} failed: {type(failure).__name__}: {failure}", record, exit_code,
+                f"run {record.run_id} failed: {_reason(failure)}; {where}", record, exit_code,
                 error=failure.with_traceback(_user_frames(failure)),
             ) from None
         return record
@@ -517,7 +525,8 @@ class JobRunner:
             for message in errors:
                 sys.stderr.write(f"runnable: error: {message}\n")
             first = errors[0]
-            more = f" (and {len(errors) - 1} more problems, see the execution log)" if len(errors) > 1 else ""
+            others = len(errors) - 1
+            more = f" (and {others} more: see above or in the execution log)" if others else ""
             kind = PatternError if "matched no file" in first else CatalogError
             error = kind(first + more)
             setattr(error, "reported", True)  # noqa: B010 - printed above, one line per problem
@@ -583,14 +592,63 @@ def _log_name(job_name: str, cataloged: Sequence[str]) -> str:
     return name
 
 
-def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
-    """The JSON summary printed at the end of a run."""
-    out: dict[str, Any] = {
-        SUMMARY_CONTENT_KEY: record.catalog_content,
+def _reason(failure: BaseException) -> str:
+    """Why a run failed, naming the error once: 'ValueError: bad row', but 'command exited with
+    code 3' for a job that failed on its own terms (a JobFailedError says that much by its name)."""
+    return str(failure) if isinstance(failure, JobFailedError) else f"{type(failure).__name__}: {failure}"
+
+
+def _where_kept(record: RunRecord, run_log_location: str) -> str:
+    log = record.execution_log.location if record.execution_log else "none stored"
+    return f"log {log}, record {_record_path(record, run_log_location)}"
+
+
+def _record_path(record: RunRecord, run_log_location: str) -> str:
+    return f"{run_log_location.rstrip('/')}/{record.run_id}.json"
+
+
+def failure_line(error: JobFailedError, exit_code: int) -> str:
+    """The one line that ends a failed run's console output, when the process exits because of it."""
+    return f"{type(error).__name__}: {error}; exiting with code {exit_code}"
+
+
+def _report_uncaught_failures_in_one_line() -> None:
+    """Make an uncaught ``JobFailedError`` end the script with one line, not a second traceback: the
+    job's own traceback and the summary are already on the console (``python job.py``). Installed by
+    the first failed run, not at import; any other exception goes to the hook that was there."""
+    global _previous_hook
+    if sys.excepthook is not _one_line_hook:
+        _previous_hook = sys.excepthook
+        sys.excepthook = _one_line_hook
+
+
+_previous_hook = sys.__excepthook__
+
+
+def _one_line_hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    if isinstance(value, JobFailedError) and value.record is not None:
+        sys.stderr.write(failure_line(value, 1) + "\n")  # Python exits 1 after an uncaught exception
+        sys.stderr.flush()
+    else:
+        _previous_hook(kind, value, tb)
+
+
+def summary(record: RunRecord, run_log_location: str, hint: str | None = None) -> dict[str, Any]:
+    """The JSON summary printed at the end of a run.
+
+    It lists the first ``SUMMARY_FILES`` stored files and says how many more there are (a job that
+    stored 450 files printed 463 lines); ``runnable runs show`` lists them all. ``hint`` says how to
+    keep what the job returned but did not declare.
+    """
+    content = record.catalog_content
+    out: dict[str, Any] = {SUMMARY_CONTENT_KEY: content[:SUMMARY_FILES]}
+    if len(content) > SUMMARY_FILES:
+        out[SUMMARY_MORE_KEY] = f"... and {len(content) - SUMMARY_FILES} more (runnable runs show {record.run_id})"
+    out |= {
         "status": record.status,
         "run_id": record.run_id,
         "catalog": record.catalog.get("run_folder"),
-        "run_record": f"{run_log_location.rstrip('/')}/{record.run_id}.json",
+        "run_record": _record_path(record, run_log_location),
         "execution_log": record.execution_log.location if record.execution_log else None,
         "duration_seconds": record.duration_seconds,
     }
@@ -599,6 +657,8 @@ def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
     if record.error:
         message = record.error["message"]  # empty for a bare KeyboardInterrupt: no dangling ': '
         out["error"] = f"{record.error['type']}: {message}" if message else record.error["type"]
+    if hint is not None:
+        out[SUMMARY_HINT_KEY] = hint
     return out
 
 

@@ -227,7 +227,9 @@ def test_a_failing_job_still_fails_as_documented(workdir: Path) -> None:
     done = run_cli(workdir, "execute-job", "fail.py")
     assert done.returncode == 1
     assert json.loads(done.stdout)["error"] == "ValueError: row 17 is malformed"
-    assert done.stderr.rstrip().endswith("ValueError: row 17 is malformed")
+    *traceback, last = done.stderr.rstrip().splitlines()  # the job's traceback, then one line on the run
+    assert traceback[-1] == "ValueError: row 17 is malformed"
+    assert last.startswith("JobFailedError: run ") and last.endswith("; exiting with code 1")
     assert "click" not in done.stderr and not done.stderr.startswith("Error:")
 
 

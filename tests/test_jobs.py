@@ -223,7 +223,11 @@ def test_failing_function_records_fail_keeps_outputs_and_exits_non_zero(tmp_path
     # The traceback also reached the console (stderr of the script), not only the log, exactly once:
     # the uncaught JobFailedError adds one line of reason, not the same traceback again.
     assert done.stderr.count('raise ValueError("bad input row 17")') == 1
-    assert done.stderr.rstrip().endswith("JobFailedError: run " + record["run_id"] + " failed: ValueError: bad input row 17")
+    # That line says where the log and the record are and how the script exits; no second traceback.
+    assert done.stderr.rstrip().splitlines()[-1] == (
+        f"JobFailedError: run {record['run_id']} failed: ValueError: bad input row 17; log "
+        f".catalog/{record['run_id']}/explode.execution.log, record .run_log_store/{record['run_id']}.json; exiting with code 1")
+    assert done.stderr.count("Traceback (most recent call last)") == 1
     assert "runner.py" not in done.stderr and "direct cause" not in done.stderr
 
 

@@ -134,3 +134,22 @@ def test_the_executed_notebook_is_stored_with_secrets_masked(workdir: Path, monk
     assert "hunter2" not in stored
     executed = nbformat.reads(stored, as_version=4)  # still a valid notebook
     assert "key *****" in outputs_text(executed)
+
+
+NOISY = "import sys, warnings\nwarnings.warn('the notebook warns')\nprint('[nb] WARNING | its own', file=sys.stderr)"
+
+
+def test_the_kernel_starts_without_its_plain_tcp_warning_and_the_notebooks_own_warnings_stay(
+        tmp_path: Path) -> None:
+    """ipykernel 7 warns "Kernel is running over TCP without encryption" on every start: the kernel's
+    connection is encrypted instead, so the line is in neither the console nor the log."""
+    from tests.conftest import REPO, run_python
+
+    write_notebook(tmp_path / "noisy.ipynb", NOISY)
+    (tmp_path / "job.py").write_text("from runnable import NotebookJob\nNotebookJob('noisy.ipynb').execute(job_id='nb-quiet')\n")
+    done = run_python(tmp_path / "job.py", tmp_path, env={"PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / ".catalog/nb-quiet/noisy.execution.log").read_text()
+    for text in (done.stdout + done.stderr, log):
+        assert "without encryption" not in text and "IPKernelApp" not in text
+        assert "UserWarning: the notebook warns" in text and "[nb] WARNING | its own" in text

@@ -11,13 +11,16 @@ import click
 from runnable.cli.output import (
     EXIT_PROBLEMS,
     config_option,
+    echo_wrapped,
     emit_json,
     errors_to_exit,
     fail,
     json_option,
     open_history,
     require_catalog,
+    short_hashes,
     table,
+    wide_option,
 )
 from runnable.errors import RecordError, RunNotFoundError
 
@@ -55,15 +58,15 @@ def get(run_id: str, patterns: tuple[str, ...], destination: Path, force: bool, 
         emit_json(asdict(report) | {"ok": report.ok})
     else:
         for rel in report.written:
-            click.echo(f"restored    {rel}")
+            echo_wrapped(f"restored    {rel}", indent=12)
         for rel in report.identical:
-            click.echo(f"unchanged   {rel} (already there with the same content)")
+            echo_wrapped(f"unchanged   {rel} (already there with the same content)", indent=12)
         for rel, why in report.refused:
-            click.echo(f"refused     {rel}: {why}")
+            echo_wrapped(f"refused     {rel}: {why}", indent=12)
         for rel, digest in report.not_stored:
-            click.echo(f"not stored  {rel}: recorded by hash only ({digest}); no copy to restore")
+            echo_wrapped(f"not stored  {rel}: recorded by hash only ({digest}); no copy to restore", indent=12)
         for rel, why in report.failed:
-            click.echo(f"failed      {rel}: {why}")
+            echo_wrapped(f"failed      {rel}: {why}", indent=12)
         click.echo(f"{len(report.written)} restored, {len(report.identical)} unchanged, "
                    f"{len(report.refused) + len(report.not_stored) + len(report.failed)} not restored "
                    f"into {destination}")
@@ -76,9 +79,10 @@ def get(run_id: str, patterns: tuple[str, ...], destination: Path, force: bool, 
 @click.option("--all", "all_runs", is_flag=True, help="Verify every run.")
 @click.option("--working-folder", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default="the current folder", help="Where hash-only files (store_copy=False) are checked.")
+@wide_option
 @json_option
 @config_option
-def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_json: bool,
+def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, wide: bool, as_json: bool,
            config_file: str | None) -> None:
     """Re-hash stored copies of RUN_IDS (or --all) and compare with their records.
 
@@ -121,7 +125,13 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, as_js
             for f in check.files:
                 rows.append([check.run_id, f.path, f.state, f.detail])
         if rows:
-            table(["RUN ID", "FILE", "STATE", "DETAIL"], rows)
+            # On a narrow terminal DETAIL takes its short form, or goes below the table, one line a
+            # problem, wrapped at spaces: the hashes it names stay whole.
+            dropped = table(["RUN ID", "FILE", "STATE", "DETAIL"], rows, wide=wide,
+                            wrap=["DETAIL"], fit=[("DETAIL", short_hashes), ("DETAIL", None)])
+            for run_id, path, state, detail in rows if "DETAIL" in dropped else ():
+                if detail:
+                    echo_wrapped(f"{run_id} {path} {state}: {detail}", indent=2)
         files = sum(len(c.files) for c in checks)
         click.echo(f"{len(checks)} run(s), {files} file(s) checked: "
                    + (f"{problems} problem(s)" if problems else "all OK"))

@@ -23,7 +23,7 @@ import click
 from runnable.cli.output import fail
 from runnable.config import ENV_CONFIG, ENV_DRY_RUN
 from runnable.errors import JobFailedError, RunnableError
-from runnable.runner import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
+from runnable.runner import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS, failure_line
 
 # The forms a script may take, said once for every "ran no job" error (docs/jobs.md shows them).
 _EXPECTED = ("call execute() on a job in the script, or define main() that returns the job (execute-job runs it); "
@@ -75,6 +75,7 @@ def execute_job(file: Path, config_file: str | None, parameters_file: str | None
             if "main" in namespace and not _ran_a_job():
                 returned = _run_main(file, namespace["main"])
     except JobFailedError as exc:  # the job's traceback and the summary are already printed
+        click.echo(failure_line(exc, 1), err=True)
         raise SystemExit(1) from exc
     except RunnableError as exc:
         click.echo(f"Error: {exc}", err=True)

@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from runnable.cli.output import EXIT_PROBLEMS, config_option, errors_to_exit, human_bytes, open_history
+from runnable.cli.output import (
+    EXIT_PROBLEMS,
+    config_option,
+    echo_wrapped,
+    errors_to_exit,
+    human_bytes,
+    open_history,
+)
 from runnable.record import STATUSES
 
 
@@ -42,7 +49,7 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
         history = open_history(config_file)
         if not dry_run and not yes and sys.stdin.isatty():
             preview = collect(history, policy, dry_run=True)
-            click.echo(f"gc will delete {len(preview.runs)} run(s) and {len(preview.objects)} object(s) "
+            echo_wrapped(f"gc will delete {len(preview.runs)} run(s) and {len(preview.objects)} object(s) "
                        f"({human_bytes(preview.bytes_freed)}) from {history.storage.location} and "
                        f"{history.store.location}.")
             if not click.confirm("Continue?", default=False):
@@ -50,23 +57,23 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
         report = collect(history, policy, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for run in report.runs:
-        click.echo(f"{verb} run {run.run_id} ({run.status}, started {run.start})")
+        echo_wrapped(f"{verb} run {run.run_id} ({run.status}, started {run.start})")
     for run_id in report.orphans:
-        click.echo(f"{'would remove' if dry_run else 'removed'} run folder {run_id} (it has no record: left by an "
+        echo_wrapped(f"{'would remove' if dry_run else 'removed'} run folder {run_id} (it has no record: left by an "
                    "interrupted gc, or its record was deleted by hand)")
     for algorithm, digest, size in report.objects:
-        click.echo(f"{verb} object {algorithm}:{digest} ({human_bytes(size)})")
+        echo_wrapped(f"{verb} object {algorithm}:{digest} ({human_bytes(size)})")
     if report.kept_running:
-        click.echo(f"kept {len(report.kept_running)} run(s) in progress: {', '.join(report.kept_running)}")
+        echo_wrapped(f"kept {len(report.kept_running)} run(s) in progress: {', '.join(report.kept_running)}")
     if report.objects_kept_because:
-        click.echo(f"kept unreferenced content: {report.objects_kept_because}")
+        echo_wrapped(f"kept unreferenced content: {report.objects_kept_because}")
     if report.temporaries_bytes:
-        click.echo(f"removed abandoned temporary files ({human_bytes(report.temporaries_bytes)})")
+        echo_wrapped(f"removed abandoned temporary files ({human_bytes(report.temporaries_bytes)})")
     if dry_run:
-        click.echo("abandoned temporary files of crashed writers are not counted in a dry run; gc removes them")
+        echo_wrapped("abandoned temporary files of crashed writers are not counted in a dry run; gc removes them")
     for what, why in report.failures:
-        click.echo(f"failed to delete {what}: {why}", err=True)
-    click.echo(f"{'dry run: ' if dry_run else ''}{len(report.runs)} run(s), {len(report.objects)} object(s), "
+        echo_wrapped(f"failed to delete {what}: {why}", err=True)
+    echo_wrapped(f"{'dry run: ' if dry_run else ''}{len(report.runs)} run(s), {len(report.objects)} object(s), "
                f"{human_bytes(report.bytes_freed)} {'would be ' if dry_run else ''}freed")
     if report.failures:
         raise SystemExit(EXIT_PROBLEMS)

@@ -7,7 +7,15 @@ import sys
 
 import click
 
-from runnable.cli.output import EXIT_PROBLEMS, config_option, errors_to_exit, fail, open_history, require_catalog
+from runnable.cli.output import (
+    EXIT_PROBLEMS,
+    config_option,
+    echo_wrapped,
+    errors_to_exit,
+    fail,
+    open_history,
+    require_catalog,
+)
 from runnable.errors import IntegrityError
 from runnable.record import RUNNING
 
@@ -26,8 +34,8 @@ def logs(run_id: str, config_file: str | None) -> None:
             if unstored is None:
                 fail(f"run {run_id} stored no execution log", EXIT_PROBLEMS)
             state = "is still running" if run.status == RUNNING else "never finished"
-            click.echo(f"runnable: run {run_id} {state}: this is the log it wrote so far, from {unstored}",
-                       err=True)
+            echo_wrapped(f"runnable: run {run_id} {state}: this is the log it wrote so far, from {unstored}",
+                         err=True)
             try:
                 with open(unstored, "rb") as handle:
                     shutil.copyfileobj(handle, sys.stdout.buffer)

@@ -28,6 +28,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
+# A step to fit a table to the terminal: a column's header and its shorter form, or None to drop it.
+Fit = tuple[str, Callable[[str], str] | None]
+
 
 def config_option(function: F) -> F:
     """``--config FILE``, defaulting to $RUNNABLE_CONFIGURATION_FILE."""
@@ -98,20 +101,26 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
-          right: Sequence[str] = ()) -> None:
-    """Print rows under headers: rich on a terminal, plain aligned columns when piped."""
-    if is_terminal():
-        from rich.console import Console
-        from rich.table import Table
+def wide_option(function: F) -> F:
+    return click.option("--wide", is_flag=True,
+                        help="On a terminal, show every column in full even if lines get wider than it.")(function)
 
-        rich_table = Table(title=title, title_justify="left", header_style="bold")
-        for header in headers:
-            rich_table.add_column(header, justify="right" if header in right else "left", overflow="fold")
-        for row in rows:
-            rich_table.add_row(*row)
-        Console().print(rich_table)
-        return
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None,
+          right: Sequence[str] = (), *, fit: Sequence[Fit] = (), wrap: Sequence[str] = (),
+          wide: bool = False) -> list[str]:
+    """Print rows under headers: rich on a terminal, plain aligned columns when piped. Returns the
+    headers of the columns dropped to fit the terminal (the caller may say their content otherwise).
+
+    On a terminal the table fits its width: the ``fit`` steps are taken in order until it does, each
+    giving a column its shorter form (``(header, function)``) or dropping it (``(header, None)``), and
+    a note says so. Only the ``wrap`` columns (free text) wrap, at spaces: no id, path or hash is
+    ever split across lines, so it can be copied. ``wide`` prints every column in full, as when
+    piped (lines wider than the terminal then wrap there). Piped output always has every column in
+    full, one row a line.
+    """
+    if is_terminal() and not wide:  # wide: the plain form, whose lines end where their text does
+        return _rich_table(headers, rows, title, right, fit, wrap)
     if title:
         click.echo(title)
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
@@ -121,6 +130,85 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | No
         return "  ".join(parts).rstrip()
 
     click.echo("\n".join([line(headers), *(line(row) for row in rows)]))  # one write: 10,000 echo calls cost 0.15 s
+    return []
+
+
+def _rich_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None, right: Sequence[str],
+                fit: Sequence[Fit], wrap: Sequence[str]) -> list[str]:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    shown = list(range(len(headers)))
+    short: dict[int, Callable[[str], str]] = {}
+
+    def cell(row: Sequence[str], i: int) -> str:
+        return short[i](row[i]) if i in short else row[i]
+
+    def width(i: int) -> int:
+        """A column's width: its longest line, or its longest word for one that may wrap."""
+        cells = [cell(row, i) for row in rows]
+        if headers[i] in wrap:
+            return max([len(headers[i])] + [len(word) for text in cells for word in text.split()])
+        return max([len(headers[i])] + [len(text) for text in cells])
+
+    def needed(gap: int) -> int:
+        return sum(width(i) for i in shown) + (gap + 1) * (len(shown) - 1)
+
+    dropped: list[str] = []
+    for header, shorter in fit:
+        if needed(gap=1) <= console.width:
+            break
+        index = list(headers).index(header)
+        if shorter is not None:
+            short[index] = shorter
+        elif index in shown:
+            shown.remove(index)
+            dropped.append(header)
+    # Two spaces between columns (one when nothing else fits) and none at the edges, as in the piped
+    # form: 16 columns more than rich's boxed style for a table of 7 columns.
+    gap = 1 if needed(gap=1) <= console.width else 0
+    built = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, padding=(0, gap, 0, 0))
+    for i in shown:
+        header = headers[i]
+        # A column that wraps does so at spaces, never inside a word (a hash, a path).
+        built.add_column(header, justify="right" if header in right else "left", no_wrap=header not in wrap,
+                         overflow="fold" if header in wrap else "ellipsis", min_width=width(i))
+    for row in rows:
+        built.add_row(*(cell(row, i) for i in shown))
+    console.print(built)
+    if dropped or short:
+        # One line on 80 columns, whatever went: "(hidden: STORED, DURATION, FILES; shortened: START
+        # (UTC); --wide shows all)" is 76.
+        hidden = f"hidden: {', '.join(dropped)}" if dropped else ""
+        cut = ", ".join(headers[i] for i in sorted(short) if i in shown)
+        what = "; ".join(x for x in (hidden, f"shortened: {cut}" if cut else "") if x)
+        console.print(f"({what}; --wide shows all)", style="dim")
+    return dropped
+
+
+def short_hashes(text: str) -> str:
+    """Hex digests in ``text`` cut to 12 digits, as git abbreviates a commit: 'md5 0123456789ab…'."""
+    import re
+
+    return re.sub(r"\b([0-9a-f]{12})[0-9a-f]{20,}\b", "\\1…", text)
+
+
+def echo_wrapped(text: str, err: bool = False, indent: int = 0) -> None:
+    """Echo ``text``; on a terminal, wrapped at spaces to its width (continuation lines indented by
+    ``indent``), so that no id, hash or path is split across lines where a space could break instead."""
+    stream = sys.stderr if err else sys.stdout
+    if stream.isatty():
+        import shutil
+        import textwrap
+
+        width = shutil.get_terminal_size().columns
+        text = "\n".join(textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
+                                       break_on_hyphens=False, drop_whitespace=True) if len(line) > width else line
+                         for line in text.split("\n"))
+    click.echo(text, err=err)
 
 
 def human_bytes(size: int) -> str:

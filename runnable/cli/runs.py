@@ -9,6 +9,7 @@ import click
 
 from runnable.cli.output import (
     config_option,
+    echo_wrapped,
     emit_json,
     errors_to_exit,
     human_bytes,
@@ -17,6 +18,7 @@ from runnable.cli.output import (
     open_history,
     short_time,
     table,
+    wide_option,
 )
 from runnable.record import STATUSES, FileEntry, RunRecord, stale_message
 
@@ -33,10 +35,11 @@ def runs_group() -> None:
                                               "time unless it names a zone) or a time ago (7d, 12h).")
 @click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all must match).")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N runs.")
+@wide_option
 @json_option
 @config_option
 def list_runs(statuses: tuple[str, ...], since: str | None, tags: tuple[str, ...], limit: int | None,
-              as_json: bool, config_file: str | None) -> None:
+              wide: bool, as_json: bool, config_file: str | None) -> None:
     """List runs, newest first: id, status, start (UTC), duration, job, files and bytes stored."""
     from runnable.when import parse_moment
 
@@ -61,8 +64,22 @@ def list_runs(statuses: tuple[str, ...], since: str | None, tags: tuple[str, ...
     if not rows:
         click.echo("no runs" + (" match" if statuses or since or tags else f" in {history.store.location}"))
         return
+    # On a narrow terminal the run id stays whole (it is what people copy); bytes, seconds and the
+    # file count go first. An id of 20 characters and a job of 10 fit 80 columns.
     table(["RUN ID", "STATUS", "START (UTC)", "DURATION", "JOB", "FILES", "STORED"], rows,
-          right=["DURATION", "FILES", "STORED"])
+          right=["DURATION", "FILES", "STORED"], wide=wide,
+          fit=[("STORED", None), ("START (UTC)", _minutes), ("DURATION", None), ("FILES", None)])
+
+
+def _minutes(start: str) -> str:
+    """'2024-05-01 13:04:05' -> '2024-05-01 13:04'."""
+    return start[:16]
+
+
+def _short_hash(value: str) -> str:
+    """'md5:0123456789abcdef...' -> 'md5:0123456789ab' (as git abbreviates a commit)."""
+    algorithm, _, digest = value.partition(":")
+    return f"{algorithm}:{digest[:12]}" if digest else value
 
 
 def _value(value: Any) -> str:
@@ -81,7 +98,7 @@ def _file_rows(files: list[FileEntry]) -> list[list[str]]:
              ("yes" if f.stored else "hash only") + (", stale" if f.stale else "")] for f in files]
 
 
-def show_record(record: RunRecord) -> None:
+def show_record(record: RunRecord, wide: bool = False) -> None:
     """Print a record for people."""
     env = record.environment
     code = record.code
@@ -105,37 +122,39 @@ def show_record(record: RunRecord) -> None:
         lines.append(("error", f"{record.error.get('type')}: {record.error.get('message')}"))
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
-        click.echo(f"{key.ljust(width)}  {value}")
+        echo_wrapped(f"{key.ljust(width)}  {value}", indent=width + 2)
     for title, values in (("parameters", record.parameters), ("returns", record.returns)):
         click.echo(f"\n{title}:" + ("" if values else " none"))
         for key, value in values.items():
             click.echo(f"  {key} = {_value(value)}")
     click.echo("")
     if record.files:
-        table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"])
+        table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"],
+              wide=wide, fit=[("HASH", _short_hash), ("STORED", None), ("SIZE", None)])
         if (note := stale_message(record.files)) is not None:
             click.echo(note)
     else:
         click.echo("files: none")
     if record.execution_log:
         log = record.execution_log
-        click.echo(f"\nexecution log: {log.location or log.path} ({human_bytes(log.size)})")
+        echo_wrapped(f"\nexecution log: {log.location or log.path} ({human_bytes(log.size)})", indent=2)
     for skip in record.skipped:
         click.echo(f"skipped: {skip.get('path')}: {skip.get('reason')}")
 
 
 @runs_group.command("show")
 @click.argument("run_id")
+@wide_option
 @json_option
 @config_option
-def show(run_id: str, as_json: bool, config_file: str | None) -> None:
+def show(run_id: str, wide: bool, as_json: bool, config_file: str | None) -> None:
     """Show everything RUN_ID recorded: parameters, returns, code, every file with its hash."""
     with errors_to_exit():
         record = open_history(config_file).get(run_id).record
     if as_json:
         emit_json(record.to_dict())
     else:
-        show_record(record)
+        show_record(record, wide)
 
 
 @runs_group.command("diff")
@@ -166,9 +185,9 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
                 detail = f"{show(change.a)} -> {show(change.b)}"
             else:
                 detail = show(change.b if change.kind == "added" else change.a)
-            click.echo(f"  {marks[change.kind]} {change.key}: {detail}")
+            echo_wrapped(f"  {marks[change.kind]} {change.key}: {detail}", indent=4)
     # Identical only because a run did not write them (the same leftover file): "1 of them stale in b"
     stale = ", ".join(f"{len(paths)}{' of them stale' if n == 0 else ''} in {run}"
                       for n, (run, paths) in enumerate(result.same_stale.items()))
     hint = f"; {stale} (left in the working folder, not written by that run)" if stale else ""
-    click.echo(f"{result.same_files} file(s) identical{hint}")
+    echo_wrapped(f"{result.same_files} file(s) identical{hint}")

@@ -1,0 +1,284 @@
+"""Generate the documentation's sample outputs from real runs, so they cannot drift from the code.
+
+    python docs/gen_samples.py            # run the session, rewrite the marked blocks in place
+    python docs/gen_samples.py --check    # exit 1, showing the difference, if a block is stale
+
+A block is marked by a ``<!-- sample: NAME -->`` line right above its fence; everything inside the
+fence is replaced with what the session printed for NAME, unless only what varies differs. The session runs the documented commands
+for real, in a fresh folder, with the run ids the docs use (given through RUNNABLE_RUN_ID), so a
+regenerated page changes only where the output did. ``--check`` compares after blanking what varies
+from one machine or moment to the next (times, durations, process ids, host, versions, the folder,
+sizes and hashes of logs): see ``normalize``. tests/test_doc_samples.py runs the check.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+PAGES = [REPO / "README.md", DOCS / "history.md"]
+SHOWN_FOLDER = "/tmp/demo/project"  # the working folder as the pages show it
+
+MARKER = re.compile(r"^<!-- sample: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)^```$", re.M | re.S)
+
+TRAIN = '''\
+# train.py
+from pathlib import Path
+from runnable import Catalog, PythonJob
+
+def train(rows: int = 3, note: str = "baseline", fail: bool = False):
+    Path("data_folder").mkdir(exist_ok=True)
+    Path("df.csv").write_text("x,y\\n" + "".join(f"{i},{i * i}\\n" for i in range(rows)))
+    Path("data_folder/data.txt").write_text(f"note: {note}\\n")
+    print(f"wrote {rows} rows")
+    if fail:
+        raise RuntimeError("diverged")
+
+PythonJob(function=train, catalog=Catalog(put=["df.csv", "data_folder/"])).execute()
+'''
+
+HASH_ONLY = '''\
+from pathlib import Path
+from runnable import Catalog, PythonJob
+
+def snapshot():
+    Path("big.bin").write_bytes(b"x" * 4096)
+
+PythonJob(function=snapshot, catalog=Catalog(put=["big.bin"], store_copy=False)).execute()
+'''
+
+PYTHON_API = '''\
+import runnable
+
+for run in runnable.runs(limit=3):
+    print(run.run_id, run.status, run.start.isoformat(timespec="seconds"), run.parameters)
+
+run = runnable.get_run("agile-leibniz-6157")
+for f in run.files:
+    print(f.path, f.size, f.md5, f.stored)
+with run.open("df.csv") as handle:
+    print(handle.read().decode().splitlines()[:3])
+print(run.log(), end="")
+print(run.restore(["data_folder/"], to="from_python").written)
+
+try:
+    runnable.get_run("agile-leibniz-615")
+except KeyError as exc:
+    print(exc)
+try:
+    runnable.get_run("epic-bernoulli-5374").open("df.csv").read()
+except runnable.IntegrityError as exc:
+    print(exc)
+'''
+
+# The four runs of the session, oldest first: (run id, shown command, parameters file content).
+RUNS = [
+    ("epic-bernoulli-5374", "runnable execute-job train.py", None),
+    ("agile-leibniz-6157", "runnable execute-job train.py --parameters more.yaml --tag exp     # rows: 5",
+     "rows: 5\n"),
+    ("candid-kolmogorov-2297", "runnable execute-job train.py --parameters bad.yaml                # rows: 2, fail: true",
+     "rows: 2\nfail: true\n"),
+    ("trusty-galileo-6753", "runnable execute-job hash_only.py", None),
+]
+
+
+@dataclass
+class Session:
+    """A project folder where the documented commands run for real; ``samples`` collects each block."""
+
+    folder: Path
+    samples: dict[str, str] = field(default_factory=dict)
+
+    def env(self, run_id: str | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_") and k not in ("COLUMNS",)}
+        env["PYTHONPATH"] = str(REPO)  # this checkout's runnable, whatever is installed
+        if run_id:
+            env["RUNNABLE_RUN_ID"] = run_id
+        return env
+
+    def run(self, shown: str, *, run_id: str | None = None, exit_status: bool = True, output: bool = True,
+            command: str | None = None) -> str:
+        """Run ``shown`` (or ``command``, when what runs differs from what the page shows) and give
+        it as the page shows it: '$ command', its output, '[exit N]'."""
+        argv = shlex_split(command or shown)
+        if argv[0] == "runnable":
+            argv = [sys.executable, "-m", "runnable", *argv[1:]]
+            done = subprocess.run(argv, cwd=self.folder, env=self.env(run_id), capture_output=True, text=True,
+                                  check=False, timeout=120)
+        else:  # a shell line (a redirection, a pipe)
+            done = subprocess.run(command or shown, shell=True, cwd=self.folder, env=self.env(run_id),
+                                  capture_output=True, text=True, check=False, timeout=120)
+        text = f"$ {shown}\n"
+        if output:
+            text += (done.stdout + done.stderr).replace(str(self.folder), SHOWN_FOLDER)
+        if exit_status:
+            text += f"[exit {done.returncode}]\n"
+        return text
+
+
+def shlex_split(command: str) -> list[str]:
+    return shlex.split(command.split("  #")[0])  # a trailing comment is for the reader
+
+
+def play(folder: Path) -> dict[str, str]:
+    """Run the session of docs/history.md (and the README's history block) in ``folder``."""
+    s = Session(folder)
+    s.samples["history-train"] = TRAIN
+    (folder / "train.py").write_text(TRAIN)
+    (folder / "hash_only.py").write_text(HASH_ONLY)
+    runs = []
+    for run_id, shown, params in RUNS:
+        if params is not None:
+            (folder / shown.split("--parameters ")[1].split()[0]).write_text(params)
+        runs.append(s.run(shown, run_id=run_id, exit_status=False, output=False))
+    listing = s.run("runnable runs list", exit_status=False)
+    s.samples["history-runs"] = "".join(runs) + listing
+
+    s.samples["readme-history"] = listing + "".join(
+        f"$ {line}\n" for line in (
+            "runnable runs show agile-leibniz-6157            # parameters, returns, code, every file",
+            "runnable logs candid-kolmogorov-2297             # the execution log",
+            "runnable runs diff epic-bernoulli-5374 agile-leibniz-6157",
+            "runnable catalog get agile-leibniz-6157 'data_folder/' --to restored   # checked against hashes",
+            "runnable catalog verify --all                    # OK / CHANGED / MISSING / CORRUPT, exit 1 on problems",
+            "runnable gc --status FAIL --dry-run              # what deleting failed runs would free",
+        )) + s.run("runnable runs show agile-leibniz-615", exit_status=False)
+
+    s.samples["history-commands"] = "\n".join(s.run(c) for c in (
+        "runnable runs list --status FAIL",
+        "runnable runs list --tag exp --json",
+        "runnable runs show agile-leibniz-6157",
+        "runnable logs candid-kolmogorov-2297",
+        "runnable runs diff epic-bernoulli-5374 agile-leibniz-6157",
+        "runnable runs show agile-leibniz-615",
+        "runnable catalog get epic-bernoulli-5374 --to restored",
+        "runnable catalog get agile-leibniz-6157 df.csv --to restored",
+        "runnable catalog get agile-leibniz-6157 df.csv --to restored --force",
+        "runnable catalog get trusty-galileo-6753 --to restored",
+        "runnable catalog verify --all",
+    ))
+
+    # The first run's df.csv (3 rows): the object the page damages.
+    digest = hashlib.md5(b"x,y\n" + b"".join(f"{i},{i * i}\n".encode() for i in range(3))).hexdigest()
+    stored = f".catalog/.objects/md5/{digest[:2]}/{digest[2:]}"
+    damage = (f"chmod u+w {stored} && printf X | dd of={stored} conv=notrunc 2>/dev/null   # damage a stored copy")
+    s.samples["history-damage"] = "\n".join([
+        s.run("echo 'x,y' > big.bin       # the hash-only file changes", exit_status=False),
+        s.run(damage, exit_status=False),
+        *(s.run(c) for c in (
+            "runnable catalog verify epic-bernoulli-5374 trusty-galileo-6753",
+            "runnable catalog get epic-bernoulli-5374 df.csv --to again",
+            "runnable gc --status FAIL --dry-run",
+            "runnable gc --status FAIL --yes",
+            "runnable runs list",
+        )),
+    ])
+
+    # The README's quick start, in a folder of its own: the example writes where it is started.
+    quick = Session(folder.parent / "quickstart")
+    quick.folder.mkdir()
+    s.samples["readme-quickstart"] = quick.run(
+        "python examples/11-jobs/catalog.py", run_id="sleek-lovelace-6247", exit_status=False,
+        command=f"{shlex.quote(sys.executable)} {shlex.quote(str(REPO / 'examples' / '11-jobs' / 'catalog.py'))}")
+
+    s.samples["history-python"] = PYTHON_API
+    done = subprocess.run([sys.executable, "-c", PYTHON_API], cwd=folder, env=s.env(), capture_output=True,
+                          text=True, check=False, timeout=120)
+    s.samples["history-python-output"] = (done.stdout + done.stderr).replace(str(folder), SHOWN_FOLDER)
+    return s.samples
+
+
+# What varies between two honest runs of the same session, blanked before comparing.
+VARYING = [
+    (re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?(\+00:00)?"), "<time>"),
+    (re.compile(r"\d+(\.\d+)?(s|m\d+s)\b"), "<duration>"),
+    (re.compile(r'"duration_seconds": [\d.]+'), '"duration_seconds": <n>'),
+    (re.compile(r"(ran on\s+)\S+ pid \d+, python \S+"), r"\1<host>"),
+    (re.compile(r'"(pid|host)": ("[^"]*"|\d+)'), r'"\1": <n>'),
+    (re.compile(r"(runnable\s+)\d+\.\d+\S*"), r"\1<version>"),
+    (re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{64}\b"), "<hash>"),
+    (re.compile(r"\d+(\.\d+)? (B|KiB|MiB|bytes)\b"), "<size>"),
+    (re.compile(r"[ \t]+"), " "),  # column widths follow the blanked values
+]
+
+
+def normalize(text: str) -> str:
+    for pattern, replacement in VARYING:
+        text = pattern.sub(replacement, text)
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def comparable(text: str) -> str:
+    """``normalize``d, with the lines of each ``runnable logs`` output sorted: a job's stdout and
+    stderr reach its log through two pipes, and under load a line printed just before a traceback
+    can land just after it (runnable.capture keeps the order within each stream, not across them)."""
+    sections, current = [], []
+    for line in normalize(text).splitlines():
+        if line.startswith("$ ") and current:
+            sections.append(current)
+            current = []
+        current.append(line)
+    sections.append(current)
+    return "\n".join("\n".join(s[:1] + (sorted(s[1:]) if s[0].startswith("$ runnable logs ") else s[1:]))
+                     for s in sections)
+
+
+def blocks(page: str) -> Iterator[re.Match[str]]:
+    return MARKER.finditer(page)
+
+
+def render(page: str, samples: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        body = samples[match["name"]]
+        if comparable(body) == comparable(match["body"]):
+            return match[0]  # only times, sizes and the like differ: the page keeps its text
+        return f"<!-- sample: {match['name']} -->\n```{match['lang']}\n{body.rstrip()}\n```"
+
+    return MARKER.sub(replace, page)
+
+
+def stale(page_path: Path, samples: dict[str, str]) -> list[str]:
+    """A unified diff for every marked block of the page that no longer matches its sample."""
+    problems = []
+    for match in blocks(page_path.read_text()):
+        name = match["name"]
+        if name not in samples:
+            problems.append(f"{page_path.name}: no sample named {name!r} (known: {', '.join(sorted(samples))})")
+            continue
+        documented, real = normalize(match["body"]), normalize(samples[name])
+        if comparable(match["body"]) != comparable(samples[name]):
+            diff = "\n".join(difflib.unified_diff(documented.splitlines(), real.splitlines(),
+                                                  f"{page_path.name} ({name}, as documented)",
+                                                  f"{name}, as it runs now", lineterm=""))
+            problems.append(diff)
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "project"
+        folder.mkdir()
+        samples = play(folder)
+    if "--check" in argv:
+        problems = [p for page in PAGES for p in stale(page, samples)]
+        sys.stdout.write(("\n\n".join(problems) if problems else "every sample matches") + "\n")
+        return 1 if problems else 0
+    for page in PAGES:
+        text = page.read_text()
+        page.write_text(render(text, samples))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
