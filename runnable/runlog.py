@@ -84,7 +84,38 @@ class CleanableRunLogStore(RunLogStore, Protocol):
         ...
 
 
+@runtime_checkable
+class ContentIndexedRunLogStore(RunLogStore, Protocol):
+    """A run-log store that keeps the content index beside its records (optional; see
+    ``runnable.contentindex``): one small entry per finished run, written after its record and only
+    by that run, so concurrent runs never write the same file; and a merged snapshot, a cache any
+    reader may replace, checked against the entries' stamps on every read.
+    """
+
+    def write_content(self, run_id: str, data: bytes) -> None:
+        """Write (replace) the run's content entry atomically."""
+        ...
+
+    def read_content(self, run_id: str) -> bytes | None:
+        """The run's content entry, or None if it has none."""
+        ...
+
+    def delete_content(self, run_id: str) -> None: ...
+
+    def iter_content_stamps(self) -> Iterator[tuple[str, str]]:
+        """Every run id with a content entry, and a stamp that changes whenever it is written."""
+        ...
+
+    def read_content_snapshot(self) -> bytes | None: ...
+
+    def write_content_snapshot(self, data: bytes) -> None:
+        """Replace the merged snapshot atomically."""
+        ...
+
+
 INDEX_NAME = ".index.json"  # starts with '.': never mistaken for a run record
+CONTENT_FOLDER = ".content"  # one {run_id}.json per finished run; hidden: never a record
+CONTENT_SNAPSHOT = ".merged.json"  # in CONTENT_FOLDER; hidden: never a run's entry
 
 
 # Records up to this many files are indented for people reading them; larger ones are written
@@ -217,6 +248,54 @@ class FileSystemRunLogStore:
     def write_index(self, data: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.root / INDEX_NAME, data)
+
+    # -- the content index (see ContentIndexedRunLogStore) ----------------------------------
+    def _content_path(self, run_id: str) -> Path:
+        return self.root / CONTENT_FOLDER / f"{check_run_id(run_id)}.json"
+
+    def write_content(self, run_id: str, data: bytes) -> None:
+        path = self._content_path(run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+
+    def read_content(self, run_id: str) -> bytes | None:
+        try:
+            return self._content_path(run_id).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete_content(self, run_id: str) -> None:
+        try:
+            self._content_path(run_id).unlink()
+        except FileNotFoundError:
+            pass
+
+    def iter_content_stamps(self) -> Iterator[tuple[str, str]]:
+        try:
+            entries = os.scandir(self.root / CONTENT_FOLDER)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if not name.endswith(".json") or name.startswith("."):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                yield name[: -len(".json")], f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+
+    def read_content_snapshot(self) -> bytes | None:
+        try:
+            return (self.root / CONTENT_FOLDER / CONTENT_SNAPSHOT).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def write_content_snapshot(self, data: bytes) -> None:
+        folder = self.root / CONTENT_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(folder / CONTENT_SNAPSHOT, data)
 
     def clean_temporaries(self, older_than_seconds: float) -> int:
         if not self.root.is_dir():

@@ -41,6 +41,7 @@ from runnable.codeinfo import git_identity
 from runnable.errors import (
     CatalogError,
     ConfigurationError,
+    InputError,
     JobFailedError,
     ParameterError,
     PatternError,
@@ -273,6 +274,8 @@ class JobRunner:
                 "algorithm": self.algorithm,
                 "store_copy": catalog.store_copy if catalog else None,
                 "put": list(catalog.put) if catalog else [],
+                **({"get": list(catalog.get)} if catalog and catalog.get else {}),
+                **({"get_from": catalog.get_from} if catalog and catalog.get_from else {}),
             },
             tags=list(self.options.tags),
         )
@@ -331,13 +334,14 @@ class JobRunner:
                     OutputCapture(log_path, self.make_filter) as capture:
                 try:
                     self._begin_run(record.run_id)
+                    self._read_inputs(record)  # before the job: a missing input fails it unstarted
                     # Files that last changed before this moment were not written by the run: their
                     # entries are marked stale (put_files). The file system's clock, not time.time_ns().
                     self._job_started_ns = file_clock_ns()
                     record.returns = self.job.run(context)
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
-                    if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
+                    if isinstance(exc, (JobFailedError, ParameterError, InputError)) or self._run_folder_refused:
                         # A failed command, a bad parameter or a refused run folder: runnable's own
                         # stack would only distract.
                         sys.stderr.write(f"runnable: error: {type(exc).__name__}: {exc}\n")
@@ -404,6 +408,7 @@ class JobRunner:
                         self.run_log_store.delete(record.run_id)
                 else:
                     self.run_log_store.put(record)  # last: the record commits the run
+                    self._index_content(record)
         if self._run_folder_refused and failure is not None and interrupt is None:
             raise failure.with_traceback(None)
         if self.options.print_summary:
@@ -437,13 +442,47 @@ class JobRunner:
                 self._run_folder_refused = True
                 raise
 
+    # -- step 2, before the job: inputs -----------------------------------------------------
+    def _own_folders(self) -> list[Path]:
+        return [Path(self.storage.location).absolute(), Path(self.run_log_store.location).absolute()]
+
+    def _read_inputs(self, record: RunRecord) -> None:
+        """Fetch (``get_from``) and hash the job's declared inputs (``runnable.inputs``)."""
+        catalog = self.job.catalog
+        if catalog is None or not catalog.get:
+            return
+        from runnable.contentindex import ContentIndex
+        from runnable.history import History
+        from runnable.inputs import collect, fetch, resolve_run
+        from runnable.storage import local_folder
+
+        index = ContentIndex(self.run_log_store)
+        fetched = None
+        if catalog.get_from is not None:
+            fetched = resolve_run(catalog.get_from, History(self.storage, self.run_log_store))
+            root = local_folder(self.run_log_store)
+            protected = [("run-log store", self.run_log_store.location, root)] if root is not None else []
+            fetch(fetched, self.storage, catalog.get, self.working_folder, protected)
+        record.inputs = collect(catalog.get, self.working_folder, self.algorithm, index,
+                                self._own_folders(), fetched, skip_runs=[record.run_id])
+
+    def _index_content(self, record: RunRecord) -> None:
+        """Add the finished run to the content index. A failure leaves the index stale, never
+        wrong (the next reader indexes the run from its record), so it never fails the run."""
+        from runnable.contentindex import ContentIndex
+
+        try:
+            ContentIndex(self.run_log_store).add(record)
+        except (OSError, RunnableError) as exc:
+            sys.stderr.write(f"runnable: warning: the content index was not updated ({exc}); "
+                             "`runnable catalog reindex` rebuilds it\n")
+
     # -- step 2, after the job --------------------------------------------------------------
     def _catalog_files(self, record: RunRecord, context: JobContext) -> None:
         catalog = self.job.catalog
         errors: list[str] = []
         if catalog is not None and catalog.put:
-            exclude = [Path(self.storage.location).absolute(), Path(self.run_log_store.location).absolute()]
-            selection = expand(catalog.put, self.working_folder, exclude)
+            selection = expand(catalog.put, self.working_folder, self._own_folders())
             for skip in selection.skipped:
                 sys.stderr.write(f"runnable: warning: not storing {skip.rel!r}: {skip.reason}\n")
             record.skipped = [{"path": s.rel, "reason": s.reason} for s in selection.skipped]
