@@ -68,6 +68,8 @@ def entry_of(record: RunRecord) -> dict[str, Any]:
         "job": str(record.job.get("name", "")),
         "start": record.start,
         "files": [[key_of(f.algorithm, f.digest), f.path, f.size, f.stored] for f in record.files],
+        # What it read, for lineage downstream (``runnable.lineage``): content key and path.
+        "inputs": [[key_of(i.algorithm, i.digest), i.path] for i in record.inputs],
     }
 
 
@@ -197,6 +199,14 @@ class ContentIndex:
         """Every indexed content key whose digest starts with ``prefix`` (any algorithm)."""
         return sorted(k for k in self._keys() if k.split(":", 1)[1].startswith(prefix))
 
+    def readers(self) -> dict[str, list[tuple[str, str]]]:
+        """content key -> ``(run_id, path)`` of every finished run that read it as an input."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for run_id, entry in self._load().items():
+            for key, path in entry.get("inputs", []):
+                out.setdefault(key, []).append((run_id, path))
+        return out
+
     def holders(self, key: str, exclude: Iterable[str] = ()) -> list[Holder]:
         """The runs holding content ``key``, oldest first; each checked against its record."""
         skip = set(exclude)
@@ -251,6 +261,7 @@ def _parse_entry(raw: bytes | None, run_id: str) -> dict[str, Any] | None:
         if entry.get("version") != ENTRY_VERSION or entry.get("run_id") != run_id:
             return None
         files = [[str(k), str(p), int(s), bool(st)] for k, p, s, st in entry["files"]]
-        return {**entry, "files": files}
+        inputs = [[str(k), str(p)] for k, p in entry.get("inputs", [])]
+        return {**entry, "files": files, "inputs": inputs}
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # damaged: the record is read instead (see holders)
