@@ -340,11 +340,13 @@ class History:
         record = self.record(run_id)
         return Run(self, RunSummary.of(record), record)
 
-    def which(self, path_or_hash: str) -> WhichResult:
-        """Every run that stored the content of a file, or of a hash (full or 8+ characters)."""
+    def which(self, path_or_hash: str, rehash: bool = False) -> WhichResult:
+        """Every run that stored the content of a file, or of a hash (full or 8+ characters);
+        ``rehash`` reads the file even when the hash cache knows it unchanged."""
+        from runnable.hashcache import HashCache
         from runnable.lineage import which
 
-        return which(self, path_or_hash)
+        return which(self, path_or_hash, cache=HashCache.default(rehash))
 
     def suggest(self, run_id: str, n: int = 3) -> list[str]:
         return difflib.get_close_matches(run_id, self.ids(), n=n, cutoff=0.5)

@@ -8,7 +8,8 @@ Before the job's code runs (``runner.py``), in this order:
    left alone;
 2. every file the ``get`` patterns select in the working folder (the ``put`` patterns' rules, by
    ``runnable.patterns``) is hashed in full with the catalog's algorithm, streamed through the
-   shared reader in ``runnable.hashing``; nothing is copied or stored;
+   shared reader in ``runnable.hashing``, unless the hash cache (``runnable.hashcache``) knows it
+   unchanged; nothing is copied or stored;
 3. each gets its ``source`` from the content index: the earliest successful run that stored the
    same content (with ``get_from``, that run), and how many other runs hold it.
 
@@ -27,7 +28,8 @@ from pathlib import Path
 
 from runnable.contentindex import ContentIndex, key_of, source_of
 from runnable.errors import InputError, RunNotFoundError
-from runnable.hashing import SourceChangedError, hash_file_status
+from runnable.hashcache import HashCache
+from runnable.hashing import SourceChangedError
 from runnable.history import History
 from runnable.patterns import expand
 from runnable.record import SUCCESS, InputEntry, RunRecord
@@ -79,8 +81,12 @@ def fetch(record: RunRecord, storage: Storage, patterns: Sequence[str], working_
 
 def collect(patterns: Sequence[str], working_folder: Path, algorithm: str, index: ContentIndex,
             exclude: Iterable[Path] = (), fetched: RunRecord | None = None,
-            skip_runs: Iterable[str] = ()) -> list[InputEntry]:
-    """Hash every file ``patterns`` select and find each one's source (see the module docstring)."""
+            skip_runs: Iterable[str] = (), cache: HashCache | None = None) -> list[InputEntry]:
+    """Hash every file ``patterns`` select and find each one's source (see the module docstring).
+
+    ``cache`` (``runnable.hashcache``) answers for files unchanged since they were last hashed.
+    """
+    cache = cache or HashCache(None, enabled=False)
     selection = expand(list(patterns), working_folder, exclude)
     if selection.unmatched:
         pattern = selection.unmatched[0]
@@ -94,7 +100,7 @@ def collect(patterns: Sequence[str], working_folder: Path, algorithm: str, index
     inputs: list[InputEntry] = []
     for match in selection.files:
         try:
-            digest, size, _status = hash_file_status(match.path, algorithm)
+            digest, size = cache.hash(match.path, algorithm)
         except SourceChangedError:
             raise InputError(f"input {match.rel!r} changed while it was being hashed; the job did not start: "
                              "run again once nothing writes to it") from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runnable.contentindex import ContentIndex, Holder, key_of
 from runnable.errors import UsageError
-from runnable.hashing import hash_file
+from runnable.hashcache import HashCache
 
 if TYPE_CHECKING:
     from runnable.history import History
@@ -39,7 +39,8 @@ class WhichResult:
         return {"query": self.query, "hash": self.key, "runs": [h.to_dict() for h in self.holders]}
 
 
-def which(history: History, path_or_hash: str, index: ContentIndex | None = None) -> WhichResult:
+def which(history: History, path_or_hash: str, index: ContentIndex | None = None,
+          cache: HashCache | None = None) -> WhichResult:
     """Every run that stored the content of ``path_or_hash`` (a file, or a hash or its prefix).
 
     UsageError in one line when the text is neither an existing file nor 8+ hex characters, or when
@@ -47,13 +48,15 @@ def which(history: History, path_or_hash: str, index: ContentIndex | None = None
     """
     index = index or ContentIndex(history.store)
     if os.path.isfile(path_or_hash):
+        cache = cache or HashCache.default()
         algorithms = sorted({k.split(":", 1)[0] for k in index.keys_with_prefix("")}) or ["md5"]
-        for algorithm in algorithms:
-            key = key_of(algorithm, hash_file(path_or_hash, algorithm)[0])
+        keys = [key_of(algorithm, cache.digest(path_or_hash, algorithm)) for algorithm in algorithms]
+        cache.save()
+        for key in keys:
             holders = index.holders(key)
             if holders:
                 return WhichResult(path_or_hash, key, holders)
-        return WhichResult(path_or_hash, key_of(algorithms[0], hash_file(path_or_hash, algorithms[0])[0]))
+        return WhichResult(path_or_hash, keys[0])
     text = path_or_hash.strip().lower()
     if ":" in text:  # md5:abc... as the records and `runs show` print it
         text = text.split(":", 1)[1]

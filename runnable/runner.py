@@ -452,6 +452,7 @@ class JobRunner:
         if catalog is None or not catalog.get:
             return
         from runnable.contentindex import ContentIndex
+        from runnable.hashcache import HashCache
         from runnable.history import History
         from runnable.inputs import collect, fetch, resolve_run
         from runnable.storage import local_folder
@@ -463,8 +464,10 @@ class JobRunner:
             root = local_folder(self.run_log_store)
             protected = [("run-log store", self.run_log_store.location, root)] if root is not None else []
             fetch(fetched, self.storage, catalog.get, self.working_folder, protected)
+        cache = HashCache.default()
         record.inputs = collect(catalog.get, self.working_folder, self.algorithm, index,
-                                self._own_folders(), fetched, skip_runs=[record.run_id])
+                                self._own_folders(), fetched, skip_runs=[record.run_id], cache=cache)
+        cache.save()
 
     def _index_content(self, record: RunRecord) -> None:
         """Add the finished run to the content index. A failure leaves the index stale, never

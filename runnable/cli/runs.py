@@ -191,13 +191,14 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
 
 @runs_group.command("which")
 @click.argument("path_or_hash")
+@click.option("--rehash", is_flag=True, help="Read the file even if the hash cache knows it unchanged.")
 @json_option
 @config_option
-def which(path_or_hash: str, as_json: bool, config_file: str | None) -> None:
+def which(path_or_hash: str, rehash: bool, as_json: bool, config_file: str | None) -> None:
     """List every run that stored the content of PATH_OR_HASH: a local file (hashed) or a hash, full
     or a unique prefix of at least 8 characters. Exits 1 when no run did."""
     with errors_to_exit():
-        result = open_history(config_file).which(path_or_hash)
+        result = open_history(config_file).which(path_or_hash, rehash=rehash)
     if as_json:
         emit_json(result.to_dict())
     elif not result.holders:
