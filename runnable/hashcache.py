@@ -92,25 +92,39 @@ class HashCache:
             self._entries = _read(self.path) if self.enabled and self.path is not None else {}
         return self._entries
 
+    def lookup(self, info: os.stat_result, algorithm: str) -> str | None:
+        """The digest remembered for a file with exactly this status, if it may be believed."""
+        if not self.enabled:
+            return None
+        key = f"{info.st_dev}:{info.st_ino}"
+        hit = self._new.get(key) or self._load().get(key)
+        if (hit is not None and hit[:3] == [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+                and isinstance(hit[3], dict) and isinstance(hit[3].get(algorithm), str) and trusted(info)):
+            self.hits += 1
+            return str(hit[3][algorithm])
+        return None
+
+    def remember(self, info: os.stat_result, algorithm: str, digest: str) -> None:
+        """Remember ``digest`` for the file that had status ``info`` while it was read whole."""
+        if not self.enabled or not trusted(info):
+            return
+        key = f"{info.st_dev}:{info.st_ino}"
+        status = [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+        old = self._new.get(key) or self._load().get(key)
+        digests = dict(old[3]) if old is not None and old[:3] == status and isinstance(old[3], dict) else {}
+        digests[algorithm] = digest
+        self._new[key] = [*status, digests]
+
     def hash(self, path: str | os.PathLike[str], algorithm: str) -> tuple[str, int]:
         """``(digest, size)`` of the file at ``path``, from the cache when its status is unchanged."""
         if self.enabled:
             info = os.stat(path)
-            key = f"{info.st_dev}:{info.st_ino}"
-            hit = self._new.get(key) or self._load().get(key)
-            if (hit is not None and hit[:3] == [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-                    and isinstance(hit[3], dict) and algorithm in hit[3] and trusted(info)):
-                self.hits += 1
-                return str(hit[3][algorithm]), info.st_size
+            known = self.lookup(info, algorithm)
+            if known is not None:
+                return known, info.st_size
         digest, size, before = hash_file_status(path, algorithm)
         self.hashed += 1
-        if self.enabled and trusted(before):
-            key = f"{before.st_dev}:{before.st_ino}"
-            old = self._new.get(key) or self._load().get(key)
-            digests = dict(old[3]) if old is not None and old[:3] == [size, before.st_mtime_ns, before.st_ctime_ns] \
-                and isinstance(old[3], dict) else {}
-            digests[algorithm] = digest
-            self._new[key] = [size, before.st_mtime_ns, before.st_ctime_ns, digests]
+        self.remember(before, algorithm, digest)
         return digest, size
 
     def digest(self, path: str | os.PathLike[str], algorithm: str) -> str:

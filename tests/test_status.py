@@ -137,3 +137,39 @@ def test_a_run_reuses_cached_input_hashes_and_rehash_bypasses_them(workdir: Path
     assert last_train_input() == "0" * 32
     assert run_python(workdir / "chain.py", workdir, "train", env={**env, "RUNNABLE_REHASH": "1"}).returncode == 0
     assert last_train_input() == hash_file(workdir / "data/features.csv")[0]
+
+
+def test_an_unchanged_large_output_is_stored_from_the_cache_without_reading_it(workdir: Path) -> None:
+    """Proved as for inputs: the cache entry of a settled output names another stored object of the
+    same size, and the next run records that digest (it did not read the file); RUNNABLE_REHASH=1
+    reads it again. Files above 1 MiB take this path (smaller ones cost less to read than to look up)."""
+    from runnable.hashing import hash_file
+    from runnable.runlog import FileSystemRunLogStore
+    from tests.conftest import run_python
+
+    (workdir / "a.bin").write_bytes(b"a" * (2 << 20))
+    (workdir / "b.bin").write_bytes(b"b" * (2 << 20))
+    script = workdir / "job.py"
+    script.write_text("from runnable import Catalog, ShellJob\n"
+                      "ShellJob(command='true', catalog=Catalog(put=['a.bin', 'b.bin'])).execute()\n")
+    time.sleep(2.1)  # let both settle (see runnable.hashcache)
+    cache_dir = workdir.parent / "cache"
+    env = {"RUNNABLE_CACHE_DIR": str(cache_dir)}
+    assert run_python(script, workdir, env=env).returncode == 0
+    saved = json.loads((cache_dir / "hashes.json").read_text())
+    info = (workdir / "a.bin").stat()
+    entry = saved["files"][f"{info.st_dev}:{info.st_ino}"]
+    real_a, real_b = hash_file(workdir / "a.bin")[0], hash_file(workdir / "b.bin")[0]
+    assert entry[3]["md5"] == real_a
+    entry[3]["md5"] = real_b
+    (cache_dir / "hashes.json").write_text(json.dumps(saved))
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+
+    def last_a() -> str:
+        last = sorted((store.get(r) for r in store.iter_ids()), key=lambda r: r.start)[-1]
+        return next(f.digest for f in last.files if f.path == "a.bin")
+
+    assert run_python(script, workdir, env=env).returncode == 0
+    assert last_a() == real_b
+    assert run_python(script, workdir, env={**env, "RUNNABLE_REHASH": "1"}).returncode == 0
+    assert last_a() == real_a
