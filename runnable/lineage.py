@@ -49,7 +49,7 @@ def which(history: History, path_or_hash: str, index: ContentIndex | None = None
     index = index or ContentIndex(history.store)
     if os.path.isfile(path_or_hash):
         cache = cache or HashCache.default()
-        algorithms = sorted({k.split(":", 1)[0] for k in index.keys_with_prefix("")}) or ["md5"]
+        algorithms = index.algorithms()
         keys = [key_of(algorithm, cache.digest(path_or_hash, algorithm)) for algorithm in algorithms]
         cache.save()
         for key in keys:

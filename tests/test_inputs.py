@@ -183,6 +183,13 @@ def test_the_index_is_rebuilt_from_records_after_a_crash_and_checked_against_the
     (chain / ".run_log_store/.content" / f"{second.run_id}.json").unlink()
     assert [h.run_id for h in ContentIndex(store).holders(key)] == [first.run_id, second.run_id]
     assert (chain / ".run_log_store/.content" / f"{second.run_id}.json").exists()
+    # The same once the snapshot covers the run: the entry is gone, the record is not.
+    assert (chain / ".run_log_store/.content/.merged.json").exists()
+    (chain / ".run_log_store/.content" / f"{second.run_id}.json").unlink()
+    assert [h.run_id for h in ContentIndex(store).holders(key)] == [first.run_id, second.run_id]
+    rebuilt = ContentIndex(store)
+    rebuilt.rebuild()
+    assert [h.run_id for h in rebuilt.holders(key)] == [first.run_id, second.run_id]
     # A record deleted behind the index's back: its entry never becomes an answer.
     (chain / ".run_log_store" / f"{first.run_id}.json").unlink()
     assert [h.run_id for h in ContentIndex(store).holders(key)] == [second.run_id]
@@ -246,7 +253,7 @@ def test_gc_drops_the_index_entry_of_a_deleted_run_and_reindex_rebuilds_it(chain
     proc = run_cli(chain, "catalog", "reindex")
     assert proc.returncode == 0, proc.stderr
     assert "rebuilt from 1 finished run(s)" in proc.stdout
-    assert sorted(p.name for p in content.iterdir()) == [f"{second.run_id}.json"]
+    assert sorted(p.name for p in content.iterdir()) == [".merged.json", f"{second.run_id}.json"]
     (content / f"{second.run_id}.json").unlink()
     assert run_cli(chain, "catalog", "verify", "--all").returncode == 0
     assert (content / f"{second.run_id}.json").exists()

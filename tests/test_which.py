@@ -79,3 +79,27 @@ def test_an_ambiguous_prefix_is_one_line(workdir: Path) -> None:
     with pytest.raises(UsageError, match="matches 2 contents"):
         runnable.which("abcdef01")
     assert [h.run_id for h in runnable.which("abcdef011").holders] == ["run-0"]
+
+
+def test_paths_with_tabs_and_newlines_and_many_runs_are_found(workdir: Path) -> None:
+    """Enough runs that the index writes its sorted snapshot, one of them with a file name holding a
+    tab and a newline (a snapshot line per file must not be split by it)."""
+    from runnable.contentindex import ContentIndex
+    from runnable.record import FileEntry, RunRecord
+    from runnable.runlog import FileSystemRunLogStore
+
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    index = ContentIndex(store)
+    for n in range(100):
+        digest = f"{n:032x}"
+        path = "odd\tname\nhere.txt" if n == 42 else f"f{n}.txt"
+        record = RunRecord(f"run-{n:03d}", "SUCCESS", {"name": "j"}, f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}",
+                           files=[FileEntry(path, n, {"md5": digest}, False)])
+        store.put(record)
+        index.add(record)
+    assert ContentIndex(store).holders(f"md5:{42:032x}")[0].path == "odd\tname\nhere.txt"
+    assert (workdir / ".run_log_store/.content/.merged.json").exists()
+    data = json.loads(run_cli(workdir, "runs", "which", f"{42:032x}", "--json").stdout)
+    assert [(r["run_id"], r["path"]) for r in data["runs"]] == [("run-042", "odd\tname\nhere.txt")]
+    assert run_cli(workdir, "runs", "which", f"{7:032x}"[:-1] + "8", "--json").returncode == 0
+    assert run_cli(workdir, "runs", "which", f"{100:032x}").returncode == 1

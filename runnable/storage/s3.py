@@ -848,13 +848,13 @@ class S3RunLogStore:
         with _errors(self, "delete", key):
             _obstore().delete(self.store_client, key)
 
-    def iter_content_stamps(self) -> Iterator[tuple[str, str]]:
+    def iter_content_ids(self) -> Iterator[str]:
         with _errors(self, "list the content index in"):
             listing = _obstore().list_with_delimiter(self.store_client, CONTENT_FOLDER)
         for meta in listing["objects"]:
             name = str(meta["path"]).rsplit("/", 1)[-1]
             if name.endswith(".json") and not name.startswith("."):
-                yield name[: -len(".json")], f"{meta.get('e_tag')}-{meta['last_modified'].isoformat()}-{meta['size']}"
+                yield name[: -len(".json")]
 
     def read_content_snapshot(self) -> bytes | None:
         key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
