@@ -110,6 +110,13 @@ def _links_down(history: History, run_id: str, readers: dict[str, list[tuple[str
     return list(out.items())
 
 
+def _start(history: History, run_id: str) -> str:
+    try:
+        return history.record(run_id).start
+    except (KeyError, ValueError):
+        return ""
+
+
 def tree(history: History, run_id: str, down: bool = False) -> Node:
     """The lineage tree rooted at ``run_id``: upstream (default) or downstream."""
     readers = ContentIndex(history.store).readers() if down else {}
@@ -123,13 +130,13 @@ def tree(history: History, run_id: str, down: bool = False) -> Node:
             return here
         seen.add(rid)
         links = _links_down(history, rid, readers) if down else _links_up(history, rid)
+        if down:  # readers in the order they ran (upstream keeps the order of the inputs)
+            links.sort(key=lambda link: (_start(history, link[0]), link[0]))
         for child, paths in links:
             try:
                 here.children.append(node(child, paths))
             except (KeyError, ValueError):
                 continue  # a source run deleted since: the record still names it, the tree cannot
-        if down:  # readers in the order they ran (upstream keeps the order of the inputs)
-            here.children.sort(key=lambda n: (n.start, n.run_id))
         return here
 
     return node(run_id, [])

@@ -564,6 +564,8 @@ def summary(record: RunRecord, run_log_location: str) -> dict[str, Any]:
         "execution_log": record.execution_log.location if record.execution_log else None,
         "duration_seconds": record.duration_seconds,
     }
+    if record.inputs:  # only for jobs that declare inputs: other summaries keep their shape
+        out["inputs"] = [i.path for i in record.inputs]
     if NOT_COLLECTED_KEY in record.catalog:
         out[NOT_COLLECTED_KEY] = record.catalog[NOT_COLLECTED_KEY]
     if record.error:
