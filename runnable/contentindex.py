@@ -24,6 +24,7 @@ content drops the answer. ``rebuild()`` (``runnable catalog reindex``) writes ev
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -174,6 +175,7 @@ class ContentIndex:
         self._snapshot = _Snapshot(None)
         self._alive: set[str] = set()  # runs with an entry now
         self._extra: dict[str, dict[str, Any]] = {}  # entries the snapshot does not cover
+        self._extra_lines: list[bytes] = []  # their lines, sorted: searched like the snapshot
         self._records: dict[str, RunRecord | None] = {}
         self.reread = 0  # entries (or records) read on the last load, for tests and benchmarks
 
@@ -232,6 +234,7 @@ class ContentIndex:
                 if record is not None and record.status != RUNNING:
                     self._extra[run_id] = entry_of(record)
             self._alive = set(self._extra)
+            self._extra_lines = sorted(line for entry in self._extra.values() for line in _lines(entry))
             self.reread = len(self._extra)
             return
         snapshot = _Snapshot(store.read_content_snapshot())
@@ -263,6 +266,9 @@ class ContentIndex:
             except OSError:
                 pass  # only a cache: answered from memory
         self._snapshot, self._alive, self._extra = snapshot, alive, extra
+        # One sorted list, searched by bisection: a run of 10,000 files not yet in the snapshot
+        # would otherwise be scanned once per lookup (an input set of 10,000 files: 10^8 lines).
+        self._extra_lines = sorted(line for entry in extra.values() for line in _lines(entry))
 
     @staticmethod
     def _write_snapshot(store: ContentIndexedRunLogStore, old: _Snapshot, extra: dict[str, dict[str, Any]],
@@ -287,10 +293,11 @@ class ContentIndex:
             row = _Row.parse(line)
             if row.run_id in self._alive and row.run_id not in self._extra:  # (extra: indexed anew)
                 yield row
-        for entry in self._extra.values():
-            for line in _lines(entry):
-                if line.startswith(target):
-                    yield _Row.parse(line)
+        lines = self._extra_lines
+        at = bisect.bisect_left(lines, target)
+        while at < len(lines) and lines[at].startswith(target):
+            yield _Row.parse(lines[at])
+            at += 1
 
     def algorithms(self) -> list[str]:
         """The hash algorithms of the indexed contents (``md5`` when none is indexed)."""
@@ -313,7 +320,7 @@ class ContentIndex:
         self._load()
         out: dict[str, list[tuple[str, str]]] = {}
         lines = [ln for ln in self._snapshot.all_lines() if b"\tI\t" in ln]
-        lines.extend(ln for entry in self._extra.values() for ln in _lines(entry) if b"\tI\t" in ln)
+        lines.extend(ln for ln in self._extra_lines if b"\tI\t" in ln)
         for line in lines:
             row = _Row.parse(line)
             if row.kind == _INPUT and row.run_id in self._alive:
