@@ -257,3 +257,32 @@ def test_gc_drops_the_index_entry_of_a_deleted_run_and_reindex_rebuilds_it(chain
     (content / f"{second.run_id}.json").unlink()
     assert run_cli(chain, "catalog", "verify", "--all").returncode == 0
     assert (content / f"{second.run_id}.json").exists()
+
+
+def test_an_input_changing_while_it_is_hashed_is_one_clear_line(workdir: Path) -> None:
+    """A writer appends to the input for the whole time it is hashed: the digest would describe
+    bytes that never existed together, so the run is refused before the job starts."""
+    import threading
+
+    from runnable.errors import InputError
+    from runnable.inputs import collect
+
+    big = workdir / "growing.bin"
+    big.write_bytes(b"x" * (8 << 20))
+    stop = threading.Event()
+
+    def append() -> None:
+        with open(big, "ab") as out:
+            while not stop.is_set():
+                out.write(b"y" * 4096)
+                out.flush()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        with pytest.raises(InputError, match=r"input 'growing.bin' changed while it was being hashed; the job "
+                                             r"did not start: run again once nothing writes to it"):
+            collect(["growing.bin"], workdir, "md5", ContentIndex(FileSystemRunLogStore(workdir / ".rls")))
+    finally:
+        stop.set()
+        writer.join()
