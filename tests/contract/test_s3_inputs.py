@@ -4,6 +4,7 @@ the content index lives in the bucket, sources are found through it, get_from re
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,26 @@ def test_inputs_sources_and_get_from_through_s3(chain: Path, s3_server: S3Server
     assert proc.returncode == 0, proc.stderr
     keys = all_objects(s3_server, bucket)
     assert f"team/runs/.content/{train}.json" not in keys and f"team/runs/.content/{prepare}.json" in keys
+
+
+def test_which_lineage_status_show_and_diff_through_s3(chain: Path, s3_server: S3Server, bucket: str) -> None:
+    prepare = str(step(chain, s3_server, "prepare")["run_id"])
+    train = str(step(chain, s3_server, "train")["run_id"])
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(chain, *args, "--config", "s3.yaml", env=subprocess_env(s3_server))
+
+    which = cli("runs", "which", "model.pkl", "--json")
+    assert which.returncode == 0, which.stderr
+    assert [r["run_id"] for r in json.loads(which.stdout)["runs"]] == [train]
+    up = json.loads(cli("runs", "lineage", train, "--json").stdout)
+    assert [c["run_id"] for c in up["children"]] == [prepare]
+    down = json.loads(cli("runs", "lineage", prepare, "--down", "--json").stdout)
+    assert [c["run_id"] for c in down["children"]] == [train]
+    assert f"{prepare}:features.csv" in cli("runs", "show", train).stdout
+    assert cli("status").returncode == 0
+    (chain / "features.csv").write_text("edited\n")
+    status = cli("status", "train")
+    assert status.returncode == 1 and "input changed: features.csv" in status.stdout
+    again = str(step(chain, s3_server, "train")["run_id"])
+    assert "~ features.csv" in cli("runs", "diff", train, again).stdout
