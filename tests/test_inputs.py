@@ -286,3 +286,18 @@ def test_an_input_changing_while_it_is_hashed_is_one_clear_line(workdir: Path) -
     finally:
         stop.set()
         writer.join()
+
+
+def test_a_hand_edited_input_entry_is_refused_when_read() -> None:
+    from runnable.errors import RecordError
+    from runnable.record import InputEntry
+
+    good = {"path": "a.csv", "size": 1, "hash": {"md5": "0" * 32}, "source": {"run_id": "r-1", "path": "a.csv",
+                                                                             "others": 0}}
+    assert InputEntry.from_dict(good).source_run == "r-1"
+    for bad, words in ((dict(good, path="../a.csv"), "leaves its folder"),
+                       (dict(good, hash={"md5": "../../x"}), "no valid hash"),
+                       (dict(good, source={"run_id": "../x", "path": "a"}), "run id"),
+                       (dict(good, extra=1), "unknown field")):
+        with pytest.raises(RecordError, match=words):
+            InputEntry.from_dict(bad)
