@@ -118,7 +118,7 @@ CONTENT_FOLDER = ".content"  # one {run_id}.json per finished run; hidden: never
 CONTENT_SNAPSHOT = ".merged.json"  # in CONTENT_FOLDER; hidden: never a run's entry
 
 
-# Records up to this many files are indented for people reading them; larger ones are written
+# Records up to this many files (and inputs) are indented for people reading them; larger ones are written
 # compact, because indenting switches json to its pure-Python encoder (0.1 s per 10,000 files).
 _INDENT_UP_TO_FILES = 1000
 
@@ -135,7 +135,7 @@ def encode(record: RunRecord) -> bytes:
     as the single character they pair into (json itself does the same with ``ensure_ascii``).
     Valid text takes the same fast path as before: the handler only runs on a failure.
     """
-    indent = 2 if len(record.files) <= _INDENT_UP_TO_FILES else None
+    indent = 2 if len(record.files) + len(record.inputs) <= _INDENT_UP_TO_FILES else None
     text = json.dumps(record.to_dict(), indent=indent, ensure_ascii=False, default=str)
     return text.encode("utf-8", "backslashreplace") + b"\n"
 
