@@ -332,8 +332,8 @@ class ContentIndex:
         skip = set(exclude)
         algorithm, digest = key.split(":", 1)
         found: list[Holder] = []
-        for row in self._rows(key + "\t"):
-            if row.kind != _FILE or row.run_id in skip:
+        for row in self._rows(key + "\tF\t"):  # stored files only: inputs sort apart, unparsed
+            if row.run_id in skip:
                 continue
             record = self._read(row.run_id)
             if record is None:
