@@ -301,3 +301,32 @@ def test_a_hand_edited_input_entry_is_refused_when_read() -> None:
                        (dict(good, extra=1), "unknown field")):
         with pytest.raises(RecordError, match=words):
             InputEntry.from_dict(bad)
+
+
+def test_many_inputs_find_their_sources_through_the_key_set_and_a_merged_snapshot(workdir: Path) -> None:
+    """600 inputs: past 256 lookups the index answers from one set of stored keys; the stored
+    run's entry (600 lines) and a reader's (600 more) wait outside the snapshot or are merged."""
+    from runnable.inputs import collect
+    from runnable.record import FileEntry, RunRecord
+
+    (workdir / "data").mkdir()
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    files = []
+    for n in range(600):
+        path = workdir / "data" / f"f{n:03d}.txt"
+        path.write_text(f"content {n}\n")
+        if n % 2 == 0:  # half of them were stored by a run
+            digest, size = hash_file(path)
+            files.append(FileEntry(f"data/f{n:03d}.txt", size, {"md5": digest}, True))
+    stored = RunRecord("maker-0001", "SUCCESS", {"name": "make"}, "2026-01-01T00:00:00", files=files)
+    store.put(stored)
+    ContentIndex(store).add(stored)
+    inputs = collect(["data/"], workdir, "md5", ContentIndex(store))
+    assert len(inputs) == 600
+    assert [i.source_run for i in inputs] == ["maker-0001" if n % 2 == 0 else None for n in range(600)]
+    reader = RunRecord("reader-0002", "SUCCESS", {"name": "read"}, "2026-01-02T00:00:00", inputs=inputs)
+    store.put(reader)
+    ContentIndex(store).add(reader)
+    again = collect(["data/"], workdir, "md5", ContentIndex(store))
+    assert [i.source for i in again] == [i.source for i in inputs]
+    assert set(ContentIndex(store).readers()) == {f"md5:{i.digest}" for i in inputs}
