@@ -11,6 +11,7 @@ from runnable.catalog import Catalog
 from runnable.errors import (
     CatalogError,
     ConfigurationError,
+    InputError,
     IntegrityError,
     JobFailedError,
     MissingExtraError,
@@ -28,12 +29,12 @@ from runnable.jobs import NotebookJob, PythonJob, ShellJob
 from runnable.version import __version__
 
 if TYPE_CHECKING:
-    from runnable.history import Run, get_run, runs
+    from runnable.history import Run, get_run, runs, which
 
 
 def __getattr__(name: str) -> Any:
     # The history API is imported on first use: a job that never lists runs does not pay for it.
-    if name in ("Run", "get_run", "runs"):
+    if name in ("Run", "get_run", "runs", "which"):
         from runnable import history
 
         return getattr(history, name)
@@ -43,6 +44,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "ConfigurationError",
+    "InputError",
     "IntegrityError",
     "JobFailedError",
     "MissingExtraError",
@@ -62,4 +64,5 @@ __all__ = [
     "__version__",
     "get_run",
     "runs",
+    "which",
 ]

@@ -11,7 +11,11 @@ from runnable.patterns import normalize
 
 @dataclass
 class Catalog:
-    """Files to store after a job runs.
+    """Files to store after a job runs, and files it reads.
+
+    ``get`` takes the same patterns as ``put``: before the job starts each selected file is hashed
+    and recorded as an input, with the run that stored the same content as its source; with
+    ``get_from`` ("RUN_ID", "latest", "latest:JOB_NAME") the files are first restored from that run.
 
     ``put`` lists patterns relative to the working folder: file names, folders (everything below
     them) and globs (``*``, ``?``, ``[...]``, ``**`` for any number of folders). With
@@ -28,6 +32,11 @@ class Catalog:
 
     put: Sequence[str] = field(default_factory=list)
     store_copy: bool = True
+    # Inputs (see runnable.inputs): files the job reads, hashed before it starts and recorded with
+    # the run that stored the same content; never stored. ``get_from`` first restores them from a
+    # run ("RUN_ID", "latest" or "latest:JOB_NAME").
+    get: Sequence[str] = field(default_factory=list)
+    get_from: str | None = None
 
     def __post_init__(self) -> None:
         put: object = self.put
@@ -42,6 +51,19 @@ class Catalog:
         self.put = sorted(put, key=str) if isinstance(put, (set, frozenset)) else list(put)
         for pattern in self.put:
             normalize(pattern)  # refuse bad patterns now, before any job runs
+        if isinstance(self.get, str):
+            raise PatternError(f"Catalog(get=...) takes a list of patterns, not the string {self.get!r}; "
+                               f"write get=[{self.get!r}]")
+        self.get = list(self.get)
+        for pattern in self.get:
+            normalize(pattern, what="get pattern")
+        if self.get_from is not None:
+            if not isinstance(self.get_from, str) or not self.get_from.strip():
+                raise PatternError(f"Catalog(get_from=...) takes a run id, 'latest' or 'latest:JOB_NAME', "
+                                   f"not {self.get_from!r}")
+            if not self.get:
+                raise PatternError(f"Catalog(get_from={self.get_from!r}) needs get=[...] patterns naming "
+                                   "the files to fetch from that run")
         if not isinstance(self.store_copy, bool):
             raise TypeError(f"Catalog(store_copy=...) must be True or False, not {self.store_copy!r}")
 

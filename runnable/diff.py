@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runnable.record import FileEntry, RunRecord
+from runnable.record import FileEntry, InputEntry, RunRecord
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
@@ -39,11 +39,13 @@ class RunDiff:
     returns: list[Change] = field(default_factory=list)
     files: list[Change] = field(default_factory=list)
     same_files: int = 0
+    # Inputs (``Catalog(get=...)``) by path: changed when their content or their source run differs.
+    inputs: list[Change] = field(default_factory=list)
     same_stale: dict[str, list[str]] = field(default_factory=dict)  # run id -> identical files stale in it
 
     @property
     def empty(self) -> bool:
-        return not (self.parameters or self.returns or self.files)
+        return not (self.parameters or self.returns or self.files or self.inputs)
 
 
 def diff_values(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
@@ -61,6 +63,27 @@ def diff_values(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
 
 def _describe(entry: FileEntry) -> str:
     return f"{entry.algorithm}:{entry.digest} ({entry.size} bytes{', stale' if entry.stale else ''})"
+
+
+def _describe_input(entry: InputEntry) -> str:
+    source = f"from {entry.source_run}" if entry.source_run else "no source run"
+    return f"{entry.algorithm}:{entry.digest} ({entry.size} bytes, {source})"
+
+
+def diff_inputs(a: RunRecord, b: RunRecord) -> list[Change]:
+    """Inputs added, removed, or read with other content or from another source run, by path."""
+    inputs_a = {i.path: i for i in a.inputs}
+    inputs_b = {i.path: i for i in b.inputs}
+    changes = []
+    for path in sorted(set(inputs_a) | set(inputs_b)):
+        ia, ib = inputs_a.get(path), inputs_b.get(path)
+        if ib is None and ia is not None:
+            changes.append(Change(path, REMOVED, _describe_input(ia), None))
+        elif ia is None and ib is not None:
+            changes.append(Change(path, ADDED, None, _describe_input(ib)))
+        elif ia is not None and ib is not None and (ia.hash != ib.hash or ia.source_run != ib.source_run):
+            changes.append(Change(path, CHANGED, _describe_input(ia), _describe_input(ib)))
+    return changes
 
 
 def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
@@ -83,4 +106,5 @@ def diff_records(a: RunRecord, b: RunRecord) -> RunDiff:
                 for run, entry in pairs:  # (a run compared with itself counts once)
                     if entry.stale:
                         result.same_stale.setdefault(run, []).append(path)
+    result.inputs = diff_inputs(a, b)
     return result

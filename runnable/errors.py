@@ -12,6 +12,7 @@
     ├── CatalogError (OSError)              storing or reading catalog content failed
     │   └── IntegrityError                  stored bytes do not match their recorded hash
     ├── RestoreError                        restoring files was refused or failed
+    ├── InputError (ValueError)             a job's declared inputs (Catalog get) cannot be read
     ├── UsageError (ValueError)             an argument is not acceptable (a date, a duration, ...)
     └── JobFailedError                      the job ran and failed (raised by ``execute()``)
 
@@ -85,6 +86,10 @@ class IntegrityError(CatalogError):
 
 class RestoreError(RunnableError):
     """Restoring files from a run was refused or failed."""
+
+
+class InputError(RunnableError, ValueError):
+    """A job's declared inputs (``Catalog(get=...)``) could not be read or fetched before it started."""
 
 
 class UsageError(RunnableError, ValueError):

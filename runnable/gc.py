@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from runnable import scratch as _scratch
+from runnable.contentindex import ContentIndex
 from runnable.errors import RecordError, RunNotFoundError, UnsafeStoredFileError, UsageError
 from runnable.history import History
 from runnable.record import RUNNING, STATUSES, RunRecord
@@ -217,6 +218,7 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
         if not dry_run:
             try:
                 history.store.delete(record.run_id)  # the record first: nothing may point at deleted data
+                ContentIndex(history.store).drop(record.run_id)  # its content-index entry with it
                 history.storage.delete_run(record.run_id)
                 _scratch.remove_left_by(record.environment)  # the log a killed run left, if here
             except OSError as exc:

@@ -33,7 +33,16 @@ from runnable import scratch as _scratch
 from runnable.errors import RecordError, RestoreError, RunNotFoundError
 from runnable.index import RunIndex, RunSummary
 from runnable.liveness import owner_alive
-from runnable.record import FAIL, RUNNING, FileEntry, RunRecord, check_run_id, own_folder_prefixes, refuse_paths_into
+from runnable.record import (
+    FAIL,
+    RUNNING,
+    FileEntry,
+    InputEntry,
+    RunRecord,
+    check_run_id,
+    own_folder_prefixes,
+    refuse_paths_into,
+)
 from runnable.runlog import RunLogStore
 from runnable.storage import RunFolders, Storage, local_folder
 from runnable.verify import VerifiedReader, iter_entries, open_stored
@@ -41,6 +50,7 @@ from runnable.when import parse_moment, parse_record_time
 
 if TYPE_CHECKING:
     from runnable.config import Configuration
+    from runnable.lineage import WhichResult
     from runnable.restore import RestoreReport
     from runnable.verify import RunCheck
 
@@ -123,6 +133,39 @@ class Run:
     @property
     def error(self) -> dict[str, Any] | None:
         return self.record.error
+
+    @property
+    def inputs(self) -> list[InputEntry]:
+        """The files the job read (``Catalog(get=...)``): each has ``.path``, ``.size``, ``.hash`` and
+        ``.source`` (``{"run_id", "path", "others"}`` of the run that stored that content, or None)."""
+        return self.record.inputs
+
+    def upstream(self) -> list[Run]:
+        """The runs this one was made from: its inputs' sources, theirs, and so on (nearest first).
+
+        >>> # [r.job for r in runnable.get_run("evaluate-run").upstream()] -> ["train", "prepare"]
+        """
+        return self._lineage(down=False)
+
+    def downstream(self) -> list[Run]:
+        """The runs that read any of this run's outputs, and the runs that read theirs (nearest first)."""
+        return self._lineage(down=True)
+
+    def _lineage(self, down: bool) -> list[Run]:
+        from runnable.lineage import tree
+
+        found: list[Run] = []
+        level = tree(self._history, self.run_id, down=down).children
+        seen = {self.run_id}
+        while level:
+            following = []
+            for node in level:
+                if node.run_id not in seen:
+                    seen.add(node.run_id)
+                    found.append(self._history.get(node.run_id))
+                following.extend(node.children)
+            level = following
+        return found
 
     def unstored_log(self) -> Path | None:
         """The execution log this run is writing, or left behind, on this machine without storing it.
@@ -342,6 +385,14 @@ class History:
         records = set(self.ids())
         return [run_id for run_id in folders if run_id not in records]
 
+    def which(self, path_or_hash: str, rehash: bool = False) -> WhichResult:
+        """Every run that stored the content of a file, or of a hash (full or 8+ characters);
+        ``rehash`` reads the file even when the hash cache knows it unchanged."""
+        from runnable.hashcache import HashCache
+        from runnable.lineage import which
+
+        return which(self, path_or_hash, cache=HashCache.default(rehash))
+
     def suggest(self, run_id: str, n: int = 3) -> list[str]:
         return difflib.get_close_matches(run_id, self.ids(), n=n, cutoff=0.5)
 
@@ -383,3 +434,13 @@ def get_run(run_id: str, config: str | os.PathLike[str] | Configuration | None =
     >>> # run = runnable.get_run("unsolvable-ramanujan-0634"); run.parameters
     """
     return History.from_config(config).get(run_id)
+
+
+def which(path_or_hash: str, config: str | os.PathLike[str] | Configuration | None = None) -> WhichResult:
+    """Which runs stored this content? ``path_or_hash``: a local file (hashed), or a hash, full or a
+    unique prefix of at least 8 hex characters. ``.holders`` lists the runs, oldest first (empty
+    when none did); UsageError when a prefix matches several contents.
+
+    >>> # [(h.run_id, h.path, h.job) for h in runnable.which("model.pkl").holders]
+    """
+    return History.from_config(config).which(path_or_hash)

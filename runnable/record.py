@@ -18,7 +18,9 @@ from typing import Any
 from runnable.errors import RecordError
 from runnable.hashing import is_hex_digest
 
-SCHEMA_VERSION = 1
+# 2: records gain ``inputs`` (the files a job read, by hash, with the run that stored them).
+# Version-1 records have no ``inputs``; they read as a run that declared none.
+SCHEMA_VERSION = 2
 
 RUNNING, SUCCESS, FAIL = "RUNNING", "SUCCESS", "FAIL"
 STATUSES = (RUNNING, SUCCESS, FAIL)
@@ -166,6 +168,55 @@ class FileEntry:
         return entry
 
 
+@dataclass
+class InputEntry:
+    """One file a job read (``Catalog(get=...)``): hashed before the job started, never stored.
+
+    ``source`` names the earliest successful run that stored the same content (``run_id``, ``path``)
+    and how many other runs hold it (``others``); None when no run did.
+    """
+
+    path: str
+    size: int
+    hash: dict[str, str]
+    source: dict[str, Any] | None = None
+
+    @property
+    def algorithm(self) -> str:
+        return next(iter(self.hash))
+
+    @property
+    def digest(self) -> str:
+        return next(iter(self.hash.values()))
+
+    @property
+    def source_run(self) -> str | None:
+        return str(self.source["run_id"]) if self.source else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "hash": dict(self.hash),
+                "source": dict(self.source) if self.source else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputEntry:
+        try:
+            source = data.get("source")
+            entry = cls(path=check_rel_path(data["path"]), size=int(data["size"]),
+                        hash={str(k): str(v) for k, v in dict(data["hash"]).items()},
+                        source=dict(source) if source else None)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, RecordError):
+                raise
+            raise RecordError(f"input entry {data!r} is malformed: {exc}") from exc
+        if len(entry.hash) != 1 or not is_hex_digest(entry.digest, entry.algorithm):
+            raise RecordError(f"input entry for {entry.path!r} has no valid hash; refusing it (was the record edited by hand?)")
+        if entry.source is not None:
+            check_run_id(str(entry.source.get("run_id")))
+            check_rel_path(str(entry.source.get("path")))
+        _refuse_unknown(data, cls, f"input entry for {entry.path!r}")
+        return entry
+
+
 def stale_message(files: Sequence[FileEntry]) -> str | None:
     """What a run (and ``runs show``) says when some of its files are stale; None when none is.
 
@@ -202,6 +253,7 @@ class RunRecord:
     environment: dict[str, Any] = field(default_factory=dict)  # python, host, pid, working folder
     catalog: dict[str, Any] = field(default_factory=dict)  # location, algorithm, store_copy, put
     files: list[FileEntry] = field(default_factory=list)
+    inputs: list[InputEntry] = field(default_factory=list)  # schema 2: what the job read
     execution_log: FileEntry | None = None
     skipped: list[dict[str, str]] = field(default_factory=list)
     error: dict[str, Any] | None = None
@@ -219,7 +271,7 @@ class RunRecord:
         data: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "files":
+            if f.name in ("files", "inputs"):
                 data[f.name] = [entry.to_dict() for entry in value]
             elif f.name == "execution_log":
                 data[f.name] = value.to_dict() if value else None
@@ -251,11 +303,12 @@ class RunRecord:
                 environment=dict(data.get("environment") or {}),
                 catalog=dict(data.get("catalog") or {}),
                 files=[FileEntry.from_dict(f) for f in data.get("files") or []],
+                inputs=[InputEntry.from_dict(i) for i in data.get("inputs") or []],
                 execution_log=FileEntry.from_dict(log) if log else None,
                 skipped=list(data.get("skipped") or []),
                 error=data.get("error"),
                 tags=[str(t) for t in data.get("tags") or []],
-                schema=int(data.get("schema", SCHEMA_VERSION)),
+                schema=int(data.get("schema", 1)),
             )
         except KeyError as exc:
             raise RecordError(f"run record is missing the field {exc.args[0]!r}") from exc

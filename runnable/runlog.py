@@ -87,10 +87,41 @@ class CleanableRunLogStore(RunLogStore, Protocol):
         ...
 
 
+@runtime_checkable
+class ContentIndexedRunLogStore(RunLogStore, Protocol):
+    """A run-log store that keeps the content index beside its records (optional; see
+    ``runnable.contentindex``): one small entry per finished run, written after its record and only
+    by that run, so concurrent runs never write the same file; and a merged snapshot, a cache any
+    reader may replace, valid for the runs it names while their entries exist.
+    """
+
+    def write_content(self, run_id: str, data: bytes) -> None:
+        """Write (replace) the run's content entry atomically."""
+        ...
+
+    def read_content(self, run_id: str) -> bytes | None:
+        """The run's content entry, or None if it has none."""
+        ...
+
+    def delete_content(self, run_id: str) -> None: ...
+
+    def iter_content_ids(self) -> Iterator[str]:
+        """Every run id with a content entry (names only: an entry is written once)."""
+        ...
+
+    def read_content_snapshot(self) -> bytes | None: ...
+
+    def write_content_snapshot(self, data: bytes) -> None:
+        """Replace the merged snapshot atomically."""
+        ...
+
+
 INDEX_NAME = ".index.json"  # starts with '.': never mistaken for a run record
+CONTENT_FOLDER = ".content"  # one {run_id}.json per finished run; hidden: never a record
+CONTENT_SNAPSHOT = ".merged.json"  # in CONTENT_FOLDER; hidden: never a run's entry
 
 
-# Records up to this many files are indented for people reading them; larger ones are written
+# Records up to this many files (and inputs) are indented for people reading them; larger ones are written
 # compact, because indenting switches json to its pure-Python encoder (0.1 s per 10,000 files).
 _INDENT_UP_TO_FILES = 1000
 
@@ -107,7 +138,7 @@ def encode(record: RunRecord) -> bytes:
     as the single character they pair into (json itself does the same with ``ensure_ascii``).
     Valid text takes the same fast path as before: the handler only runs on a failure.
     """
-    indent = 2 if len(record.files) <= _INDENT_UP_TO_FILES else None
+    indent = 2 if len(record.files) + len(record.inputs) <= _INDENT_UP_TO_FILES else None
     text = json_text(record, indent)
     return text.encode("utf-8", "backslashreplace") + b"\n"
 
@@ -330,6 +361,47 @@ class FileSystemRunLogStore:
     def write_index(self, data: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.root / INDEX_NAME, data)
+
+    # -- the content index (see ContentIndexedRunLogStore) ----------------------------------
+    def _content_path(self, run_id: str) -> Path:
+        return self.root / CONTENT_FOLDER / f"{check_run_id(run_id)}.json"
+
+    def write_content(self, run_id: str, data: bytes) -> None:
+        path = self._content_path(run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+
+    def read_content(self, run_id: str) -> bytes | None:
+        try:
+            return self._content_path(run_id).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete_content(self, run_id: str) -> None:
+        try:
+            self._content_path(run_id).unlink()
+        except FileNotFoundError:
+            pass
+
+    def iter_content_ids(self) -> Iterator[str]:
+        try:  # names only, listed in C: 10,000 entries in ~3 ms (a scandir loop took ~30 ms)
+            names = os.listdir(self.root / CONTENT_FOLDER)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                yield name[:-5]
+
+    def read_content_snapshot(self) -> bytes | None:
+        try:
+            return (self.root / CONTENT_FOLDER / CONTENT_SNAPSHOT).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def write_content_snapshot(self, data: bytes) -> None:
+        folder = self.root / CONTENT_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(folder / CONTENT_SNAPSHOT, data)
 
     def clean_temporaries(self, older_than_seconds: float) -> int:
         if not self.root.is_dir():

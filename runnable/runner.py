@@ -41,6 +41,7 @@ from runnable.codeinfo import git_identity
 from runnable.errors import (
     CatalogError,
     ConfigurationError,
+    InputError,
     JobFailedError,
     ParameterError,
     PatternError,
@@ -279,6 +280,8 @@ class JobRunner:
                 "algorithm": self.algorithm,
                 "store_copy": catalog.store_copy if catalog else None,
                 "put": list(catalog.put) if catalog else [],
+                **({"get": list(catalog.get)} if catalog and catalog.get else {}),
+                **({"get_from": catalog.get_from} if catalog and catalog.get_from else {}),
             },
             tags=list(self.options.tags),
         )
@@ -338,6 +341,7 @@ class JobRunner:
                     OutputCapture(log_path, self.make_filter) as capture:
                 try:
                     self._begin_run(record.run_id)
+                    self._read_inputs(record)  # before the job: a missing input fails it unstarted
                     # Files that last changed before this moment were not written by the run: their
                     # entries are marked stale (put_files). The file system's clock, not time.time_ns().
                     self._job_started_ns = file_clock_ns()
@@ -349,7 +353,7 @@ class JobRunner:
                         sys.stderr.write(f"runnable: warning: {warning}\n")
                 except BaseException as exc:  # noqa: BLE001 - recorded below, re-raised by the caller
                     failure = exc
-                    if isinstance(exc, (JobFailedError, ParameterError)) or self._run_folder_refused:
+                    if isinstance(exc, (JobFailedError, ParameterError, InputError)) or self._run_folder_refused:
                         # A failed command, a bad parameter or a refused run folder: runnable's own
                         # stack would only distract. The reason, once, into the log too.
                         sys.stderr.write(f"runnable: error: {_reason(exc)}\n")
@@ -413,6 +417,7 @@ class JobRunner:
                         self.run_log_store.delete(record.run_id)
                 else:
                     failure = self._write_final(record, failure)  # last: the record commits the run
+                    self._index_content(record)
         if self._run_folder_refused and failure is not None and interrupt is None:
             raise failure.with_traceback(None)
         if self.options.print_summary:
@@ -488,13 +493,50 @@ class JobRunner:
                 self._run_folder_refused = True
                 raise
 
+    # -- step 2, before the job: inputs -----------------------------------------------------
+    def _own_folders(self) -> list[Path]:
+        return [Path(self.storage.location).absolute(), Path(self.run_log_store.location).absolute()]
+
+    def _read_inputs(self, record: RunRecord) -> None:
+        """Fetch (``get_from``) and hash the job's declared inputs (``runnable.inputs``)."""
+        catalog = self.job.catalog
+        if catalog is None or not catalog.get:
+            return
+        from runnable.contentindex import ContentIndex
+        from runnable.hashcache import HashCache
+        from runnable.history import History
+        from runnable.inputs import collect, fetch, resolve_run
+        from runnable.storage import local_folder
+
+        index = ContentIndex(self.run_log_store)
+        fetched = None
+        if catalog.get_from is not None:
+            fetched = resolve_run(catalog.get_from, History(self.storage, self.run_log_store))
+            root = local_folder(self.run_log_store)
+            protected = [("run-log store", self.run_log_store.location, root)] if root is not None else []
+            fetch(fetched, self.storage, catalog.get, self.working_folder, protected)
+        cache = HashCache.default()
+        record.inputs = collect(catalog.get, self.working_folder, self.algorithm, index,
+                                self._own_folders(), fetched, skip_runs=[record.run_id], cache=cache)
+        cache.save()
+
+    def _index_content(self, record: RunRecord) -> None:
+        """Add the finished run to the content index. A failure leaves the index stale, never
+        wrong (the next reader indexes the run from its record), so it never fails the run."""
+        from runnable.contentindex import ContentIndex
+
+        try:
+            ContentIndex(self.run_log_store).add(record)
+        except (OSError, RunnableError) as exc:
+            sys.stderr.write(f"runnable: warning: the content index was not updated ({exc}); "
+                             "`runnable catalog reindex` rebuilds it\n")
+
     # -- step 2, after the job --------------------------------------------------------------
     def _catalog_files(self, record: RunRecord, context: JobContext) -> None:
         catalog = self.job.catalog
         errors: list[str] = []
         if catalog is not None and catalog.put:
-            exclude = [Path(self.storage.location).absolute(), Path(self.run_log_store.location).absolute()]
-            selection = expand(catalog.put, self.working_folder, exclude)
+            selection = expand(catalog.put, self.working_folder, self._own_folders())
             for skip in selection.skipped:
                 sys.stderr.write(f"runnable: warning: not storing {skip.rel!r}: {skip.reason}\n")
             # An unlistable folder fails the run (below) and is also named here: its files are not stored.
@@ -652,6 +694,8 @@ def summary(record: RunRecord, run_log_location: str, hint: str | None = None) -
         "execution_log": record.execution_log.location if record.execution_log else None,
         "duration_seconds": record.duration_seconds,
     }
+    if record.inputs:  # only for jobs that declare inputs: other summaries keep their shape
+        out["inputs"] = [i.path for i in record.inputs]
     if NOT_COLLECTED_KEY in record.catalog:
         out[NOT_COLLECTED_KEY] = record.catalog[NOT_COLLECTED_KEY]
     if record.error:

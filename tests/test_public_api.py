@@ -13,6 +13,7 @@ PUBLIC = [
     "Catalog",
     "CatalogError",
     "ConfigurationError",
+    "InputError",
     "IntegrityError",
     "JobFailedError",
     "MissingExtraError",
@@ -32,6 +33,7 @@ PUBLIC = [
     "__version__",
     "get_run",
     "runs",
+    "which",
 ]
 
 

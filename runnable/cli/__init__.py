@@ -25,6 +25,10 @@ def _register() -> None:
     cli.add_command(catalog.catalog_group)
     cli.add_command(gc.gc)
 
+    from runnable.cli import status  # inputs and outputs against the working folder
+
+    cli.add_command(status.status)
+
 
 _register()
 

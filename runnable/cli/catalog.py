@@ -1,4 +1,5 @@
-"""``runnable catalog get | verify``: restore a run's files; check stored content against records."""
+"""``runnable catalog get | verify | reindex``: restore a run's files; check stored content against
+records; rebuild the content index from the records."""
 
 from __future__ import annotations
 
@@ -114,6 +115,10 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, wide:
         if all_runs:
             checks += [RunCheck(run_id, error=ORPHAN, orphan=True) for run_id in history.orphan_run_folders()
                        if not history.store.exists(run_id)]  # (a run that started meanwhile has its record)
+        if all_runs:  # every record was read anyway: the content index is rebuilt from them
+            from runnable.contentindex import ContentIndex
+
+            ContentIndex(history.store).rebuild()
     problems = sum(1 for c in checks for f in c.files if not f.ok) + sum(1 for c in checks if c.error)
     if as_json:
         emit_json([asdict(c) | {"ok": c.ok} for c in checks])
@@ -137,3 +142,23 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, wide:
                    + (f"{problems} problem(s)" if problems else "all OK"))
     if problems:
         raise SystemExit(EXIT_PROBLEMS)
+
+
+@catalog_group.command("reindex")
+@json_option
+@config_option
+def reindex(as_json: bool, config_file: str | None) -> None:
+    """Rebuild the content index (which runs stored which content) from the run records.
+
+    The index repairs itself as it is read; this writes every finished run's entry again and drops
+    those of runs that are gone (``runnable catalog verify --all`` does it too).
+    """
+    from runnable.contentindex import ContentIndex
+
+    with errors_to_exit():
+        history = open_history(config_file)
+        count = ContentIndex(history.store).rebuild()
+    if as_json:
+        emit_json({"runs_indexed": count})
+    else:
+        click.echo(f"content index rebuilt from {count} finished run(s) in {history.store.location}")

@@ -1,4 +1,5 @@
-"""``runnable runs list | show | diff``: find runs and see what they recorded."""
+"""``runnable runs list | show | diff | which | lineage``: find runs, see what they recorded, and
+trace files to the runs that made and read them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import click
 
 from runnable.cli.output import (
+    EXIT_PROBLEMS,
     config_option,
     echo_wrapped,
     emit_json,
@@ -98,6 +100,14 @@ def _file_rows(files: list[FileEntry]) -> list[list[str]]:
              ("yes" if f.stored else "hash only") + (", stale" if f.stale else "")] for f in files]
 
 
+def _source_text(source: dict[str, Any] | None) -> str:
+    if not source:
+        return "- (no run stored this content)"
+    others = int(source.get("others") or 0)
+    more = f" (+{others} other run{'s' if others != 1 else ''})" if others else ""
+    return f"{source.get('run_id')}:{source.get('path')}{more}"
+
+
 def show_record(record: RunRecord, wide: bool = False) -> None:
     """Print a record for people."""
     env = record.environment
@@ -135,6 +145,11 @@ def show_record(record: RunRecord, wide: bool = False) -> None:
             click.echo(note)
     else:
         click.echo("files: none")
+    if record.inputs:
+        rows = [[i.path, human_bytes(i.size), f"{i.algorithm}:{i.digest}", _source_text(i.source)]
+                for i in record.inputs]
+        click.echo("")
+        table(["PATH", "SIZE", "HASH", "SOURCE"], rows, title="inputs:", right=["SIZE"])
     if record.execution_log:
         log = record.execution_log
         echo_wrapped(f"\nexecution log: {log.location or log.path} ({human_bytes(log.size)})", indent=2)
@@ -177,7 +192,7 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
     marks = {"added": "+", "removed": "-", "changed": "~"}
     click.echo(f"--- {result.a}\n+++ {result.b}")
     for title, changes, as_value in (("parameters", result.parameters, True), ("returns", result.returns, True),
-                                     ("files", result.files, False)):
+                                     ("files", result.files, False), ("inputs", result.inputs, False)):
         click.echo(f"{title}:" + ("" if changes else " same"))
         for change in changes:
             show = _value if as_value else str
@@ -191,3 +206,54 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
                       for n, (run, paths) in enumerate(result.same_stale.items()))
     hint = f"; {stale} (left in the working folder, not written by that run)" if stale else ""
     echo_wrapped(f"{result.same_files} file(s) identical{hint}")
+
+
+@runs_group.command("which")
+@click.argument("path_or_hash")
+@click.option("--rehash", is_flag=True, help="Read the file even if the hash cache knows it unchanged.")
+@json_option
+@config_option
+def which(path_or_hash: str, rehash: bool, as_json: bool, config_file: str | None) -> None:
+    """List every run that stored the content of PATH_OR_HASH: a local file (hashed) or a hash, full
+    or a unique prefix of at least 8 characters. Exits 1 when no run did."""
+    with errors_to_exit():
+        result = open_history(config_file).which(path_or_hash, rehash=rehash)
+    if as_json:
+        emit_json(result.to_dict())
+    elif not result.holders:
+        what = f" ({result.key})" if result.key else ""
+        click.echo(f"no run stored the content of {path_or_hash!r}{what}")
+    else:
+        click.echo(f"{result.key} was stored by {len(result.holders)} run(s), oldest first:")
+        table(["RUN ID", "STATUS", "START (UTC)", "JOB", "PATH"],
+              [[h.run_id, h.status, short_time(h.start), h.job or "-", h.path + ("" if h.stored else " (hash only)")]
+               for h in result.holders])
+    if not result.holders:
+        raise SystemExit(EXIT_PROBLEMS)
+
+
+@runs_group.command("lineage")
+@click.argument("run_id")
+@click.option("--down", is_flag=True, help="Show the runs that read this run's outputs, instead of its sources.")
+@click.option("--dot", "as_dot", is_flag=True, help="Print the graph in Graphviz's language.")
+@json_option
+@config_option
+def lineage(run_id: str, down: bool, as_dot: bool, as_json: bool, config_file: str | None) -> None:
+    """Show the runs upstream of RUN_ID (the sources of its inputs, recursively) or, with --down,
+    downstream of it (the runs that read its outputs, recursively)."""
+    from runnable.lineage import dot, render, tree
+
+    with errors_to_exit():
+        history = open_history(config_file)
+        history.get(run_id)  # an unknown id fails here, with suggestions
+        root = tree(history, run_id, down=down)
+    if as_json:
+        emit_json(root.to_dict())
+    elif as_dot:
+        click.echo(dot(root, down=down), nl=False)
+    else:
+        for line in render(root):
+            click.echo(line)
+        if not root.children:
+            click.echo("no run downstream (none read its outputs)" if down
+                       else "no run upstream (no input came from a run)")

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from runnable.errors import CatalogError, RecordError, UnsafeStoredFileError
+from runnable.hashcache import HashCache
 from runnable.hashing import SMALL_FILE, hash_bytes, hash_stream, is_hex_digest, open_source
 from runnable.record import check_run_id
 from runnable.storage import Stored, last_change_ns
@@ -130,6 +131,7 @@ class FileSystemStorage:
         self._dirs: set[str] = set()
         self._valid_runs: set[str] = set()  # run ids already checked
         self._run_folders: set[str] = set()  # run ids whose folder is known not to be a link
+        self._cache: HashCache | None = None  # read on the first large file (runnable.hashcache)
         self._shown = str(Path(self.location))  # how locations are shown: as given, normalised
         self._root = str(self.root)
         self._objects = f"{self._root}/{OBJECTS}"
@@ -408,7 +410,32 @@ class FileSystemStorage:
         self, src: int, source: str | os.PathLike[str], before: os.stat_result, algorithm: str,
         progress: Callable[[int], None] | None,
     ) -> tuple[str, int, str, bool]:
-        """Hash first if the hint says this content is probably stored already; else copy."""
+        """Hash first if the hint says this content is probably stored already; else copy.
+
+        First of all, a file the hash cache knows unchanged (``runnable.hashcache``) whose object is
+        stored is not read at all: a second run with an unchanged 1 GiB output costs a stat.
+        """
+        cache = self._hash_cache()
+        known = cache.lookup(before, algorithm)
+        if known is not None and self._has_size(obj := self._object(algorithm, known), before.st_size):
+            if progress is not None:
+                progress(before.st_size)
+            return known, before.st_size, obj, False
+        digest, size, obj, new = self._store_large_read(src, source, before, algorithm, progress)
+        if size == before.st_size:  # the status it had while read whole (else hash_stream raised)
+            cache.remember(before, algorithm, digest)
+            cache.save()
+        return digest, size, obj, new
+
+    def _hash_cache(self) -> HashCache:
+        if self._cache is None:
+            self._cache = HashCache.default()
+        return self._cache
+
+    def _store_large_read(
+        self, src: int, source: str | os.PathLike[str], before: os.stat_result, algorithm: str,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[str, int, str, bool]:
         hint_file = self._hint_file(source, algorithm) if before.st_size >= HASH_FIRST_MIN else None
         if hint_file is None:
             return self._copy_large(src, source, algorithm, progress)

@@ -70,7 +70,7 @@ import obstore
 from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
 from runnable.hashing import PartReader, hash_file_status
 from runnable.record import RunRecord, check_rel_path, check_run_id
-from runnable.runlog import INDEX_NAME, decode, encode
+from runnable.runlog import CONTENT_FOLDER, CONTENT_SNAPSHOT, INDEX_NAME, decode, encode
 from runnable.storage import Stored, last_change_ns
 from runnable.transfer import SourceChangedError
 
@@ -845,3 +845,47 @@ class S3RunLogStore:
     def write_index(self, data: bytes) -> None:
         with _errors(self, "write the index of runs", INDEX_NAME):
             _obstore().put(self.store_client, INDEX_NAME, data, use_multipart=False)
+
+    # -- the content index (see runlog.ContentIndexedRunLogStore) -----------------------------
+    @staticmethod
+    def _content_key(run_id: str) -> str:
+        return f"{CONTENT_FOLDER}/{check_run_id(run_id)}.json"
+
+    def write_content(self, run_id: str, data: bytes) -> None:
+        key = self._content_key(run_id)
+        with _errors(self, "write the content index entry", key):
+            _obstore().put(self.store_client, key, data, use_multipart=False)  # a PUT is atomic
+
+    def read_content(self, run_id: str) -> bytes | None:
+        key = self._content_key(run_id)
+        try:
+            with _errors(self, "read the content index entry", key):
+                return bytes(_obstore().get(self.store_client, key).bytes())
+        except FileNotFoundError:
+            return None
+
+    def delete_content(self, run_id: str) -> None:
+        key = self._content_key(run_id)
+        with _errors(self, "delete", key):
+            _obstore().delete(self.store_client, key)
+
+    def iter_content_ids(self) -> Iterator[str]:
+        with _errors(self, "list the content index in"):
+            listing = _obstore().list_with_delimiter(self.store_client, CONTENT_FOLDER)
+        for meta in listing["objects"]:
+            name = str(meta["path"]).rsplit("/", 1)[-1]
+            if name.endswith(".json") and not name.startswith("."):
+                yield name[: -len(".json")]
+
+    def read_content_snapshot(self) -> bytes | None:
+        key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
+        try:
+            with _errors(self, "read the content index in", key):
+                return bytes(_obstore().get(self.store_client, key).bytes())
+        except FileNotFoundError:
+            return None
+
+    def write_content_snapshot(self, data: bytes) -> None:
+        key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
+        with _errors(self, "write the content index in", key):
+            _obstore().put(self.store_client, key, data, use_multipart=False)

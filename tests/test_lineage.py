@@ -1,0 +1,79 @@
+"""Lineage through a real prepare -> train -> evaluate chain: ``runs lineage`` up and down, its JSON
+and Graphviz forms, ``Run.inputs`` / ``upstream()`` / ``downstream()``, and inputs in show and diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import runnable
+from tests.conftest import run_cli
+from tests.lineage_helpers import run_chain, run_step
+
+
+@pytest.fixture
+def chain(workdir: Path) -> tuple[Path, tuple[str, str, str]]:
+    return workdir, run_chain(workdir)
+
+
+def test_upstream_tree_of_evaluate(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    folder, (prepare, train, evaluate) = chain
+    proc = run_cli(folder, "runs", "lineage", evaluate)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"{evaluate}  evaluate  SUCCESS")
+    # evaluate read model.txt (from train) and data/ (from prepare); train read from prepare too
+    assert any(train in line and "via model.txt" in line for line in lines)
+    assert any(prepare in line and "via data/features.csv" in line for line in lines)
+    data = json.loads(run_cli(folder, "runs", "lineage", evaluate, "--json").stdout)
+    assert data["run_id"] == evaluate
+    assert {c["run_id"] for c in data["children"]} == {train, prepare}
+    trained = next(c for c in data["children"] if c["run_id"] == train)
+    assert [c["run_id"] for c in trained["children"]] == [prepare]
+
+
+def test_downstream_tree_of_prepare_and_dot(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    folder, (prepare, train, evaluate) = chain
+    proc = run_cli(folder, "runs", "lineage", prepare, "--down", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {c["run_id"] for c in data["children"]} == {train, evaluate}
+    dot = run_cli(folder, "runs", "lineage", evaluate, "--dot").stdout
+    assert dot.startswith("digraph lineage {")
+    assert f'"{train}" -> "{evaluate}" [label="model.txt"];' in dot
+    assert f'"{prepare}" -> "{train}" [label="data/features.csv"];' in dot
+
+
+def test_no_lineage_is_said_and_a_missing_run_is_one_line(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    folder, (prepare, _train, evaluate) = chain
+    assert "no run upstream" in run_cli(folder, "runs", "lineage", prepare).stdout
+    assert "no run downstream" in run_cli(folder, "runs", "lineage", evaluate, "--down").stdout
+    proc = run_cli(folder, "runs", "lineage", "no-such-run")
+    assert proc.returncode != 0 and "no run 'no-such-run'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_python_run_inputs_upstream_downstream(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    _folder, (prepare, train, evaluate) = chain
+    run = runnable.get_run(evaluate)
+    assert [i.path for i in run.inputs] == ["model.txt", "data/features.csv"]
+    assert [i.source_run for i in run.inputs] == [train, prepare]
+    assert [r.run_id for r in run.upstream()] == [train, prepare]
+    assert [r.run_id for r in runnable.get_run(prepare).downstream()] == [train, evaluate]
+    assert runnable.get_run(evaluate).downstream() == []
+
+
+def test_show_lists_inputs_with_sources_and_diff_shows_changed_inputs(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    folder, (prepare, train, _evaluate) = chain
+    show = run_cli(folder, "runs", "show", train)
+    assert show.returncode == 0, show.stderr
+    assert "inputs:" in show.stdout and f"{prepare}:data/features.csv" in show.stdout
+    (folder / "data/features.csv").write_text("x,y\n9,9\n")
+    second = run_step(folder, "train")
+    diff = run_cli(folder, "runs", "diff", train, second)
+    assert diff.returncode == 0, diff.stderr
+    assert "inputs:" in diff.stdout and "~ data/features.csv" in diff.stdout and "no source run" in diff.stdout
+    same = run_cli(folder, "runs", "diff", train, train)
+    assert "inputs: same" in same.stdout
