@@ -25,6 +25,8 @@ from runnable.errors import (
     UsageError,
 )
 from runnable.jobs import NotebookJob, PythonJob, ShellJob
+from runnable.metrics import log_metric
+from runnable.returns import json, metric, pickled
 from runnable.version import __version__
 
 if TYPE_CHECKING:
@@ -61,5 +63,9 @@ __all__ = [
     "UsageError",
     "__version__",
     "get_run",
+    "json",
+    "log_metric",
+    "metric",
+    "pickled",
     "runs",
 ]

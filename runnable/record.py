@@ -16,7 +16,9 @@ from typing import Any
 from runnable.errors import RecordError
 from runnable.hashing import is_hex_digest
 
-SCHEMA_VERSION = 1
+# 2: ``metrics`` (metric histories) and ``objects`` (pickled returns). Version-1 records have
+# neither and read as empty.
+SCHEMA_VERSION = 2
 
 RUNNING, SUCCESS, FAIL = "RUNNING", "SUCCESS", "FAIL"
 STATUSES = (RUNNING, SUCCESS, FAIL)
@@ -167,6 +169,10 @@ class RunRecord:
     skipped: list[dict[str, str]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     tags: list[str] = field(default_factory=list)
+    # {name: [[step, value], ...]}: returned metric() values and runnable.log_metric() calls
+    metrics: dict[str, list[list[float]]] = field(default_factory=dict)
+    # {name: entry}: pickled() returns, stored in the catalog like files (content-addressed)
+    objects: dict[str, FileEntry] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     @property
@@ -184,6 +190,8 @@ class RunRecord:
                 data[f.name] = [entry.to_dict() for entry in value]
             elif f.name == "execution_log":
                 data[f.name] = value.to_dict() if value else None
+            elif f.name == "objects":
+                data[f.name] = {name: entry.to_dict() for name, entry in value.items()}
             else:
                 data[f.name] = copy.deepcopy(value)
         return data
@@ -216,6 +224,8 @@ class RunRecord:
                 skipped=list(data.get("skipped") or []),
                 error=data.get("error"),
                 tags=[str(t) for t in data.get("tags") or []],
+                metrics=_metrics(data.get("metrics") or {}),
+                objects={str(k): FileEntry.from_dict(v) for k, v in dict(data.get("objects") or {}).items()},
                 schema=int(data.get("schema", SCHEMA_VERSION)),
             )
         except KeyError as exc:
@@ -224,3 +234,17 @@ class RunRecord:
             if isinstance(exc, RecordError):
                 raise
             raise RecordError(f"run record is malformed: {exc}") from exc
+
+
+def _metrics(data: Any) -> dict[str, list[list[float]]]:
+    """A record's ``metrics``: each name maps to a list of ``[step, value]`` number pairs."""
+    if not isinstance(data, dict):
+        raise RecordError(f"the record's metrics must be an object of histories, not {type(data).__name__}")
+    out: dict[str, list[list[float]]] = {}
+    for name, history in data.items():
+        if not isinstance(history, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                        for x in p) for p in history):
+            raise RecordError(f"metric {name!r} in the run record is not a list of [step, value] number pairs")
+        out[str(name)] = history
+    return out

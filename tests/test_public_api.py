@@ -31,6 +31,10 @@ PUBLIC = [
     "UsageError",
     "__version__",
     "get_run",
+    "json",
+    "log_metric",
+    "metric",
+    "pickled",
     "runs",
 ]
 

@@ -13,6 +13,7 @@ from runnable.cli.output import (
     errors_to_exit,
     human_bytes,
     human_duration,
+    is_terminal,
     json_option,
     open_history,
     short_time,
@@ -23,7 +24,7 @@ from runnable.record import STATUSES, FileEntry, RunRecord, stale_message
 
 @click.group("runs")
 def runs_group() -> None:
-    """List past runs, show one in full, compare two."""
+    """List past runs, show one in full, diff two."""
 
 
 @runs_group.command("list")
@@ -110,6 +111,15 @@ def show_record(record: RunRecord) -> None:
         click.echo(f"\n{title}:" + ("" if values else " none"))
         for key, value in values.items():
             click.echo(f"  {key} = {_value(value)}")
+    if record.metrics:
+        click.echo("\nmetrics:")
+        width = max(len(name) for name in record.metrics)
+        for name, history in record.metrics.items():
+            click.echo(f"  {name.ljust(width)}  {metric_line(history, is_terminal())}")
+    if record.objects:
+        click.echo("\npickled returns (load with runnable.get_run(id).load(name)):")
+        for name, entry in record.objects.items():
+            click.echo(f"  {name}  {human_bytes(entry.size)}  {entry.algorithm}:{entry.digest}")
     click.echo("")
     if record.files:
         table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"])
@@ -172,3 +182,28 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
                       for n, (run, paths) in enumerate(result.same_stale.items()))
     hint = f"; {stale} (left in the working folder, not written by that run)" if stale else ""
     click.echo(f"{result.same_files} file(s) identical{hint}")
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 24) -> str:
+    """``values`` as a line of bar characters, at most ``width`` long (evenly sampled).
+
+    >>> sparkline([0.0, 0.5, 1.0])
+    '▁▅█'
+    """
+    if len(values) > width:
+        values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+    low, high = min(values), max(values)
+    span = high - low
+    return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] if span else _BARS[0] for v in values)
+
+
+def metric_line(history: list[list[float]], terminal: bool) -> str:
+    """One metric history, compactly: ``last 0.91  min 0.5  max 0.91  (3 steps)`` (and a sparkline
+    on a terminal)."""
+    values = [float(v) for _, v in history]
+    text = (f"last {values[-1]:.6g}  min {min(values):.6g}  max {max(values):.6g}  "
+            f"({len(values)} step{'s' if len(values) != 1 else ''})")
+    return f"{text}  {sparkline(values)}" if terminal and len(values) > 1 else text
