@@ -30,6 +30,7 @@ PUBLIC = [
     "ShellJob",
     "UsageError",
     "__version__",
+    "compare",
     "get_run",
     "json",
     "log_metric",
