@@ -195,8 +195,18 @@ def _sort_key(column: str) -> Callable[[dict[str, Any]], tuple[int, float, str]]
 
 
 def _differs(rows: Sequence[dict[str, Any]], column: str) -> bool:
-    seen = {json.dumps(row.get(column, "\0missing"), sort_keys=True, default=str) for row in rows}
-    return len(seen) > 1
+    """True if two rows hold different values (a missing value differs from any). Compared with
+    the first row, stopping at the first difference: a JSON text of every cell took 0.2 s for
+    5,000 rows and 10 columns."""
+    if not rows:
+        return False
+    first = rows[0].get(column, _MISSING)
+    kind = type(first)
+    for row in rows:
+        value = row.get(column, _MISSING)
+        if value is not first and (type(value) is not kind or value != first):  # 1 and True differ
+            return True
+    return False
 
 
 def _group_order(column: str) -> tuple[int, str]:
