@@ -186,5 +186,8 @@ def mask_record(record: RunRecord, values: Iterable[str]) -> None:
         return
     record.parameters = mask_value(record.parameters, masker)
     record.returns = mask_value(record.returns, masker)
+    # Metric and object names only: the values are numbers and file entries, which hold no text of the job's.
+    record.metrics = {masker.text(name): history for name, history in record.metrics.items()}
+    record.objects = {masker.text(name): entry for name, entry in record.objects.items()}
     if record.error:
         record.error = mask_value(record.error, masker)

@@ -151,3 +151,19 @@ def test_a_call_costs_microseconds_not_a_disk_write(workdir: Path) -> None:
     record = PythonJob(function=loop, name="loop").execute()
     assert record is not None and len(record.metrics["loss"]) == 20_000
     assert timing[0] / 20_000 < 50e-6
+
+
+def test_a_secret_in_a_metric_name_is_masked_in_the_record(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("API_TOKEN", "s3cr3t-t0ken-value")
+
+    def leak() -> int:
+        runnable.log_metric(f"calls-{os.environ['API_TOKEN']}", 1)
+        return 3
+
+    record = PythonJob(function=leak, returns=[metric(f"n-{'s3cr3t-t0ken-value'}")], secrets=["API_TOKEN"],
+                       name="leak").execute()
+    assert record is not None
+    text = Path(f".run_log_store/{record.run_id}.json").read_text()
+    assert "s3cr3t-t0ken-value" not in text and "calls-*****" in text and "n-*****" in text
