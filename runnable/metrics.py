@@ -19,6 +19,7 @@ import atexit
 import json
 import math
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,12 +60,19 @@ _buffer: _Buffer | None = None
 _guard = threading.Lock()
 _flusher: threading.Thread | None = None
 _stopped = threading.Event()
+_finalized_in: int | None = None  # the process whose multiprocessing exit hook flushes
 
 
 def _flush_loop() -> None:
-    while not _stopped.wait(FLUSH_SECONDS):
+    while True:
         buffer = _buffer
-        if buffer is not None and buffer.lines:
+        # Wake a second after the last flush (a call may have flushed in between): a line waits at
+        # most about a second, and the file is appended to at most about once a second.
+        due = FLUSH_SECONDS if buffer is None else buffer.last_flush + FLUSH_SECONDS - time.monotonic()
+        if _stopped.wait(max(due, 0.01)):
+            return
+        buffer = _buffer
+        if buffer is not None and buffer.lines and time.monotonic() - buffer.last_flush >= FLUSH_SECONDS:
             try:
                 buffer.flush()
             except OSError:
@@ -84,13 +92,32 @@ def flush() -> None:
 atexit.register(flush)
 
 
+def _forget_in_child() -> None:
+    """A forked child (multiprocessing) starts with an empty buffer of its own: the parent's lines
+    are the parent's to write, and the flusher thread did not survive the fork."""
+    global _buffer, _flusher, _guard
+    _buffer = None
+    _flusher = None
+    _guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _switch(path: str) -> _Buffer:
-    global _buffer, _flusher
+    global _buffer, _flusher, _finalized_in
     with _guard:
         if _buffer is not None and _buffer.path != path:
             flush()
         if _buffer is None or _buffer.path != path:
             _buffer = _Buffer(path)
+            # A multiprocessing child ends with os._exit, which skips atexit, after running the
+            # finalizers registered with multiprocessing (registered here: its start clears them).
+            util = sys.modules.get("multiprocessing.util")
+            if util is not None and _finalized_in != os.getpid():  # once per process
+                util.Finalize(None, flush, exitpriority=0)
+                _finalized_in = os.getpid()
         if _flusher is None or not _flusher.is_alive():
             _flusher = threading.Thread(target=_flush_loop, name="runnable-metrics", daemon=True)
             _flusher.start()

@@ -190,6 +190,8 @@ class RunRecord:
                 data[f.name] = [entry.to_dict() for entry in value]
             elif f.name == "execution_log":
                 data[f.name] = value.to_dict() if value else None
+            elif f.name == "metrics":  # lists of number pairs: deepcopy took 0.3 s for 100,000 points
+                data[f.name] = {name: [list(point) for point in history] for name, history in value.items()}
             elif f.name == "objects":
                 data[f.name] = {name: entry.to_dict() for name, entry in value.items()}
             else:
