@@ -477,6 +477,10 @@ class JobRunner:
                     errors.append(f"could not store {rel!r}: {exc}")
         for name, path in context.objects:
             rel = object_path(name)
+            if rel in record.catalog_content:  # a put pattern took the reserved name: keep the user's file
+                errors.append(f"could not store the pickled return {name!r}: a cataloged file already uses "
+                              f"its place {rel!r}; rename that file")
+                continue
             try:
                 record.objects[name] = store_single(self.storage, record.run_id, rel, path, self.algorithm)
             except (RunnableError, OSError) as exc:

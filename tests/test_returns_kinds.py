@@ -128,3 +128,16 @@ def test_verify_and_gc_keep_pickled_objects(workdir: Path) -> None:
     shutil.rmtree(".catalog")
     with pytest.raises(RestoreError, match="missing"):
         runnable.get_run(record.run_id).load("model")
+
+
+def test_a_cataloged_file_in_the_reserved_place_is_kept_and_the_run_fails(workdir: Path) -> None:
+    def clash() -> list[int]:
+        Path(".runnable-objects").mkdir()
+        Path(".runnable-objects/model.pickle").write_text("mine\n")
+        return [1]
+
+    job = PythonJob(function=clash, returns=[pickled("model")], name="clash",
+                    catalog=runnable.Catalog(put=[".runnable-objects/model.pickle"]))
+    with pytest.raises(JobFailedError, match="already uses its place"):
+        job.execute(job_id="clash")
+    assert Path(".catalog/clash/.runnable-objects/model.pickle").read_text() == "mine\n"
