@@ -26,9 +26,12 @@ from runnable.errors import (
     UsageError,
 )
 from runnable.jobs import NotebookJob, PythonJob, ShellJob
+from runnable.metrics import log_metric
+from runnable.returns import json, metric, pickled
 from runnable.version import __version__
 
 if TYPE_CHECKING:
+    from runnable.comparison import compare
     from runnable.history import Run, get_run, runs, which
 
 
@@ -38,6 +41,10 @@ def __getattr__(name: str) -> Any:
         from runnable import history
 
         return getattr(history, name)
+    if name == "compare":
+        from runnable.comparison import compare
+
+        return compare
     raise AttributeError(f"module 'runnable' has no attribute {name!r}")
 
 __all__ = [
@@ -62,7 +69,12 @@ __all__ = [
     "ShellJob",
     "UsageError",
     "__version__",
+    "compare",
     "get_run",
+    "json",
+    "log_metric",
+    "metric",
+    "pickled",
     "runs",
     "which",
 ]

@@ -210,6 +210,40 @@ class Run:
             ) from None
         return io.BufferedReader(VerifiedReader(stream, entry))
 
+    @property
+    def metrics(self) -> dict[str, list[list[float]]]:
+        """Each metric's history, ``{name: [[step, value], ...]}``."""
+        return self.record.metrics
+
+    def load(self, name: str) -> Any:
+        """The object the job returned as ``pickled(name)``, read from the catalog and checked
+        against its recorded hash before it is unpickled (IntegrityError if the bytes changed).
+
+        Unpickling runs code: load objects only from catalogs you trust.
+
+        >>> # model = runnable.get_run("unsolvable-ramanujan-0634").load("model")
+        """
+        import pickle
+
+        entry = self.record.objects.get(name)
+        if entry is None:
+            known = sorted(self.record.objects)
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = (f"; did you mean {', '.join(map(repr, close))}?" if close else
+                    f"; it has: {', '.join(map(repr, known))}" if known else
+                    "; it returned none (declare returns=[pickled(name)] to keep one)")
+            raise RestoreError(f"run {self.run_id} has no pickled return {name!r}{hint}")
+        try:
+            stream = open_stored(self._history.storage, self.run_id, entry)
+        except FileNotFoundError:
+            raise RestoreError(
+                f"the stored pickled return {name!r} of run {self.run_id} is missing from "
+                f"{self._history.storage.location}"
+            ) from None
+        with io.BufferedReader(VerifiedReader(stream, entry)) as handle:
+            data = handle.read()  # all of it: the hash is checked at the end, before any unpickling
+        return pickle.loads(data)  # noqa: S301 - documented: only for catalogs the user trusts
+
     def log(self) -> str:
         """The execution log's text ('' if the run stored none)."""
         entry = self.record.execution_log
@@ -295,6 +329,12 @@ class History:
             return record
         record.status = FAIL
         env = record.environment
+        # What the job logged up to its last second is in its scratch folder, if on this machine.
+        left = _scratch.left_by(env)
+        if left is not None:
+            from runnable import metrics as _metrics
+
+            _metrics.merge(record.metrics, _metrics.read(left / _metrics.METRICS_NAME))
         record.error = {
             "type": "OwnerDied",
             "message": f"{OWNER_DIED} (pid {env.get('pid')} on {env.get('host')}) before the run finished",

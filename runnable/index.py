@@ -22,9 +22,13 @@ from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import RunRecord
 from runnable.runlog import IndexedRunLogStore, RunLogStore
 
-# 2: summaries are made after the history's checks (``check``); an index of version 1 may hold a
-# record those checks now refuse as readable, so it is rebuilt once.
+# 2: summaries are made after the history's checks (``check``), and carry parameters, last metric
+# values, returns and short file hashes (for compare); a version-1 index is rebuilt once.
 INDEX_VERSION = 2
+#: A summary keeps the short hash of at most this many files; compare reads the record of a run
+#: with more (a run of 10,000 files would make the index as large as its record).
+SUMMARY_FILES = 64
+SHORT_HASH = 8
 UNREADABLE = "UNREADABLE"
 
 # Reading stale records on a few threads: on object stores each read is a network round trip.
@@ -48,6 +52,11 @@ class RunSummary:
     host: str | None = None
     pid: int | None = None
     error: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # the last value of each history
+    returns: dict[str, Any] = field(default_factory=dict)
+    # {path: first SHORT_HASH characters of its digest}; empty when the run has over SUMMARY_FILES
+    file_hashes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, record: RunRecord) -> RunSummary:
@@ -69,6 +78,11 @@ class RunSummary:
             host=record.environment.get("host"),
             pid=pid if isinstance(pid, int) else None,
             error=error,
+            parameters=dict(record.parameters),
+            metrics={name: history[-1][1] for name, history in record.metrics.items() if history},
+            returns=dict(record.returns),
+            file_hashes={f.path: f.digest[:SHORT_HASH] for f in record.files} if len(record.files) <= SUMMARY_FILES
+            else {},
         )
 
     @classmethod

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from runnable import params as _params
 from runnable.catalog import Catalog
 from runnable.errors import ConfigurationError, JobFailedError, ParameterError, RunnableError
+from runnable.returns import Return, collect, declared
 
 if TYPE_CHECKING:
     from runnable.record import RunRecord
@@ -48,6 +49,10 @@ class JobContext:
     # Set by a job whose function returned a value it did not declare in ``returns``: how to keep
     # it, said once in the summary (the record's ``returns`` is empty, which tells nobody).
     returns_hint: str | None = None
+    # Returned metric histories ({name: [[step, value], ...]}) and pickled returns (name, pickle file
+    # in scratch): the runner records the first and stores the second in the catalog.
+    metrics: dict[str, list[list[float]]] = field(default_factory=dict)
+    objects: list[tuple[str, Path]] = field(default_factory=list)
 
 
 #: Linux's limit for one argument or environment variable of a command (MAX_ARG_STRLEN).
@@ -175,7 +180,7 @@ class PythonJob(BaseJob):
         self,
         function: Callable[..., Any],
         catalog: Catalog | None = None,
-        returns: Sequence[str] = (),
+        returns: Sequence[str | Return] = (),
         name: str | None = None,
         secrets: Sequence[str] = (),
     ) -> None:
@@ -183,7 +188,8 @@ class PythonJob(BaseJob):
             raise TypeError(f"PythonJob(function=...) must be callable, not {function!r}")
         super().__init__(catalog=catalog, name=name, secrets=secrets)
         self.function = function
-        self.returns = names_list(returns, "PythonJob(returns=...)")
+        self.declared_returns = declared(returns, "PythonJob(returns=...)")
+        self.returns = [r.name for r in self.declared_returns]
         twice = sorted({n for n in self.returns if self.returns.count(n) > 1})
         if twice:
             raise ConfigurationError(
@@ -223,13 +229,18 @@ class PythonJob(BaseJob):
                 context.returns_hint = _returns_hint(self.name, value)
             return {}
         if len(self.returns) == 1:
-            return {self.returns[0]: _params.jsonable(value)}
-        if not isinstance(value, (tuple, list)) or len(value) != len(self.returns):
+            values: Sequence[Any] = [value]
+        elif not isinstance(value, (tuple, list)) or len(value) != len(self.returns):
             raise ParameterError(
                 f"{self.name}() was declared with returns={self.returns} but returned {type(value).__name__}"
                 f" {_short(value)}; return a tuple of {len(self.returns)} values"
             )
-        return {name: _params.jsonable(v) for name, v in zip(self.returns, value, strict=True)}
+        else:
+            values = value
+        collected = collect(self.declared_returns, values, context.scratch)
+        context.metrics.update(collected.metrics)
+        context.objects.extend(collected.objects)
+        return collected.values
 
 
 def _returns_hint(name: str, value: Any) -> str:

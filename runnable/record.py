@@ -18,8 +18,9 @@ from typing import Any
 from runnable.errors import RecordError
 from runnable.hashing import is_hex_digest
 
-# 2: records gain ``inputs`` (the files a job read, by hash, with the run that stored them).
-# Version-1 records have no ``inputs``; they read as a run that declared none.
+# 2: records gain ``inputs`` (the files a job read, by hash, with the run that stored them),
+# ``metrics`` (metric histories) and ``objects`` (pickled returns). Version-1 records have none of
+# them and read as a run that declared none.
 SCHEMA_VERSION = 2
 
 RUNNING, SUCCESS, FAIL = "RUNNING", "SUCCESS", "FAIL"
@@ -258,6 +259,10 @@ class RunRecord:
     skipped: list[dict[str, str]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     tags: list[str] = field(default_factory=list)
+    # {name: [[step, value], ...]}: returned metric() values and runnable.log_metric() calls
+    metrics: dict[str, list[list[float]]] = field(default_factory=dict)
+    # {name: entry}: pickled() returns, stored in the catalog like files (content-addressed)
+    objects: dict[str, FileEntry] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     @property
@@ -275,6 +280,10 @@ class RunRecord:
                 data[f.name] = [entry.to_dict() for entry in value]
             elif f.name == "execution_log":
                 data[f.name] = value.to_dict() if value else None
+            elif f.name == "metrics":  # lists of number pairs: deepcopy took 0.3 s for 100,000 points
+                data[f.name] = {name: [list(point) for point in history] for name, history in value.items()}
+            elif f.name == "objects":
+                data[f.name] = {name: entry.to_dict() for name, entry in value.items()}
             else:
                 data[f.name] = copy.deepcopy(value)
         return data
@@ -308,6 +317,8 @@ class RunRecord:
                 skipped=list(data.get("skipped") or []),
                 error=data.get("error"),
                 tags=[str(t) for t in data.get("tags") or []],
+                metrics=_metrics(data.get("metrics") or {}),
+                objects={str(k): FileEntry.from_dict(v) for k, v in dict(data.get("objects") or {}).items()},
                 schema=int(data.get("schema", 1)),
             )
         except KeyError as exc:
@@ -331,3 +342,17 @@ def json_text(record: RunRecord, indent: int | None) -> str:
     except ValueError:
         nulled = json.loads(json.dumps(data, default=str), parse_constant=lambda _word: None)
         return json.dumps(nulled, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+
+
+def _metrics(data: Any) -> dict[str, list[list[float]]]:
+    """A record's ``metrics``: each name maps to a list of ``[step, value]`` number pairs."""
+    if not isinstance(data, dict):
+        raise RecordError(f"the record's metrics must be an object of histories, not {type(data).__name__}")
+    out: dict[str, list[list[float]]] = {}
+    for name, history in data.items():
+        if not isinstance(history, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                        for x in p) for p in history):
+            raise RecordError(f"metric {name!r} in the run record is not a list of [step, value] number pairs")
+        out[str(name)] = history
+    return out

@@ -32,6 +32,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runnable import config as _config
+from runnable import metrics as _metrics
 from runnable import params as _params
 from runnable import progress as _progress
 from runnable import runid
@@ -53,6 +54,7 @@ from runnable.liveness import host_name
 from runnable.patterns import expand
 from runnable.put import put_files, store_single
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord, check_run_id, stale_message
+from runnable.returns import object_path
 from runnable.runlog import RunLogStore
 from runnable.storage import Storage, file_clock_ns
 from runnable.version import __version__
@@ -327,7 +329,8 @@ class JobRunner:
         log_path = scratch / _scratch.LOG_NAME
         failure: BaseException | None = None
         interrupt: BaseException | None = None
-        saved_env = {k: os.environ.get(k) for k in self.options.secrets}
+        saved_env = {k: os.environ.get(k) for k in [*self.options.secrets, _metrics.ENV_METRICS_FILE]}
+        metrics_file = scratch / _metrics.METRICS_NAME
         try:
             context = JobContext(
                 parameters=dict(self.options.parameters),
@@ -336,6 +339,8 @@ class JobRunner:
                 scratch=scratch,
             )
             os.environ.update(self.options.secrets)
+            # Every process of the job (a notebook's kernel, a shell job's programs) appends here.
+            os.environ[_metrics.ENV_METRICS_FILE] = str(metrics_file)
             # The progress bar's terminal is taken before capture turns fd 2 into a pipe.
             with _progress.terminal() as self._terminal, _sigterm_as_exception(), \
                     OutputCapture(log_path, self.make_filter) as capture:
@@ -364,6 +369,9 @@ class JobRunner:
                         sys.stderr.write(f"runnable: run {record.run_id} interrupted ({type(exc).__name__})\n")
                     sys.stderr.flush()
                 record.parameters.update(context.resolved_parameters)  # as the job received them
+                _metrics.flush()  # what this process logged; other processes of the job have ended
+                record.metrics = dict(context.metrics)
+                _metrics.merge(record.metrics, _metrics.read(metrics_file))
                 if self._run_folder_refused:
                     pass  # nothing is stored into a folder that was refused, not even the log
                 elif failure is not None and not context.started and self.job.catalog and self.job.catalog.put:
@@ -563,6 +571,16 @@ class JobRunner:
                     record.files.append(store_single(self.storage, record.run_id, rel, path, self.algorithm))
                 except (RunnableError, OSError) as exc:
                     errors.append(f"could not store {rel!r}: {exc}")
+        for name, path in context.objects:
+            rel = object_path(name)
+            if rel in record.catalog_content:  # a put pattern took the reserved name: keep the user's file
+                errors.append(f"could not store the pickled return {name!r}: a cataloged file already uses "
+                              f"its place {rel!r}; rename that file")
+                continue
+            try:
+                record.objects[name] = store_single(self.storage, record.run_id, rel, path, self.algorithm)
+            except (RunnableError, OSError) as exc:
+                errors.append(f"could not store the pickled return {name!r}: {exc}")
         if errors:
             for message in errors:
                 sys.stderr.write(f"runnable: error: {message}\n")

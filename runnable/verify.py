@@ -205,8 +205,9 @@ def check_working(folder: Path, entry: FileEntry) -> FileCheck:
 
 
 def iter_entries(record: RunRecord) -> Iterator[FileEntry]:
-    """The run's files, then its execution log."""
+    """The run's files, its pickled returns, then its execution log."""
     yield from record.files
+    yield from record.objects.values()
     if record.execution_log is not None:
         yield record.execution_log
 

@@ -31,7 +31,12 @@ PUBLIC = [
     "ShellJob",
     "UsageError",
     "__version__",
+    "compare",
     "get_run",
+    "json",
+    "log_metric",
+    "metric",
+    "pickled",
     "runs",
     "which",
 ]

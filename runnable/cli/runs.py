@@ -16,6 +16,7 @@ from runnable.cli.output import (
     errors_to_exit,
     human_bytes,
     human_duration,
+    is_terminal,
     json_option,
     open_history,
     short_time,
@@ -27,7 +28,7 @@ from runnable.record import STATUSES, FileEntry, RunRecord, stale_message
 
 @click.group("runs")
 def runs_group() -> None:
-    """List past runs, show one in full, compare two."""
+    """List past runs, show one in full, diff two, compare many."""
 
 
 @runs_group.command("list")
@@ -137,6 +138,15 @@ def show_record(record: RunRecord, wide: bool = False) -> None:
         click.echo(f"\n{title}:" + ("" if values else " none"))
         for key, value in values.items():
             click.echo(f"  {key} = {_value(value)}")
+    if record.metrics:
+        click.echo("\nmetrics:")
+        width = max(len(name) for name in record.metrics)
+        for name, history in record.metrics.items():
+            click.echo(f"  {name.ljust(width)}  {metric_line(history, is_terminal())}")
+    if record.objects:
+        click.echo("\npickled returns (load with runnable.get_run(id).load(name)):")
+        for name, entry in record.objects.items():
+            click.echo(f"  {name}  {human_bytes(entry.size)}  {entry.algorithm}:{entry.digest}")
     click.echo("")
     if record.files:
         table(["PATH", "SIZE", "HASH", "STORED"], _file_rows(record.files), title="files:", right=["SIZE"],
@@ -257,3 +267,83 @@ def lineage(run_id: str, down: bool, as_dot: bool, as_json: bool, config_file: s
         if not root.children:
             click.echo("no run downstream (none read its outputs)" if down
                        else "no run upstream (no input came from a run)")
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 24) -> str:
+    """``values`` as a line of bar characters, at most ``width`` long (evenly sampled).
+
+    >>> sparkline([0.0, 0.5, 1.0])
+    '▁▅█'
+    """
+    if len(values) > width:
+        values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+    low, high = min(values), max(values)
+    span = high - low
+    return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] if span else _BARS[0] for v in values)
+
+
+def metric_line(history: list[list[float]], terminal: bool) -> str:
+    """One metric history, compactly: ``last 0.91  min 0.5  max 0.91  (3 steps)`` (and a sparkline
+    on a terminal)."""
+    values = [float(v) for _, v in history]
+    text = (f"last {values[-1]:.6g}  min {min(values):.6g}  max {max(values):.6g}  "
+            f"({len(values)} step{'s' if len(values) != 1 else ''})")
+    return f"{text}  {sparkline(values)}" if terminal and len(values) > 1 else text
+
+
+@runs_group.command("compare")
+@click.argument("run_ids", nargs=-1)
+@click.option("--job", help="Only runs of the job with this name.")
+@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeatable: all must match).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES, case_sensitive=False),
+              help="Only runs with this status (repeatable).")
+@click.option("--last", type=click.IntRange(min=1), help="Only the newest N of the selected runs.")
+@click.option("--where", metavar="EXPR", help="Comparisons joined by 'and', e.g. "
+                                              "\"metrics.accuracy > 0.9 and params.lr == 0.01\".")
+@click.option("--sort", metavar="[-]COLUMN", help="Order rows by COLUMN; '-' first for descending.")
+@click.option("--all-columns", is_flag=True, help="Show every column, not only those that differ.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@config_option
+def compare_runs(run_ids: tuple[str, ...], job: str | None, tags: tuple[str, ...], statuses: tuple[str, ...],
+                 last: int | None, where: str | None, sort: str | None, all_columns: bool, as_json: bool,
+                 as_csv: bool, config_file: str | None) -> None:
+    """Compare runs side by side: the RUN_IDS given, or those --job/--tag/--status select.
+
+    One row per run; columns params.*, metrics.* (last value), returns.* and files.* (short hash),
+    only those whose values differ unless --all-columns.
+    """
+    from runnable.comparison import cell, compare_summaries, fill_from_record, select
+
+    if as_json and as_csv:
+        from runnable.cli.output import fail
+
+        fail("--json and --csv cannot be used together; choose one")
+    with errors_to_exit():
+        history = open_history(config_file)
+        summaries = select(history, run_ids, job=job, tag=tags, status=statuses)
+        result = compare_summaries(summaries, where=where, sort=sort, all_columns=all_columns, last=last,
+                                   fill=fill_from_record(history))
+    if as_json:
+        emit_json(result.rows)
+        return
+    if as_csv:
+        import csv
+        import io
+
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.columns)
+        for row in result.rows:
+            writer.writerow(["" if row.get(c) is None else cell(row[c]) for c in result.columns])
+        click.echo(out.getvalue(), nl=False)
+        return
+    if not result.rows:
+        click.echo("no runs match" if (run_ids or job or tags or statuses or where) else
+                   f"no runs in {history.store.location}")
+        return
+    right = [c for c in result.columns if any(isinstance(r.get(c), (int, float)) for r in result.rows)]
+    table(result.columns, [[cell(row.get(c)) for c in result.columns] for row in result.rows], right=right)
