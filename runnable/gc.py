@@ -197,6 +197,7 @@ def _finish_orphans(history: History, report: Report) -> None:
         if not report.dry_run:
             try:
                 history.storage.delete_run(run_id)
+                ContentIndex(history.store).drop(run_id)
             except OSError as exc:
                 report.failures.append((f"run folder {run_id}", exc.strerror or str(exc)))
                 continue
@@ -218,8 +219,10 @@ def collect(history: History, policy: Policy, dry_run: bool = False, now: dateti
         if not dry_run:
             try:
                 history.store.delete(record.run_id)  # the record first: nothing may point at deleted data
-                ContentIndex(history.store).drop(record.run_id)  # its content-index entry with it
                 history.storage.delete_run(record.run_id)
+                # Last: an entry left by a gc killed before this is harmless (entries are checked
+                # against the records they name), and the next gc drops it with the orphan folder.
+                ContentIndex(history.store).drop(record.run_id)
                 _scratch.remove_left_by(record.environment)  # the log a killed run left, if here
             except OSError as exc:
                 report.failures.append((f"run {record.run_id}", exc.strerror or str(exc)))
