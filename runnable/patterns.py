@@ -330,9 +330,11 @@ class _Walker:
             except (FileNotFoundError, NotADirectoryError) as exc:  # gone or replaced while walking
                 self.skip(rel_dir or ".", f"folder cannot be listed ({exc.strerror})")
                 continue
-            except OSError as exc:
-                shown = _shown(rel_dir) if rel_dir else "."
-                self.selection.unlistable.append(Skip(shown, f"folder cannot be listed ({exc.strerror})"))
+            except OSError as exc:  # in the record's skipped list too, with the same reason
+                why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+                before = len(self.selection.skipped)
+                self.skip(rel_dir or ".", f"folder cannot be listed ({why})")
+                self.selection.unlistable.extend(self.selection.skipped[before:])  # once per folder
                 continue
             subdirs: list[tuple[str, int | None, int]] = []
             for entry in entries:

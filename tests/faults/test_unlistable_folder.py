@@ -66,7 +66,8 @@ def test_an_unlistable_folder_fails_the_run_naming_it(shared_tmp: Path, pattern:
     record = json.loads((shared_tmp / summary["run_record"]).read_text())
     assert record["status"] == "FAIL"
     message = record["error"]["message"]
-    assert "'out/locked'" in message and "cannot be listed (Permission denied)" in message, message
+    assert "'out/locked'" in message and "cannot be listed (permission denied)" in message, message
+    assert {"path": "out/locked", "reason": "folder cannot be listed (permission denied)"} in record["skipped"]
     assert "runnable: error: could not store the files in 'out/locked'" in done.stderr
     if pattern == "out/":
         assert [f["path"] for f in record["files"]] == ["out/fine.txt"]  # the rest is still stored
