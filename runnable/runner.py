@@ -547,8 +547,7 @@ class JobRunner:
             selection = expand(catalog.put, self.working_folder, self._own_folders())
             for skip in selection.skipped:
                 sys.stderr.write(f"runnable: warning: not storing {skip.rel!r}: {skip.reason}\n")
-            # An unlistable folder fails the run (below) and is also named here: its files are not stored.
-            record.skipped = [{"path": s.rel, "reason": s.reason} for s in [*selection.skipped, *selection.unlistable]]
+            record.skipped = [{"path": s.rel, "reason": s.reason} for s in selection.skipped]
             with _progress.for_files(selection.files, self._terminal) as bar:
                 result = put_files(selection.files, self.storage, record.run_id, self.algorithm,
                                    catalog.store_copy, progress=bar, started_ns=self._job_started_ns)

@@ -67,6 +67,7 @@ def test_an_unlistable_folder_fails_the_run_naming_it(shared_tmp: Path, pattern:
     assert record["status"] == "FAIL"
     message = record["error"]["message"]
     assert "'out/locked'" in message and "cannot be listed (permission denied)" in message, message
+    assert {"path": "out/locked", "reason": "folder cannot be listed (permission denied)"} in record["skipped"]
     assert "runnable: error: could not store the files in 'out/locked'" in done.stderr
     if pattern == "out/":
         assert [f["path"] for f in record["files"]] == ["out/fine.txt"]  # the rest is still stored
