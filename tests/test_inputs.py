@@ -359,3 +359,17 @@ def test_concurrent_runs_each_index_their_own_content(workdir: Path) -> None:
         holders = index.holders(key_of("md5", hash_file(workdir / f"out{n}.txt")[0]))
         assert [h.path for h in holders] == [f"out{n}.txt"], n
     assert len(list(store.iter_content_ids())) == 6
+
+
+def test_gc_removes_abandoned_temporaries_of_the_content_index(chain: Path) -> None:
+    from runnable.transfer import TEMP_PREFIX
+    from tests.conftest import run_cli
+
+    assert step(chain, "prepare")[0] == 0
+    left = chain / ".run_log_store/.content" / f"{TEMP_PREFIX}1-x-1-run.json"
+    left.write_text("half written")
+    old = 0  # 1970: abandoned long ago
+    os.utime(left, (old, old))
+    proc = run_cli(chain, "gc")
+    assert proc.returncode == 0, proc.stderr
+    assert not left.exists()
