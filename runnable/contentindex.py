@@ -101,6 +101,10 @@ def _lines(entry: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _quote(path: str) -> str:
+    # json.dumps only where JSON needs an escape (control characters, tabs, newlines, quotes,
+    # backslashes, undecodable bytes): it cost 6 us a path, a third of indexing 10,000 inputs.
+    if path.isprintable() and '"' not in path and "\\" not in path:
+        return f'"{path}"'
     return json.dumps(path, ensure_ascii=False)
 
 
