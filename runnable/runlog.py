@@ -408,15 +408,18 @@ class FileSystemRunLogStore:
             return 0
         cutoff = time.time() - older_than_seconds
         freed = 0
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                if not entry.name.startswith(TEMP_PREFIX):
-                    continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                    if st.st_mtime <= cutoff:
-                        os.unlink(entry.path)
-                        freed += st.st_size
-                except FileNotFoundError:
-                    continue  # its writer finished or removed it meanwhile
+        content = self.root / CONTENT_FOLDER  # the content index's temporaries too (a real folder only)
+        folders = [self.root] + ([content] if content.is_dir() and not content.is_symlink() else [])
+        for folder in folders:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if not entry.name.startswith(TEMP_PREFIX):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                        if st.st_mtime <= cutoff:
+                            os.unlink(entry.path)
+                            freed += st.st_size
+                    except FileNotFoundError:
+                        continue  # its writer finished or removed it meanwhile
         return freed

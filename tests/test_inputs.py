@@ -330,3 +330,46 @@ def test_many_inputs_find_their_sources_through_the_key_set_and_a_merged_snapsho
     again = collect(["data/"], workdir, "md5", ContentIndex(store))
     assert [i.source for i in again] == [i.source for i in inputs]
     assert set(ContentIndex(store).readers()) == {f"md5:{i.digest}" for i in inputs}
+
+
+def test_concurrent_runs_each_index_their_own_content(workdir: Path) -> None:
+    """Six runs at once, each storing its own file and reading a shared one (so each loads the index
+    and may write the snapshot while the others write their entries): all six are found after."""
+    import subprocess
+    import sys
+
+    (workdir / "shared.csv").write_text("shared\n")
+    script = workdir / "job.py"
+    script.write_text(
+        "import sys\nfrom pathlib import Path\nfrom runnable import Catalog, PythonJob\n"
+        "def work(n: int = 0):\n    Path(f'out{n}.txt').write_text(f'output {n}\\n')\n"
+        "n = int(sys.argv[1])\n"
+        "PythonJob(function=work, catalog=Catalog(get=['shared.csv'], put=[f'out{n}.txt'])).execute()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    procs = [subprocess.Popen([sys.executable, str(script), str(n)], cwd=workdir,
+                              env={**env, "RUNNABLE_PRM_n": str(n)},  # the job's parameter n
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for n in range(6)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    index = ContentIndex(store)
+    for n in range(6):
+        holders = index.holders(key_of("md5", hash_file(workdir / f"out{n}.txt")[0]))
+        assert [h.path for h in holders] == [f"out{n}.txt"], n
+    assert len(list(store.iter_content_ids())) == 6
+
+
+def test_gc_removes_abandoned_temporaries_of_the_content_index(chain: Path) -> None:
+    from runnable.transfer import TEMP_PREFIX
+    from tests.conftest import run_cli
+
+    assert step(chain, "prepare")[0] == 0
+    left = chain / ".run_log_store/.content" / f"{TEMP_PREFIX}1-x-1-run.json"
+    left.write_text("half written")
+    old = 0  # 1970: abandoned long ago
+    os.utime(left, (old, old))
+    proc = run_cli(chain, "gc")
+    assert proc.returncode == 0, proc.stderr
+    assert not left.exists()

@@ -103,3 +103,14 @@ def test_paths_with_tabs_and_newlines_and_many_runs_are_found(workdir: Path) -> 
     assert [(r["run_id"], r["path"]) for r in data["runs"]] == [("run-042", "odd\tname\nhere.txt")]
     assert run_cli(workdir, "runs", "which", f"{7:032x}"[:-1] + "8", "--json").returncode == 0
     assert run_cli(workdir, "runs", "which", f"{100:032x}").returncode == 1
+
+
+def test_index_lines_keep_any_file_name_intact() -> None:
+    """Every name a file can have survives a snapshot line: quotes, backslashes, control
+    characters and bytes that are not UTF-8 (carried as lone surrogates)."""
+    from runnable.contentindex import _quote, _Row
+
+    for path in ["a/b.csv", "tab\there", "new\nline", 'q"uote', "back\\slash", "\udcff.bin", "é ü", "\x01x"]:
+        line = f"md5:{'0' * 32}\tF\trun-1\t3\t1\t{_quote(path)}".encode("utf-8", "backslashreplace")
+        assert b"\n" not in line
+        assert _Row.parse(line).path == path
