@@ -70,11 +70,11 @@ def fake_digest(run: int, k: int) -> str:
 
 
 def bench_which(folder: Path, repeat: int) -> None:
-    from runnable.contentindex import ContentIndex
-    from runnable.history import History
+    from runnable.backends.local.catalog import FileSystemStorage
+    from runnable.backends.runlog import FileSystemRunLogStore
+    from runnable.history.contentindex import ContentIndex
+    from runnable.history.runs import History
     from runnable.record import FileEntry, RunRecord
-    from runnable.runlog import FileSystemRunLogStore
-    from runnable.storage.local import FileSystemStorage
 
     store = FileSystemRunLogStore(folder / ".run_log_store")
     index = ContentIndex(store)
@@ -154,7 +154,7 @@ def bench_second(folder: Path, repeat: int, gib: float) -> None:
                 out.write(block)
     ours, base = job(folder, "in.bin", "out.bin", rehash=False), job(folder, "")
     ours()  # the first run reads both and stores the output
-    time.sleep(2.5)  # both files settle (runnable.hashcache.SETTLE_NS)
+    time.sleep(2.5)  # both files settle (runnable.files.hashcache.SETTLE_NS)
     ours()  # remembered now (the first run's files were too recent)
     extra = []
     for _ in range(repeat):

@@ -18,8 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from runnable.backends.runlog import FileSystemRunLogStore
 from runnable.record import FileEntry, RunRecord
-from runnable.runlog import FileSystemRunLogStore
 
 
 def make_records(folder: Path, count: int) -> None:

@@ -1,4 +1,4 @@
-"""How selecting files scales with the number of put patterns (``runnable.patterns.expand``).
+"""How selecting files scales with the number of put patterns (``runnable.files.patterns.expand``).
 
     python benchmarks/patterns_bench.py [files] [patterns]
 
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from runnable.patterns import expand
+from runnable.files.patterns import expand
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ each in a fresh child process against a fresh bucket:
                         ``run_files: copy`` makes a server-side copy instead);
 * ``boto3 upload_file`` the same file with boto3's default ``TransferConfig`` (8 MiB parts, 10
                         threads), no hashing;
-* ``runnable restore``  ``runnable.restore.restore``: a streaming GET, hashed and checked while written;
+* ``runnable restore``  ``runnable.history.restore.restore``: a streaming GET, hashed and checked while written;
 * ``boto3 download_file`` the same object, no hashing.
 
 Times cover the operation only (not interpreter start-up or imports). Peak memory is the child's
@@ -64,9 +64,9 @@ def child(op: str, endpoint: str, bucket: str, path: str, extra: str) -> dict[st
             client.download_file(bucket, "boto3/big.bin", path)
         seconds = time.perf_counter() - start
     else:
+        from runnable.backends.s3.stores import S3Storage
+        from runnable.history.restore import restore
         from runnable.record import FileEntry, RunRecord
-        from runnable.restore import restore
-        from runnable.storage.s3 import S3Storage
 
         options = json.loads(extra)
         digest, size = options.pop("digest", ""), options.pop("size", 0)

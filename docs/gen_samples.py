@@ -222,7 +222,7 @@ def normalize(text: str) -> str:
 def comparable(text: str) -> str:
     """``normalize``d, with the lines of each ``runnable logs`` output sorted: a job's stdout and
     stderr reach its log through two pipes, and under load a line printed just before a traceback
-    can land just after it (runnable.capture keeps the order within each stream, not across them)."""
+    can land just after it (runnable.run.capture keeps the order within each stream, not across them)."""
     sections, current = [], []
     for line in normalize(text).splitlines():
         if line.startswith("$ ") and current:

@@ -26,23 +26,22 @@ from runnable.errors import (
     UsageError,
 )
 from runnable.jobs import NotebookJob, PythonJob, ShellJob
-from runnable.metrics import log_metric
 from runnable.returns import json, metric, pickled
+from runnable.run.metrics import log_metric
 from runnable.version import __version__
 
 if TYPE_CHECKING:
-    from runnable.comparison import compare
-    from runnable.history import Run, get_run, runs, which
+    from runnable.history.comparison import compare
+    from runnable.history.runs import Run, get_run, runs, which
 
 
 def __getattr__(name: str) -> Any:
     # The history API is imported on first use: a job that never lists runs does not pay for it.
     if name in ("Run", "get_run", "runs", "which"):
-        from runnable import history
-
+        from runnable.history import runs as history
         return getattr(history, name)
     if name == "compare":
-        from runnable.comparison import compare
+        from runnable.history.comparison import compare
 
         return compare
     raise AttributeError(f"module 'runnable' has no attribute {name!r}")

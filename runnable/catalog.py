@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runnable.errors import PatternError
-from runnable.patterns import normalize
+from runnable.files.patterns import normalize
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Catalog:
 
     put: Sequence[str] = field(default_factory=list)
     store_copy: bool = True
-    # Inputs (see runnable.inputs): files the job reads, hashed before it starts and recorded with
+    # Inputs (see runnable.run.inputs): files the job reads, hashed before it starts and recorded with
     # the run that stored the same content; never stored. ``get_from`` first restores them from a
     # run ("RUN_ID", "latest" or "latest:JOB_NAME").
     get: Sequence[str] = field(default_factory=list)

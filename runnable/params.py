@@ -28,7 +28,7 @@ class _FromEnv(str):
 
 def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML (or JSON) file whose top level is a mapping of parameter names to values."""
-    from runnable.yamlfile import read_yaml
+    from runnable.config.yamlfile import read_yaml
 
     data = read_yaml(path, "parameters file", ParameterError)  # one line naming the file, line, column
     if data is None:

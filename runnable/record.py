@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from runnable.errors import RecordError
-from runnable.hashing import is_hex_digest
+from runnable.files.hashing import is_hex_digest
 
 # 2: records gain ``inputs`` (the files a job read, by hash, with the run that stored them),
 # ``metrics`` (metric histories) and ``objects`` (pickled returns). Version-1 records have none of

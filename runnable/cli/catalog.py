@@ -91,7 +91,7 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, wide:
     CORRUPT; a record that cannot be read is UNREADABLE, and with --all a run folder with no record
     is ORPHANED. Exits 1 if anything is not OK.
     """
-    from runnable.verify import ORPHAN, RunCheck, verify_record
+    from runnable.history.verify import ORPHAN, RunCheck, verify_record
 
     if bool(run_ids) == all_runs:
         fail("give one or more run ids, or --all")
@@ -116,7 +116,7 @@ def verify(run_ids: tuple[str, ...], all_runs: bool, working_folder: Path, wide:
             checks += [RunCheck(run_id, error=ORPHAN, orphan=True) for run_id in history.orphan_run_folders()
                        if not history.store.exists(run_id)]  # (a run that started meanwhile has its record)
         if all_runs:  # every record was read anyway: the content index is rebuilt from them
-            from runnable.contentindex import ContentIndex
+            from runnable.history.contentindex import ContentIndex
 
             ContentIndex(history.store).rebuild()
     problems = sum(1 for c in checks for f in c.files if not f.ok) + sum(1 for c in checks if c.error)
@@ -153,7 +153,7 @@ def reindex(as_json: bool, config_file: str | None) -> None:
     The index repairs itself as it is read; this writes every finished run's entry again and drops
     those of runs that are gone (``runnable catalog verify --all`` does it too).
     """
-    from runnable.contentindex import ContentIndex
+    from runnable.history.contentindex import ContentIndex
 
     with errors_to_exit():
         history = open_history(config_file)

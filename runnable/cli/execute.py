@@ -21,9 +21,9 @@ from typing import Any, NoReturn
 import click
 
 from runnable.cli.output import fail
-from runnable.config import ENV_CONFIG, ENV_DRY_RUN
+from runnable.config.loading import ENV_CONFIG, ENV_DRY_RUN
 from runnable.errors import JobFailedError, RunnableError
-from runnable.runner import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS, failure_line
+from runnable.run.runner import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS, failure_line
 
 # The forms a script may take, said once for every "ran no job" error (docs/jobs.md shows them).
 _EXPECTED = ("call execute() on a job in the script, or define main() that returns the job (execute-job runs it); "
@@ -253,6 +253,5 @@ def _print_script_traceback(exc: BaseException) -> None:
 
 
 def _ran_a_job() -> bool:
-    from runnable import runner
-
+    from runnable.run import runner
     return runner.RUNS_STARTED > 0

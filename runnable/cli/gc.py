@@ -37,12 +37,12 @@ def gc(keep_last: int | None, older_than: str | None, statuses: tuple[str, ...],
     removed. Content any remaining run refers to is never deleted. On a terminal gc shows what it
     will delete and asks first, unless --yes.
     """
-    from runnable.gc import Policy, collect
-    from runnable.when import parse_duration
+    from runnable.history.gc import Policy, collect
+    from runnable.history.when import parse_duration
 
     with errors_to_exit():
         # Any length: one reaching back before the first run (before 1970, or past what a date holds)
-        # selects no run; runnable.gc.choose compares it without overflowing.
+        # selects no run; runnable.history.gc.choose compares it without overflowing.
         age = parse_duration(older_than, name="--older-than") if older_than is not None else None
         policy = Policy(keep_last=keep_last, older_than=age, statuses=tuple(s.upper() for s in statuses),
                         jobs=jobs, tags=tags)

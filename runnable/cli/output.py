@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from runnable.config import ENV_CONFIG
+from runnable.backends.protocols import local_folder
+from runnable.config.loading import ENV_CONFIG
 from runnable.errors import RunnableError
-from runnable.storage import local_folder
-from runnable.transfer import blocking_path
+from runnable.files.fileio import blocking_path
 
 if TYPE_CHECKING:
-    from runnable.history import History
+    from runnable.history.runs import History
     from runnable.record import RunRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +47,7 @@ def json_option(function: F) -> F:
 def open_history(config_file: str | None) -> History:
     """The configured history; fails in one line if a local store is a file where a folder should be
     (reading it would fail on every record or object, as 'Not a directory')."""
-    from runnable.history import History
+    from runnable.history.runs import History
 
     history = History.from_config(config_file)
     for what, service in (("catalog", history.storage), ("run-log store", history.store)):
@@ -64,7 +64,7 @@ def open_history(config_file: str | None) -> History:
 def require_catalog(history: History, config_file: str | None, records: Iterable[RunRecord]) -> None:
     """Fail in one line if ``records`` stored files but the local catalog folder is not there (else
     every file would be reported missing, one by one). Runs that stored nothing need no catalog."""
-    from runnable.verify import iter_entries
+    from runnable.history.verify import iter_entries
 
     root = local_folder(history.storage)
     if root is None or root.is_dir() or not any(e.stored for r in records for e in iter_entries(r)):

@@ -44,7 +44,7 @@ def runs_group() -> None:
 def list_runs(statuses: tuple[str, ...], since: str | None, tags: tuple[str, ...], limit: int | None,
               wide: bool, as_json: bool, config_file: str | None) -> None:
     """List runs, newest first: id, status, start (UTC), duration, job, files and bytes stored."""
-    from runnable.when import parse_moment
+    from runnable.history.when import parse_moment
 
     with errors_to_exit():
         moment = parse_moment(since, name="--since") if since is not None else None
@@ -191,7 +191,7 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
     """Show what differs between RUN_A and RUN_B: parameters, returns, files (by hash)."""
     from dataclasses import asdict
 
-    from runnable.diff import diff_records
+    from runnable.history.diff import diff_records
 
     with errors_to_exit():
         history = open_history(config_file)
@@ -251,7 +251,7 @@ def which(path_or_hash: str, rehash: bool, as_json: bool, config_file: str | Non
 def lineage(run_id: str, down: bool, as_dot: bool, as_json: bool, config_file: str | None) -> None:
     """Show the runs upstream of RUN_ID (the sources of its inputs, recursively) or, with --down,
     downstream of it (the runs that read its outputs, recursively)."""
-    from runnable.lineage import dot, render, tree
+    from runnable.history.lineage import dot, render, tree
 
     with errors_to_exit():
         history = open_history(config_file)
@@ -316,7 +316,7 @@ def compare_runs(run_ids: tuple[str, ...], job: str | None, tags: tuple[str, ...
     One row per run; columns params.*, metrics.* (last value), returns.* and files.* (short hash),
     only those whose values differ unless --all-columns.
     """
-    from runnable.comparison import cell, compare_summaries, fill_from_record, select
+    from runnable.history.comparison import cell, compare_summaries, fill_from_record, select
 
     if as_json and as_csv:
         from runnable.cli.output import fail

@@ -19,8 +19,8 @@ from runnable.cli.output import EXIT_PROBLEMS, config_option, emit_json, errors_
 def status(job: str | None, working_folder: Path, rehash: bool, as_json: bool, config_file: str | None) -> None:
     """Compare the latest successful run of each job (or of JOB) with the working folder: inputs
     changed, vanished or new since it ran, and outputs changed by hand. Exits 1 if anything differs."""
-    from runnable.hashcache import HashCache
-    from runnable.status import job_status
+    from runnable.files.hashcache import HashCache
+    from runnable.history.status import job_status
 
     with errors_to_exit():
         history = open_history(config_file)

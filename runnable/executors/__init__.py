@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from runnable.config import Configuration
+    from runnable.config.loading import Configuration
     from runnable.jobs import BaseJob
     from runnable.record import RunRecord
-    from runnable.runner import RunOptions
+    from runnable.run.runner import RunOptions
 
 
 class Executor(Protocol):

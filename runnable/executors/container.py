@@ -24,16 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from runnable import secrets as _secrets
-from runnable.config import LOCATION_KEYS
+from runnable.backends import secrets as _secrets
+from runnable.config.loading import LOCATION_KEYS
 from runnable.errors import ConfigurationError
 from runnable.executors import remote
 
 if TYPE_CHECKING:
-    from runnable.config import Configuration
+    from runnable.config.loading import Configuration
     from runnable.jobs import BaseJob
     from runnable.record import RunRecord
-    from runnable.runner import RunOptions
+    from runnable.run.runner import RunOptions
 
 ENGINES = ("docker", "podman")
 
@@ -68,7 +68,7 @@ class LocalContainerExecutor:
         run_args: list[str] | None = None,
         dry_run: bool = False,
     ) -> None:
-        # The types are checked against these annotations when the file is loaded (runnable.settings);
+        # The types are checked against these annotations when the file is loaded (runnable.config.settings);
         # here only what an annotation cannot say.
         if not image.strip():
             raise ConfigurationError("job-executor (local-container): 'image' is empty; give an image name")
@@ -186,7 +186,7 @@ class LocalContainerExecutor:
         return None
 
     def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord | None:
-        from runnable.runner import now
+        from runnable.run.runner import now
 
         dry_run = remote.dry_run_requested(self.dry_run)
         remote.mark_started()

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kubernetes import client as _client  # the extra's dependency: a missing one names 'runnable[k8s]'
 
-from runnable.config import LOCATION_KEYS
+from runnable.config.loading import LOCATION_KEYS
 from runnable.errors import ConfigurationError, JobFailedError
 from runnable.executors import remote
 
 if TYPE_CHECKING:
-    from runnable.config import Configuration
+    from runnable.config.loading import Configuration
     from runnable.jobs import BaseJob
     from runnable.record import RunRecord
-    from runnable.runner import RunOptions
+    from runnable.run.runner import RunOptions
 
 CONTAINER_NAME = "runnable"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "runnable"}
@@ -203,7 +203,7 @@ class KubernetesJobExecutor:
         context: str | None = None,
         dry_run: bool = False,
     ) -> None:
-        # The types are checked against these annotations when the file is loaded (runnable.settings);
+        # The types are checked against these annotations when the file is loaded (runnable.config.settings);
         # here only what an annotation cannot say, without repeating a value.
         if not image.strip():
             raise ConfigurationError("job-executor (k8s-job): 'image' is empty; give an image name")
@@ -367,7 +367,7 @@ class KubernetesJobExecutor:
 
     # -- running it -------------------------------------------------------------------------
     def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord | None:
-        from runnable.runner import now
+        from runnable.run.runner import now
 
         dry_run = remote.dry_run_requested(self.dry_run)
         remote.mark_started()

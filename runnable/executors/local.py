@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from runnable import secrets as _secrets
-from runnable.config import ENV_DRY_RUN
+from runnable.backends import secrets as _secrets
+from runnable.config.loading import ENV_DRY_RUN
 from runnable.errors import ConfigurationError
-from runnable.runner import JobRunner, RunOptions
+from runnable.run.runner import JobRunner, RunOptions
 
 if TYPE_CHECKING:
-    from runnable.config import Configuration
+    from runnable.config.loading import Configuration
     from runnable.jobs import BaseJob
     from runnable.record import RunRecord
 

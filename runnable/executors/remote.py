@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runnable import params as _params
-from runnable import runid
-from runnable.config import ENV_DRY_RUN, ENV_IN_EXECUTOR, LOCATION_KEYS
+from runnable.config.loading import ENV_DRY_RUN, ENV_IN_EXECUTOR, LOCATION_KEYS
 from runnable.errors import ConfigurationError, JobFailedError, RecordError, RunIdError
 from runnable.record import FAIL, RUNNING, RunRecord, check_run_id
+from runnable.run import runid
 
 if TYPE_CHECKING:
-    from runnable.config import Configuration
+    from runnable.backends.runlog import RunLogStore
+    from runnable.config.loading import Configuration
     from runnable.jobs import BaseJob
-    from runnable.runlog import RunLogStore
-    from runnable.runner import RunOptions
+    from runnable.run.runner import RunOptions
 
 # Environment variables every inner process gets, by value (nothing secret).
 INNER_ENV = {ENV_IN_EXECUTOR: "1"}
@@ -39,8 +39,7 @@ INNER_ENV = {ENV_IN_EXECUTOR: "1"}
 
 def mark_started() -> None:
     """Count a run handed elsewhere as started, so ``execute-job`` does not call ``main()`` again."""
-    from runnable import runner
-
+    from runnable.run import runner
     runner.RUNS_STARTED += 1
 
 
@@ -86,7 +85,7 @@ def refuse_home_locations(configuration: Configuration, where: str) -> None:
     ``~`` as the home folder of the user it runs as, ``~name`` as the home folder the user list
     *there* gives ``name``. Either way the job could write somewhere else than the folder mounted.
 
-    >>> from runnable.config import parse
+    >>> from runnable.config.loading import parse
     >>> refuse_home_locations(parse({"catalog": {"config": {"catalog_location": "/data/cat"}}}), "the pod")
     """
     for section, key in LOCATION_KEYS.items():
@@ -169,7 +168,7 @@ def record_outcome(
     ``failure``. No record means the job never started: a ``FAIL`` record is written. Raises
     ``JobFailedError`` for a failed run, like the local executor.
     """
-    from runnable.runner import now, summary
+    from runnable.run.runner import now, summary
 
     changed = False
     if run_log_store.exists(run_id):
@@ -188,7 +187,7 @@ def record_outcome(
             end=now(),
             catalog={"type": configuration["catalog"].type},
         )
-        from runnable.secrets import mask_record
+        from runnable.backends.secrets import mask_record
 
         # The job's description may spell a secret (a shell command); the error below is runnable's own.
         mask_record(record, secrets)

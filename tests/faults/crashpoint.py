@@ -45,7 +45,7 @@ def _counted(name: str, real):  # type: ignore[no-untyped-def]
             frame = frame.f_back
         caller = frame.f_globals.get("__name__", "") if frame is not None else ""
         # Only runnable's own calls, and not the console/log tee threads (their timing is free).
-        if not caller.startswith("runnable") or caller == "runnable.capture":
+        if not caller.startswith("runnable") or caller == "runnable.run.capture":
             return real(*args, **kwargs)
         with _lock:
             _count += 1

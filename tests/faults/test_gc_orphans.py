@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runnable.gc import Policy, collect
-from runnable.history import History
-from runnable.runlog import FileSystemRunLogStore
-from runnable.storage.local import FileSystemStorage
+from runnable.backends.local.catalog import FileSystemStorage
+from runnable.backends.runlog import FileSystemRunLogStore
+from runnable.history.gc import Policy, collect
+from runnable.history.runs import History
 from tests.faults.helpers import cli, run_job, write_script
 
 JOB = """\

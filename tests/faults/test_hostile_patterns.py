@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from runnable.errors import PatternError, RecordError
-from runnable.patterns import compile_pattern, expand, matches, normalize
+from runnable.files.patterns import compile_pattern, expand, matches, normalize
 from runnable.record import check_rel_path
 
 FAST = settings(max_examples=300, deadline=None)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from runnable.patterns import expand
-from runnable.put import FORK_MIN_FILES, PutResult, put_files
-from runnable.storage.local import FileSystemStorage
-from runnable.workers import can_fork
+from runnable.backends.local.catalog import FileSystemStorage
+from runnable.files.patterns import expand
+from runnable.files.put import FORK_MIN_FILES, PutResult, put_files
+from runnable.files.workers import can_fork
 from tests.faults.helpers import clean_env
 
 SECRET = b"outside secret bytes\n"

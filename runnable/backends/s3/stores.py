@@ -1,0 +1,891 @@
+"""The catalog and the run records in S3-compatible object storage (AWS S3, MinIO, Ceph, R2, ...).
+
+Configuration (credentials come from the usual ``AWS_*`` environment variables, or from a dotenv
+file named by ``secrets_file``; they are never written to records or logs)::
+
+    catalog:
+      type: s3
+      config: {bucket: my-bucket, prefix: team/catalog, endpoint_url: http://127.0.0.1:9000, region: us-east-1}
+    run-log-store:
+      type: s3
+      config: {bucket: my-bucket, prefix: team/runs}
+
+Keys under ``prefix`` mirror the file-system catalog, so a person with any S3 browser finds a run's
+files by run id and relative path::
+
+    {prefix}/.objects/md5/90/0150983cd24fb0d6963f7d28e17f72   each distinct content once: its bytes,
+                                                             or an alias naming a blob (large files)
+    {prefix}/.objects/blobs/{uuid}                           the bytes of a large file, uploaded once
+    {prefix}/{run-id}/{relative path}                        the run's files (pointers by default)
+    {run-log prefix}/{run-id}.json                           the run record, written last
+
+How a file is stored, reading it exactly once:
+
+* up to one part (8 MiB): read into memory and hashed; if the content key exists nothing is uploaded
+  (the run file is a pointer, or a server-side copy), else one PUT;
+* larger, ``run_files: pointer`` (the default): streamed as a multipart upload while it is hashed,
+  to a *blob* key that is final from the start; once the hash is known, the content key is created
+  as a small *alias* naming the blob with a conditional PUT (``If-None-Match: *``). If the content
+  was already stored (or a racing store won the create) the blob is deleted again. Nothing is ever
+  copied server-side, so there is no 5 GiB ``CopyObject`` limit;
+* larger, ``run_files: copy``: streamed to the run key itself (the upload *is* the browsable copy),
+  then server-side copied to the content key only if that content is new (``CopyObject``: at most
+  5 GiB on AWS).
+
+Memory stays at about ``part_size x (max_concurrency + 2)`` whatever the file size. If anything
+fails mid-stream the multipart upload is aborted, so no object that looks complete appears. A blob
+left by a killed process (uploaded, no alias yet) is removed by ``clean_temporaries`` (``runnable
+gc``) once it is older than the grace period and no alias names it.
+* ``hash_first: true`` hashes large files before uploading: unchanged content then uploads zero
+  bytes, at the price of a second local read for new content.
+
+Stored content is reused only if it checks out, never on the existence of its key alone: a small
+content must match in size and ETag (its MD5), or else in bytes, and is otherwise replaced by a
+plain PUT; an alias must parse and name a blob of the right size (and the ETag the alias recorded),
+else the fresh upload is kept and the alias replaced. Checking costs at most one small extra
+request and never reads a large blob back.
+
+The client is ``obstore`` (Rust ``object_store``): multipart streaming with bounded memory,
+conditional ``create`` puts (run ids stay unique across machines), retries with backoff, and no
+heavy import: it is imported here only, and this module only when ``type: s3`` is configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import obstore
+
+from runnable.backends.protocols import Stored, last_change_ns
+from runnable.backends.runlog import CONTENT_FOLDER, CONTENT_SNAPSHOT, INDEX_NAME, decode, encode
+from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
+from runnable.files.fileio import SourceChangedError
+from runnable.files.hashing import PartReader, hash_file_status
+from runnable.record import RunRecord, check_rel_path, check_run_id
+
+if TYPE_CHECKING:
+    from obstore.store import RetryConfig, S3Store
+
+OBJECTS = ".objects"
+TMP = f"{OBJECTS}/tmp"  # temporary uploads of earlier versions; still cleaned
+BLOBS = f"{OBJECTS}/blobs"
+
+# 8 MiB parts: S3 needs >= 5 MiB per part (except the last) and at most 10,000 parts, so 8 MiB
+# covers files up to 78 GiB. 8 parts in flight: on moto (benchmarks/s3_bench.py, 256 MiB) 8 in
+# flight streamed 54 MiB/s vs 40 MiB/s with 4, for ~110 MiB peak RSS instead of ~75 MiB; 16 MiB
+# parts x 8 were no faster per MiB of memory. Real S3 has more latency per part, so more in flight.
+PART_SIZE = 8 * 1024 * 1024
+MAX_CONCURRENCY = 8
+
+# Run files in pointer mode carry this metadata instead of the bytes.
+_POINTER_TYPE = "application/vnd.runnable.pointer+json"
+# A content key whose bytes live in a blob (large files, pointer mode) holds this instead.
+_ALIAS_TYPE = "application/vnd.runnable.alias+json"
+# Aliases and pointers are JSON of about 150 bytes: only objects this small can be one, so larger
+# objects never need a GET to tell (aliases only stand for files larger than one part, >= 5 MiB).
+_ALIAS_MAX = 1024
+_RUN_FILE_MODES = ("copy", "pointer")
+# S3 answers 404 both for a missing key and a missing bucket; only the body of the answer tells.
+_NO_BUCKET = "<Code>NoSuchBucket</Code>"
+
+# Retries of each request (every part of a multipart upload is retried on its own): exponential
+# backoff from 100 ms to 15 s, at most 10 tries and 3 minutes -- enough to ride out a throttling
+# burst (503 SlowDown) without hiding an outage for long.
+_MAX_RETRIES = 10
+
+
+def _retry(max_retries: int) -> RetryConfig:
+    return {
+        "max_retries": int(max_retries),
+        "retry_timeout": timedelta(minutes=3),
+        "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=15), "base": 2},
+    }
+
+
+def _obstore() -> Any:
+    # This module is imported only when a configuration names `type: s3` (runnable.backends.registry), so
+    # `import runnable` never loads the Rust client; a missing obstore becomes MissingExtraError there.
+    return obstore
+
+
+def _clean_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise ConfigurationError(f"S3 prefix {prefix!r} must be a clean path like 'team/catalog'")
+    return prefix
+
+
+def connect(
+    bucket: str,
+    prefix: str = "",
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    secrets_file: str | None = None,
+    max_retries: int = _MAX_RETRIES,
+) -> S3Store:
+    """An obstore ``S3Store`` for ``bucket``/``prefix``; credentials from the environment or a dotenv file.
+
+    >>> # connect("my-bucket", "team/catalog", "http://127.0.0.1:9000", "us-east-1")
+    """
+    from obstore.store import S3Store
+
+    if not bucket or not isinstance(bucket, str):
+        raise ConfigurationError("S3 backends need 'bucket' in their config, e.g. {bucket: my-bucket}")
+    options: dict[str, Any] = {}
+    if endpoint_url:
+        options["endpoint"] = endpoint_url
+    if region:
+        options["region"] = region
+    elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        options["region"] = "us-east-1"
+    from_file = _file_credentials(secrets_file)
+    for env_name, key in (
+        ("AWS_ACCESS_KEY_ID", "access_key_id"),
+        ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+        ("AWS_SESSION_TOKEN", "session_token"),
+    ):
+        if from_file.get(env_name):
+            options[key] = from_file[env_name]
+    client = {"allow_http": bool(endpoint_url and endpoint_url.startswith("http://"))}
+    return S3Store(
+        bucket,
+        prefix=prefix or None,
+        client_options=client,  # type: ignore[arg-type]
+        retry_config=_retry(max_retries),
+        **options,
+    )
+
+
+def _file_credentials(secrets_file: str | None) -> dict[str, str]:
+    """The ``AWS_*`` credentials a ``secrets_file`` holds (none without one)."""
+    if not secrets_file:
+        return {}
+    from runnable.backends.secrets import DotEnvSecrets
+
+    secrets = DotEnvSecrets(secrets_file)
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return {name: value for name in names if (value := secrets.get(name))}
+
+
+def _region(region: str | None) -> str:
+    """The region requests are signed for, as ``connect`` chooses it."""
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _url(bucket: str, *parts: str) -> str:
+    return "s3://" + "/".join([bucket, *[p.strip("/") for p in parts if p]])
+
+
+def _s3_error(place: S3Storage | S3RunLogStore, action: str, where: str, exc: Exception) -> CatalogError:
+    """One line for what failed: a missing bucket, a server that does not answer, or what S3 said."""
+    text = str(exc)
+    server = place.endpoint_url or "AWS S3"
+    if _NO_BUCKET in text:
+        return CatalogError(
+            f"could not {action} {where}: the bucket {place.bucket!r} does not exist on {server}; create it "
+            f"(aws s3 mb s3://{place.bucket}) or fix 'bucket' in the configuration"
+        )
+    if "kind: Connect" in text:  # refused, unknown host, TLS: reqwest's connect errors, after every retry
+        reason = re.search(r'(?:message|error): "([^"]+)"', text)
+        return CatalogError(
+            f"could not {action} {where}: cannot connect to {server}" + (f" ({reason[1]})" if reason else "")
+            + "; start the server or check the bucket, endpoint and AWS credentials"
+        )
+    code = re.search(r"<Code>([^<]+)</Code>(?:<Message>([^<]*)</Message>)?", text)
+    if code:
+        said = f"{code[1]}: {code[2]}" if code[2] else code[1]
+    else:
+        said = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return CatalogError(f"could not {action} {where}: {said}; check the bucket, endpoint and AWS credentials")
+
+
+@contextmanager
+def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Iterator[None]:
+    """Raise obstore's failures as CatalogError naming what failed and where (``action`` a verb).
+
+    A missing key stays FileNotFoundError, for callers to say what absence means, but a missing
+    bucket does not: S3 answers both with 404 (only the body, absent for HEAD, tells them apart).
+    """
+    from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
+
+    try:
+        yield
+    except FileNotFoundError as exc:
+        if _NO_BUCKET not in str(exc):
+            raise
+        # Not chained, unlike other errors: obstore's is S3's whole response and a debug dump, and
+        # what it says is in the message already.
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
+    except (AlreadyExistsError, PreconditionError):
+        raise  # a conditional create that lost: the caller's answer, not a failure
+    except BaseError as exc:
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
+
+
+class _StreamReader(io.RawIOBase):
+    """A read-only file over the chunks of one GET: constant memory, one request."""
+
+    def __init__(self, chunks: Iterator[Any], place: S3Storage, key: str) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self._place = place
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            with _errors(self._place, "read", self._key):
+                chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(bytes(chunk)) if not isinstance(chunk, bytes) else memoryview(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
+    raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)), place, key)
+    return io.BufferedReader(raw, buffer_size=1024 * 1024)
+
+
+class S3Storage:
+    """A catalog in an S3 bucket (``catalog: {type: s3, config: {bucket, prefix, ...}}``).
+
+    ``run_files`` chooses what a run's folder holds: ``pointer`` (default) a tiny object naming the
+    content, so each distinct content is stored exactly once; ``copy`` a real, downloadable copy of
+    each file (server-side copies cost storage per run, never upload bandwidth).
+
+    >>> # S3Storage("my-bucket", "team/catalog", endpoint_url="http://127.0.0.1:9000").location
+    >>> # 's3://my-bucket/team/catalog'
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        run_files: str = "pointer",
+        hash_first: bool = False,
+        part_size: int = PART_SIZE,
+        max_concurrency: int = MAX_CONCURRENCY,
+        secrets_file: str | None = None,
+        max_retries: int = _MAX_RETRIES,
+    ) -> None:
+        if run_files not in _RUN_FILE_MODES:
+            raise ConfigurationError(f"catalog (s3): run_files must be one of {', '.join(_RUN_FILE_MODES)}, "
+                                     f"not {run_files!r}")
+        if part_size < 5 * 1024 * 1024:
+            raise ConfigurationError(f"catalog (s3): part_size must be at least 5 MiB (S3's minimum), not {part_size}")
+        self.bucket = bucket
+        self.prefix = _clean_prefix(prefix)
+        self.endpoint_url = endpoint_url
+        self.run_files = run_files
+        self.hash_first = bool(hash_first)
+        self.part_size = int(part_size)
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.store_client = connect(bucket, self.prefix, endpoint_url, region, secrets_file, max_retries)
+        self.location = _url(bucket, self.prefix)
+        self._region = region
+        self._secrets_file = secrets_file  # its path only: the credentials are read when gc needs them
+        self._lock = threading.Lock()
+        #: Bytes this object sent to the store (uploads; server-side copies send none).
+        self.bytes_uploaded = 0
+
+    def __repr__(self) -> str:  # never shows credentials: they are not attributes of this object
+        return f"S3Storage({self.location!r}, endpoint_url={self.endpoint_url!r}, run_files={self.run_files!r})"
+
+    # -- layout -----------------------------------------------------------------------------
+    @staticmethod
+    def object_key(algorithm: str, digest: str) -> str:
+        return f"{OBJECTS}/{algorithm}/{digest[:2]}/{digest[2:]}"
+
+    @staticmethod
+    def run_key(run_id: str, rel: str) -> str:
+        return f"{check_run_id(run_id)}/{check_rel_path(rel)}"
+
+    def run_location(self, run_id: str) -> str:
+        return _url(self.bucket, self.prefix, check_run_id(run_id))
+
+    # -- storing ----------------------------------------------------------------------------
+    def store(
+        self,
+        run_id: str,
+        rel: str,
+        source: str | os.PathLike[str],
+        algorithm: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> Stored:
+        obs = _obstore()
+        run_key = self.run_key(run_id, rel)
+        location = _url(self.bucket, self.prefix, run_key)
+        info = os.stat(source)
+        size = info.st_size
+        changed = last_change_ns(info)  # from the stat that chooses how to store: no extra request
+        try:
+            if size <= self.part_size:
+                digest, size, new = self._store_small(source, algorithm, progress)
+                object_key = self.object_key(algorithm, digest)
+                self._present(run_key, object_key, algorithm, digest, size, object_key)  # checked: holds the bytes
+                return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+            if self.hash_first:
+                digest, size, _ = hash_file_status(source, algorithm)  # the file itself, never a link
+                _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
+                if data_key is not None:  # else upload it as new content, which repairs the key
+                    if progress:
+                        progress(size)
+                    self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
+                    return Stored(digest=digest, size=size, location=location, new=False, changed_ns=changed)
+            if self.run_files == "pointer":
+                digest, size, new = self._store_blob(source, algorithm, progress)
+                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
+                return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+            try:
+                digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
+                object_key = self.object_key(algorithm, digest)
+                _exists, data_key = self._check_large(object_key, size)
+                new = data_key is None
+                if new:
+                    # Two runs storing the same new content may both copy: the bytes are identical.
+                    # A damaged content key is replaced the same way (its old blob, if any, is an
+                    # orphan that gc removes).
+                    obs.copy(self.store_client, run_key, object_key)
+            except BaseException:
+                self._delete_quietly(run_key)
+                raise
+            return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+        except (SourceChangedError, CatalogError, PermissionError, IsADirectoryError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.filename:
+                raise
+            if isinstance(exc, FileNotFoundError) and _NO_BUCKET not in str(exc):
+                raise
+            raise _s3_error(self, "store", f"{source} as {location}", exc) from exc
+
+    def _store_small(
+        self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
+    ) -> tuple[str, int, bool]:
+        """One read into memory (at most one part), then one PUT only if the content is new or the
+        object at its key does not hold exactly these bytes (a plain PUT replaces it atomically).
+        Read by the shared reader: a change while reading (size or modification time) is refused."""
+        reader = PartReader(source, algorithm, self.part_size, progress)
+        parts: list[bytes] = []
+        for part in reader:
+            parts.append(part)
+            if len(parts) > 1:  # it grew past one part since it was measured: not read on into memory
+                raise SourceChangedError(f"{source} grew while it was being stored; store it again once it is complete")
+        data = parts[0] if parts else b""
+        digest = str(reader.digest)
+        if self._holds(self.object_key(algorithm, digest), data):
+            return digest, len(data), False
+        _obstore().put(self.store_client, self.object_key(algorithm, digest), data, use_multipart=False)
+        self._count(len(data))
+        return digest, len(data), True
+
+    def _store_blob(
+        self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
+    ) -> tuple[str, int, bool]:
+        """Stream ``source`` to a fresh blob, then claim its content key with an alias (no copy).
+
+        The alias is created with a conditional PUT, so of two stores racing with the same new
+        content exactly one alias (and one blob) survives; the loser deletes its blob. An existing
+        content key is reused only if it checks out (``_check_large``); else the fresh blob is kept
+        and the alias replaced to name it (two racing repairs may leave one orphan blob for gc).
+        """
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+        obs = _obstore()
+        blob_key = f"{BLOBS}/{uuid.uuid4().hex}"
+        try:
+            digest, size, etag = self._stream_upload(source, blob_key, algorithm, progress)
+            object_key = self.object_key(algorithm, digest)
+            exists, data_key = self._check_large(object_key, size)
+            new = data_key is None
+            if new:
+                # The blob's ETag lets a later store see that the blob was replaced (same size,
+                # other bytes) from the HEAD it makes anyway, without reading the blob again.
+                alias = json.dumps({"blob": blob_key, "hash": {algorithm: digest}, "size": size,
+                                    "etag": etag}).encode()
+                try:
+                    obs.put(self.store_client, object_key, alias, mode="overwrite" if exists else "create",
+                            attributes={"Content-Type": _ALIAS_TYPE}, use_multipart=False)
+                except (AlreadyExistsError, PreconditionError):
+                    new = False
+        except BaseException:
+            self._delete_quietly(blob_key)
+            raise
+        if not new:
+            self._delete_quietly(blob_key)  # the content was already stored: nothing new is kept
+        return digest, size, new
+
+    def _stream_upload(
+        self, source: str | os.PathLike[str], key: str, algorithm: str, progress: Callable[[int], None] | None
+    ) -> tuple[str, int, str | None]:
+        """Upload ``source`` to ``key`` in parts while hashing it: one read, bounded memory.
+        Returns the digest, the size and the ETag S3 gave the upload.
+
+        Any exception while reading (including one raised by ``progress``, or a change of the file) stops
+        the generator, which makes obstore abort the multipart upload: nothing appears at ``key``.
+        """
+        reader = PartReader(source, algorithm, self.part_size, progress)
+
+        def parts() -> Iterator[bytes]:  # the reader's parts, each counted as it is handed to obstore
+            for part in reader:
+                self._count(len(part))
+                yield part
+
+        result = _obstore().put(
+            self.store_client,
+            key,
+            parts(),
+            use_multipart=True,
+            chunk_size=self.part_size,
+            max_concurrency=self.max_concurrency,
+        )
+        return str(reader.digest), reader.size, result.get("e_tag")
+
+    def _holds(self, object_key: str, data: bytes) -> bool:
+        """True if ``object_key`` holds exactly ``data``, a small content in memory: the HEAD a
+        dedup costs anyway gives the size and, for a single-part upload, the MD5 as ETag. Only when
+        the ETag cannot tell (a multipart or encrypted object: SSE-KMS ETags are not MD5s) is the
+        object read, at most one part. False if it is missing or holds anything else."""
+        obs = _obstore()
+        try:
+            meta = obs.head(self.store_client, object_key)
+        except FileNotFoundError:
+            return False
+        if int(meta["size"]) != len(data):
+            return False
+        etag = str(meta.get("e_tag") or "").strip('"').lower()
+        if re.fullmatch(r"[0-9a-f]{32}", etag) and etag == hashlib.md5(data, usedforsecurity=False).hexdigest():
+            return True
+        try:
+            return bytes(obs.get(self.store_client, object_key).bytes()) == data
+        except FileNotFoundError:
+            return False
+
+    def _check_large(self, object_key: str, size: int) -> tuple[bool, str | None]:
+        """Whether ``object_key`` exists, and the key holding its ``size`` bytes if it checks out.
+
+        Never reads the bytes again (that would double the cost of a store): one GET of at most
+        1 KiB of the content key (its type, full size and, for an alias, the alias) and, for an
+        alias, a 1-byte GET of its blob: it must exist with ``size`` bytes and, if the alias
+        recorded the blob's ETag, still have it. Content held at the key itself (``copy`` mode) is
+        checked by size only.
+        """
+        found = self._peek(object_key, _ALIAS_MAX + 1)
+        if found is None:
+            return False, None
+        full_size, _etag, content_type, head = found
+        if full_size > _ALIAS_MAX or content_type != _ALIAS_TYPE:
+            return True, object_key if full_size == size else None
+        try:
+            blob_key = self._alias_target(object_key, head)
+            expected_etag = json.loads(head).get("etag")
+        except (CatalogError, AttributeError):
+            return True, None
+        blob = self._peek(blob_key, 1)
+        if blob is None or blob[0] != size or (expected_etag is not None and blob[1] != expected_etag):
+            return True, None
+        return True, blob_key
+
+    def _peek(self, key: str, length: int) -> tuple[int, str | None, str | None, bytes] | None:
+        """One GET of the first ``length`` bytes of ``key``: its full size, ETag, content type and
+        those bytes; None if it is missing. (A GET, not a HEAD: it also gives the content type.)"""
+        from obstore.exceptions import BaseError
+
+        try:
+            result = _obstore().get(self.store_client, key, options={"range": (0, length)})
+            head = bytes(result.bytes())
+        except FileNotFoundError:
+            return None
+        except BaseError as exc:
+            if "InvalidRange" in str(exc):  # an empty object: it has no range at all
+                return 0, None, None, b""
+            raise
+        return int(result.meta["size"]), result.meta.get("e_tag"), result.attributes.get("Content-Type"), head
+
+    def _present(
+        self, run_key: str, object_key: str, algorithm: str, digest: str, size: int, data_key: str | None = None
+    ) -> None:
+        """Make the run's file show the object: a server-side copy (of ``data_key``, the checked key
+        holding its bytes, when known), or a pointer object."""
+        obs = _obstore()
+        if self.run_files == "copy":
+            obs.copy(self.store_client, data_key or self._data_key(object_key), run_key)
+            return
+        pointer = json.dumps({"object": object_key, "hash": {algorithm: digest}, "size": size}).encode()
+        obs.put(self.store_client, run_key, pointer, attributes={"Content-Type": _POINTER_TYPE}, use_multipart=False)
+
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self.bytes_uploaded += n
+
+    def _delete_quietly(self, key: str) -> None:
+        try:
+            _obstore().delete(self.store_client, key)
+        except Exception:  # noqa: BLE001 - best-effort clean-up; the original error matters more
+            pass
+
+    # -- reading ----------------------------------------------------------------------------
+    def open_run_file(self, run_id: str, rel: str) -> BinaryIO:
+        key = self.run_key(run_id, rel)
+        result = self._get(key, f"run file {rel!r} of run {run_id}")
+        if result.attributes.get("Content-Type") != _POINTER_TYPE:
+            return _open_stream(result, self, key)
+        with _errors(self, "read", key):
+            body = bytes(result.bytes())
+        try:
+            pointer = json.loads(body)
+            object_key = str(pointer["object"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
+        if not object_key.startswith(OBJECTS + "/") or ".." in object_key.split("/"):
+            raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} names {object_key!r}, not an object")
+        return self._open_content(object_key, f"object {object_key} (named by {rel!r} of run {run_id})")
+
+    def open_object(self, algorithm: str, digest: str) -> BinaryIO:
+        return self._open_content(self.object_key(algorithm, digest), f"object {algorithm}:{digest}")
+
+    def _open_content(self, key: str, what: str) -> BinaryIO:
+        """Open a content key, following an alias to its blob."""
+        result = self._get(key, what)
+        if result.attributes.get("Content-Type") != _ALIAS_TYPE:
+            return _open_stream(result, self, key)
+        with _errors(self, "read", key):
+            body = bytes(result.bytes())
+        blob_key = self._alias_target(key, body)
+        return _open_stream(self._get(blob_key, f"{what} (its blob {blob_key})"), self, blob_key)
+
+    def _alias_target(self, key: str, body: bytes) -> str:
+        try:
+            blob_key = str(json.loads(body)["blob"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CatalogError(f"alias {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
+        if not blob_key.startswith(BLOBS + "/") or len(blob_key.split("/")) != 3 or ".." in blob_key:
+            raise CatalogError(f"alias {_url(self.bucket, self.prefix, key)} names {blob_key!r}, not a blob")
+        return blob_key
+
+    def _read_alias(self, key: str) -> str | None:
+        """The blob a small content key names, or None if it holds its bytes itself (or is gone)."""
+        try:
+            with _errors(self, "read", key):
+                result = _obstore().get(self.store_client, key)
+                if result.attributes.get("Content-Type") != _ALIAS_TYPE:
+                    return None
+                body = bytes(result.bytes())
+        except FileNotFoundError:
+            return None
+        return self._alias_target(key, body)
+
+    def _data_key(self, object_key: str) -> str:
+        """The key holding the content's bytes: the object itself or the blob its alias names."""
+        if int(_obstore().head(self.store_client, object_key)["size"]) > _ALIAS_MAX:
+            return object_key
+        return self._read_alias(object_key) or object_key
+
+    def _get(self, key: str, what: str) -> Any:
+        try:
+            with _errors(self, "read", key):
+                return _obstore().get(self.store_client, key)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{what} is not in the catalog {self.location} (missing key {key})"
+            ) from None
+
+    def has_object(self, algorithm: str, digest: str) -> bool:
+        # Unguarded: only ``store`` asks, and its error names the file being stored.
+        try:
+            _obstore().head(self.store_client, self.object_key(algorithm, digest))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _listing(self) -> tuple[list[tuple[str, str, str, int]], dict[str, tuple[int, float]]]:
+        """One listing of ``.objects/``: content keys as (key, algorithm, digest, size), and blobs
+        as key -> (size, last-modified timestamp)."""
+        contents: list[tuple[str, str, str, int]] = []
+        blobs: dict[str, tuple[int, float]] = {}
+        with _errors(self, "list", OBJECTS):
+            for batch in _obstore().list(self.store_client, OBJECTS + "/", chunk_size=1000):
+                for meta in batch:
+                    path = str(meta["path"])
+                    parts = path.split("/")
+                    if len(parts) == 3 and path.startswith(BLOBS + "/"):
+                        blobs[path] = (int(meta["size"]), meta["last_modified"].timestamp())
+                    elif len(parts) == 4 and parts[0] == OBJECTS and parts[1] not in ("tmp", "blobs"):
+                        contents.append((path, parts[1], parts[2] + parts[3], int(meta["size"])))
+        return contents, blobs
+
+    def _aliases(self, contents: list[tuple[str, str, str, int]]) -> dict[str, str]:
+        """Content key -> blob key for every alias among ``contents`` (one GET per small object)."""
+        found: dict[str, str] = {}
+        for key, _algorithm, _digest, size in contents:
+            if size <= _ALIAS_MAX:
+                blob_key = self._read_alias(key)
+                if blob_key:
+                    found[key] = blob_key
+        return found
+
+    def iter_objects(self) -> Iterator[tuple[str, str, int]]:
+        contents, blobs = self._listing()
+        # Without blobs there are no aliases (nothing to look up): one listing, no GET.
+        aliases = self._aliases(contents) if blobs else {}
+        for key, algorithm, digest, size in contents:
+            if key in aliases:
+                size = blobs.get(aliases[key], (0, 0.0))[0]  # a missing blob: verify reports it
+            yield algorithm, digest, size
+
+    # -- deleting ---------------------------------------------------------------------------
+    def delete_object(self, algorithm: str, digest: str) -> int:
+        obs = _obstore()
+        key = self.object_key(algorithm, digest)
+        try:
+            with _errors(self, "delete", key):
+                size = int(obs.head(self.store_client, key)["size"])
+        except FileNotFoundError:
+            return 0
+        blob_key = self._read_alias(key) if size <= _ALIAS_MAX else None
+        with _errors(self, "delete", key):
+            obs.delete(self.store_client, key)  # the alias first: a blob without alias is an orphan gc removes
+        if blob_key is None:
+            return size
+        try:
+            with _errors(self, "delete", blob_key):
+                size = int(obs.head(self.store_client, blob_key)["size"])
+                obs.delete(self.store_client, blob_key)
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def delete_run(self, run_id: str) -> None:
+        obs = _obstore()
+        with _errors(self, "delete", check_run_id(run_id)):
+            keys = [str(m["path"]) for batch in obs.list(self.store_client, run_id + "/", chunk_size=1000)
+                    for m in batch]
+            for start in range(0, len(keys), 1000):  # S3 DeleteObjects takes at most 1,000 keys
+                obs.delete(self.store_client, keys[start : start + 1000])
+
+    def clean_temporaries(self, older_than_seconds: float) -> int:
+        """Delete abandoned uploads older than the cutoff: temporary keys (``.objects/tmp``, left by
+        earlier versions) and orphan blobs (``.objects/blobs``) that no alias names -- a process
+        killed between uploading a blob and creating its alias leaves one.
+
+        Then incomplete multipart uploads below the prefix started before the cutoff: a store aborts
+        its upload when it fails, but not when the server was out of reach for longer than the
+        retries (``s3_uploads``). Their bytes are not counted: S3 would need a request per upload.
+        """
+        obs = _obstore()
+        cutoff = time.time() - older_than_seconds
+        freed = 0
+        with _errors(self, "clean temporary uploads in", TMP):
+            for batch in obs.list(self.store_client, TMP + "/", chunk_size=1000):
+                for meta in batch:
+                    if meta["last_modified"].timestamp() < cutoff:
+                        obs.delete(self.store_client, meta["path"])
+                        freed += int(meta["size"])
+        contents, blobs = self._listing()
+        old = {key: size for key, (size, modified) in blobs.items() if modified < cutoff}
+        if old:
+            referenced = set(self._aliases(contents).values())
+            with _errors(self, "clean abandoned uploads in", BLOBS):
+                for key, size in old.items():
+                    if key not in referenced:
+                        obs.delete(self.store_client, key)
+                        freed += size
+        try:
+            self.abort_incomplete_uploads(cutoff)
+        except CatalogError as exc:  # a server without these requests: the rest of gc still holds
+            import sys
+
+            sys.stderr.write(f"runnable: warning: {exc}; a bucket lifecycle rule (AbortIncompleteMultipartUpload) "
+                             "can abort incomplete uploads instead\n")
+        return freed
+
+    def abort_incomplete_uploads(self, started_before: float) -> int:
+        """Abort the incomplete multipart uploads below the prefix started before ``started_before``
+        (epoch seconds); return how many. Nothing without credentials to sign with (a role): a
+        lifecycle rule cleans those (docs/s3.md)."""
+        from runnable.backends.s3.uploads import UploadsClient, abort_stale, credentials
+
+        creds = credentials(_file_credentials(self._secrets_file))
+        if creds is None:
+            return 0
+        client = UploadsClient(self.bucket, self.endpoint_url, _region(self._region), creds)
+        return abort_stale(client, f"{self.prefix}/" if self.prefix else "", started_before)
+
+
+class S3RunLogStore:
+    """Run records as ``{prefix}/{run_id}.json`` in a bucket (``run-log-store: {type: s3, config: ...}``).
+
+    ``create`` reserves a run id with a conditional PUT (``If-None-Match: *``), so two machines can
+    never both take the same id. For a store that ignores that header, set ``conditional_create:
+    false`` to fall back to check-then-write (documented as racy).
+
+    >>> # S3RunLogStore("my-bucket", "team/runs").location
+    >>> # 's3://my-bucket/team/runs'
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        conditional_create: bool = True,
+        secrets_file: str | None = None,
+        max_retries: int = _MAX_RETRIES,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = _clean_prefix(prefix)
+        self.endpoint_url = endpoint_url
+        self.conditional_create = bool(conditional_create)
+        self.store_client = connect(bucket, self.prefix, endpoint_url, region, secrets_file, max_retries)
+        self.location = _url(bucket, self.prefix)
+
+    def __repr__(self) -> str:
+        return f"S3RunLogStore({self.location!r}, endpoint_url={self.endpoint_url!r})"
+
+    def key(self, run_id: str) -> str:
+        return f"{check_run_id(run_id)}.json"
+
+    def create(self, record: RunRecord) -> bool:
+        obs = _obstore()
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+        key = self.key(record.run_id)
+        try:
+            with _errors(self, "reserve run id in", key):
+                if not self.conditional_create:
+                    if self.exists(record.run_id):
+                        return False
+                    obs.put(self.store_client, key, encode(record), use_multipart=False)
+                    return True
+                obs.put(self.store_client, key, encode(record), mode="create", use_multipart=False)
+        except (AlreadyExistsError, PreconditionError):
+            return False
+        return True
+
+    def put(self, record: RunRecord) -> None:
+        key = self.key(record.run_id)
+        with _errors(self, "write the run record", key):
+            _obstore().put(self.store_client, key, encode(record), use_multipart=False)  # a PUT is atomic
+
+    def get(self, run_id: str) -> RunRecord:
+        key = self.key(run_id)
+        where = _url(self.bucket, self.prefix, key)
+        try:
+            with _errors(self, "read the run record", key):
+                data = bytes(_obstore().get(self.store_client, key).bytes())
+        except FileNotFoundError:
+            raise RunNotFoundError(f"no run {run_id!r} in the run-log store {self.location}") from None
+        record = decode(data, where)
+        if record.run_id != run_id:
+            raise RecordError(f"run record {where} names run {record.run_id!r}, not {run_id!r}")
+        return record
+
+    def exists(self, run_id: str) -> bool:
+        key = self.key(run_id)
+        try:
+            with _errors(self, "read", key):
+                _obstore().head(self.store_client, key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        # One level only: a catalog sharing this prefix keeps its run folders below it.
+        with _errors(self, "list the runs in"):
+            listing = _obstore().list_with_delimiter(self.store_client, None)
+        for meta in listing["objects"]:
+            name = str(meta["path"]).rsplit("/", 1)[-1]
+            if name.endswith(".json") and not name.startswith("."):
+                yield meta
+
+    def iter_ids(self) -> Iterator[str]:
+        for meta in self._records():
+            yield str(meta["path"]).rsplit("/", 1)[-1][: -len(".json")]
+
+    def delete(self, run_id: str) -> None:
+        key = self.key(run_id)
+        with _errors(self, "delete", key):
+            _obstore().delete(self.store_client, key)  # deleting a missing key succeeds on S3
+
+    # -- the listing index (see runlog.IndexedRunLogStore) ------------------------------------
+    def iter_stamps(self) -> Iterator[tuple[str, str]]:
+        for meta in self._records():
+            run_id = str(meta["path"]).rsplit("/", 1)[-1][: -len(".json")]
+            # The ETag changes with the content; last-modified and size guard stores whose ETags
+            # are not content hashes.
+            yield run_id, f"{meta.get('e_tag')}-{meta['last_modified'].isoformat()}-{meta['size']}"
+
+    def read_index(self) -> bytes | None:
+        try:
+            with _errors(self, "read the index of runs", INDEX_NAME):
+                return bytes(_obstore().get(self.store_client, INDEX_NAME).bytes())
+        except FileNotFoundError:
+            return None
+
+    def write_index(self, data: bytes) -> None:
+        with _errors(self, "write the index of runs", INDEX_NAME):
+            _obstore().put(self.store_client, INDEX_NAME, data, use_multipart=False)
+
+    # -- the content index (see runlog.ContentIndexedRunLogStore) -----------------------------
+    @staticmethod
+    def _content_key(run_id: str) -> str:
+        return f"{CONTENT_FOLDER}/{check_run_id(run_id)}.json"
+
+    def write_content(self, run_id: str, data: bytes) -> None:
+        key = self._content_key(run_id)
+        with _errors(self, "write the content index entry", key):
+            _obstore().put(self.store_client, key, data, use_multipart=False)  # a PUT is atomic
+
+    def read_content(self, run_id: str) -> bytes | None:
+        key = self._content_key(run_id)
+        try:
+            with _errors(self, "read the content index entry", key):
+                return bytes(_obstore().get(self.store_client, key).bytes())
+        except FileNotFoundError:
+            return None
+
+    def delete_content(self, run_id: str) -> None:
+        key = self._content_key(run_id)
+        with _errors(self, "delete", key):
+            _obstore().delete(self.store_client, key)
+
+    def iter_content_ids(self) -> Iterator[str]:
+        with _errors(self, "list the content index in"):
+            listing = _obstore().list_with_delimiter(self.store_client, CONTENT_FOLDER)
+        for meta in listing["objects"]:
+            name = str(meta["path"]).rsplit("/", 1)[-1]
+            if name.endswith(".json") and not name.startswith("."):
+                yield name[: -len(".json")]
+
+    def read_content_snapshot(self) -> bytes | None:
+        key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
+        try:
+            with _errors(self, "read the content index in", key):
+                return bytes(_obstore().get(self.store_client, key).bytes())
+        except FileNotFoundError:
+            return None
+
+    def write_content_snapshot(self, data: bytes) -> None:
+        key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
+        with _errors(self, "write the content index in", key):
+            _obstore().put(self.store_client, key, data, use_multipart=False)

@@ -1,0 +1,188 @@
+"""Lineage by content: which runs stored a file, what a run read, and the runs up- and downstream.
+
+* ``which``: a local file (hashed with every algorithm the index knows) or a hash (full, or a unique
+  prefix of at least 8 hex characters) -> every run that stored that content, oldest first.
+* upstream of a run: the sources of its inputs, recursively (what it was made from);
+* downstream of a run: the runs that read any of its outputs as an input, recursively.
+
+All of it is answered from the content index (``runnable.history.contentindex``), checked against records.
+
+>>> # which(history, "model.pkl").holders -> [Holder(run_id=..., path="model.pkl", ...)]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runnable.errors import UsageError
+from runnable.files.hashcache import HashCache
+from runnable.history.contentindex import ContentIndex, Holder, key_of
+
+if TYPE_CHECKING:
+    from runnable.history.runs import History
+
+MIN_PREFIX = 8
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass
+class WhichResult:
+    """The content asked about (``key``: ``md5:...``; None if it matched nothing) and its holders."""
+
+    query: str
+    key: str | None
+    holders: list[Holder] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "hash": self.key, "runs": [h.to_dict() for h in self.holders]}
+
+
+def which(history: History, path_or_hash: str, index: ContentIndex | None = None,
+          cache: HashCache | None = None) -> WhichResult:
+    """Every run that stored the content of ``path_or_hash`` (a file, or a hash or its prefix).
+
+    UsageError in one line when the text is neither an existing file nor 8+ hex characters, or when
+    a prefix matches several contents.
+    """
+    index = index or ContentIndex(history.store)
+    if os.path.isfile(path_or_hash):
+        cache = cache or HashCache.default()
+        algorithms = index.algorithms()
+        keys = [key_of(algorithm, cache.digest(path_or_hash, algorithm)) for algorithm in algorithms]
+        cache.save()
+        for key in keys:
+            holders = index.holders(key)
+            if holders:
+                return WhichResult(path_or_hash, key, holders)
+        return WhichResult(path_or_hash, keys[0])
+    text = path_or_hash.strip().lower()
+    if ":" in text:  # md5:abc... as the records and `runs show` print it
+        text = text.split(":", 1)[1]
+    if len(text) < MIN_PREFIX or not set(text) <= _HEX:
+        if os.path.exists(path_or_hash):
+            raise UsageError(f"{path_or_hash!r} is not a regular file; give a file or a hash")
+        raise UsageError(f"{path_or_hash!r} is neither a file nor a hash; give a file's path, or at least "
+                         f"{MIN_PREFIX} hex characters of a hash")
+    keys = index.keys_with_prefix(text)
+    if len(keys) > 1:
+        shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+        raise UsageError(f"hash prefix {text!r} matches {len(keys)} contents ({shown}); give more characters")
+    if not keys:
+        return WhichResult(path_or_hash, None)
+    return WhichResult(path_or_hash, keys[0], index.holders(keys[0]))
+
+
+@dataclass
+class Node:
+    """One run in a lineage tree, with the runs it links to (up: its sources; down: its readers)
+    and the files that link them."""
+
+    run_id: str
+    job: str
+    status: str
+    start: str
+    via: list[str] = field(default_factory=list)  # the paths linking it to its parent in the tree
+    children: list[Node] = field(default_factory=list)
+    seen: bool = False  # already shown higher in the tree (a diamond): its children are not repeated
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "job": self.job, "status": self.status, "start": self.start,
+                "via": list(self.via), "seen": self.seen, "children": [c.to_dict() for c in self.children]}
+
+
+def _links_up(history: History, run_id: str) -> list[tuple[str, list[str]]]:
+    """(source run, input paths) of a run's inputs, in input order."""
+    out: dict[str, list[str]] = {}
+    for entry in history.record(run_id).inputs:
+        if entry.source_run and entry.source_run != run_id:
+            out.setdefault(entry.source_run, []).append(entry.path)
+    return list(out.items())
+
+
+def _links_down(history: History, run_id: str, readers: dict[str, list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
+    out: dict[str, list[str]] = {}
+    for f in history.record(run_id).files:
+        for reader, path in readers.get(key_of(f.algorithm, f.digest), []):
+            if reader != run_id:
+                out.setdefault(reader, []).append(path)
+    return list(out.items())
+
+
+def _start(history: History, run_id: str) -> str:
+    try:
+        return history.record(run_id).start
+    except (KeyError, ValueError):
+        return ""
+
+
+def tree(history: History, run_id: str, down: bool = False) -> Node:
+    """The lineage tree rooted at ``run_id``: upstream (default) or downstream."""
+    readers = ContentIndex(history.store).readers() if down else {}
+    seen: set[str] = set()
+
+    def node(rid: str, via: list[str]) -> Node:
+        record = history.record(rid)
+        here = Node(rid, str(record.job.get("name", "")), record.status, record.start, via)
+        if rid in seen:
+            here.seen = True
+            return here
+        seen.add(rid)
+        links = _links_down(history, rid, readers) if down else _links_up(history, rid)
+        if down:  # readers in the order they ran (upstream keeps the order of the inputs)
+            links.sort(key=lambda link: (_start(history, link[0]), link[0]))
+        for child, paths in links:
+            try:
+                here.children.append(node(child, paths))
+            except (KeyError, ValueError):
+                continue  # a source run deleted since: the record still names it, the tree cannot
+        return here
+
+    return node(run_id, [])
+
+
+def render(root: Node) -> list[str]:
+    """The tree as text lines, one run per line."""
+    lines = [f"{root.run_id}  {root.job}  {root.status}  {root.start[:19]}"]
+
+    def walk(node: Node, prefix: str) -> None:
+        for i, child in enumerate(node.children):
+            last = i == len(node.children) - 1
+            via = ", ".join(child.via)
+            mark = " (shown above)" if child.seen else ""
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{child.run_id}  {child.job}  {child.status}  "
+                         f"{child.start[:19]}  via {via}{mark}")
+            walk(child, prefix + ("    " if last else "│   "))
+
+    walk(root, "")
+    return lines
+
+
+def dot(root: Node, down: bool = False) -> str:
+    """The tree in Graphviz's language: an edge from each source run to the run that read it."""
+    out = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
+    nodes: dict[str, Node] = {}
+    edges: set[tuple[str, str, str]] = set()
+
+    def walk(node: Node) -> None:
+        nodes.setdefault(node.run_id, node)
+        for child in node.children:
+            a, b = (node.run_id, child.run_id) if down else (child.run_id, node.run_id)
+            edges.add((a, b, ", ".join(child.via)))
+            walk(child)
+
+    walk(root)
+    for rid, node in sorted(nodes.items()):
+        out.append(f'  "{rid}" [label="{node.job}\\n{rid}\\n{node.status}"];')
+    for a, b, via in sorted(edges):
+        out.append(f'  "{a}" -> "{b}" [label="{_escape(via)}"];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+__all__ = ["MIN_PREFIX", "Node", "WhichResult", "dot", "render", "tree", "which"]
