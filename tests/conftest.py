@@ -36,6 +36,21 @@ def private_temp_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     patch.undo()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The hash cache's folder for the whole session, never the real ``~/.cache/runnable``.
+
+    ``RUNNABLE_CACHE_DIR`` for this process; ``XDG_CACHE_HOME`` as well, because ``run_python`` and
+    ``run_cli`` hand subprocesses the environment without any ``RUNNABLE_*`` variable.
+    """
+    folder = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RUNNABLE_CACHE_DIR", str(folder / "runnable"))
+    patch.setenv("XDG_CACHE_HOME", str(folder))
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty working folder, made the current directory, with no RUNNABLE_* variables set."""
