@@ -27,7 +27,6 @@ OVERSIZE = {
     "history/runs.py": "History, Run and the module functions over them form one public surface",
     "jobs.py": "the three public job classes and their shared validation",
     "executors/k8s.py": "the Job manifest, its submission and its log streaming",
-    "backends/runlog.py": "the run-log protocols and the file-system store, to be split with backends/protocols.py",
     "history/contentindex.py": "the content index's snapshot merge and its queries, read together",
 }
 

@@ -1,4 +1,6 @@
-"""Run-log stores: where run records live, one JSON document per run.
+"""The file-system run-log store, and the record encoding every run-log store shares.
+
+The protocols a run-log store implements are in ``backends/protocols.py``.
 
 The file-system store keeps ``{log_folder}/{run_id}.json``. Creating a record is exclusive (the run
 id is reserved atomically: a hard link of a complete temporary file, which fails if the name exists),
@@ -14,8 +16,19 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
+from runnable.backends.protocols import (
+    CleanableRunLogStore as CleanableRunLogStore,
+)
+from runnable.backends.protocols import (
+    ContentIndexedRunLogStore as ContentIndexedRunLogStore,
+)
+from runnable.backends.protocols import (
+    IndexedRunLogStore as IndexedRunLogStore,
+)
+from runnable.backends.protocols import (
+    RunLogStore as RunLogStore,
+)
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.files.fileio import (
     TEMP_PREFIX,
@@ -27,94 +40,6 @@ from runnable.files.fileio import (
     temp_name,
 )
 from runnable.record import RUNNING, RunRecord, check_run_id, json_text
-
-
-@runtime_checkable
-class RunLogStore(Protocol):
-    """The primitive operations of a run-log backend."""
-
-    location: str
-
-    def create(self, record: RunRecord) -> bool:
-        """Write a record whose id must be new; return False (writing nothing) if the id exists."""
-        ...
-
-    def put(self, record: RunRecord) -> None:
-        """Write (replace) the record atomically."""
-        ...
-
-    def get(self, run_id: str) -> RunRecord:
-        """Read one record; RunNotFoundError if absent, RecordError if unreadable."""
-        ...
-
-    def exists(self, run_id: str) -> bool: ...
-
-    def iter_ids(self) -> Iterator[str]:
-        """Every run id in the store, in no particular order."""
-        ...
-
-    def delete(self, run_id: str) -> None: ...
-
-
-@runtime_checkable
-class IndexedRunLogStore(RunLogStore, Protocol):
-    """A run-log store that can keep a listing index beside its records (optional, for speed).
-
-    The index is a cache: ``runnable.history.index`` rebuilds whatever the stamps show to be stale, so the
-    records stay the only source of truth. A store without these methods still works; listing then
-    reads every record.
-    """
-
-    def iter_stamps(self) -> Iterator[tuple[str, str]]:
-        """Every run id with a stamp that changes whenever its record is written (mtime, ETag)."""
-        ...
-
-    def read_index(self) -> bytes | None:
-        """The last index written, or None if there is none."""
-        ...
-
-    def write_index(self, data: bytes) -> None:
-        """Replace the index atomically."""
-        ...
-
-
-@runtime_checkable
-class CleanableRunLogStore(RunLogStore, Protocol):
-    """A run-log store that can remove temporary files abandoned by crashed writers (optional)."""
-
-    def clean_temporaries(self, older_than_seconds: float) -> int:
-        """Remove temporaries older than this; return the bytes freed."""
-        ...
-
-
-@runtime_checkable
-class ContentIndexedRunLogStore(RunLogStore, Protocol):
-    """A run-log store that keeps the content index beside its records (optional; see
-    ``runnable.history.contentindex``): one small entry per finished run, written after its record and only
-    by that run, so concurrent runs never write the same file; and a merged snapshot, a cache any
-    reader may replace, valid for the runs it names while their entries exist.
-    """
-
-    def write_content(self, run_id: str, data: bytes) -> None:
-        """Write (replace) the run's content entry atomically."""
-        ...
-
-    def read_content(self, run_id: str) -> bytes | None:
-        """The run's content entry, or None if it has none."""
-        ...
-
-    def delete_content(self, run_id: str) -> None: ...
-
-    def iter_content_ids(self) -> Iterator[str]:
-        """Every run id with a content entry (names only: an entry is written once)."""
-        ...
-
-    def read_content_snapshot(self) -> bytes | None: ...
-
-    def write_content_snapshot(self, data: bytes) -> None:
-        """Replace the merged snapshot atomically."""
-        ...
-
 
 INDEX_NAME = ".index.json"  # starts with '.': never mistaken for a run record
 CONTENT_FOLDER = ".content"  # one {run_id}.json per finished run; hidden: never a record
@@ -197,6 +122,8 @@ _MAX_RESERVED = 64
 
 
 class FileSystemRunLogStore:
+    #: The setting naming the folder (``FolderBackend``): what a container mounts.
+    folder_setting = "log_folder"
     """Run records as JSON files in a folder (``.run_log_store`` by default)."""
 
     def __init__(self, log_folder: str | os.PathLike[str] = ".run_log_store") -> None:

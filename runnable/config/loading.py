@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runnable.backends.protocols import EnvironmentCredentials, FolderBackend
 from runnable.backends.registry import BUILTIN, resolve
 from runnable.config.settings import check_path, check_types, shown, shown_key
 from runnable.config.yamlfile import read_yaml
@@ -119,6 +120,21 @@ class Service:
                 self.written[path.key] = value
                 self.config[path.key] = checked
         check_types(cls, {k: v for k, v in settings.items() if not path or k != path.key}, self.section, source)
+
+    def folder_setting(self) -> str | None:
+        """The setting naming the folder on this machine this service keeps everything in (a
+        file-system catalog's ``catalog_location``), or None for a store reached over the network.
+
+        >>> Service("catalog", "file-system").folder_setting()
+        'catalog_location'
+        """
+        cls = resolve(self.section, self.type)
+        return cls.folder_setting if isinstance(cls, FolderBackend) else None
+
+    def credential_variables(self) -> tuple[str, ...]:
+        """The environment variables this service reads its credentials from (none for a folder)."""
+        cls = resolve(self.section, self.type)
+        return tuple(cls.credential_variables) if isinstance(cls, EnvironmentCredentials) else ()
 
     def build(self, **extra: Any) -> Any:
         """Import the backend class and construct it with the settings (checked by name).

@@ -140,9 +140,10 @@ class LocalContainerExecutor:
 
         config_inside = container_path(configuration.path, read_only=True)
         remote.refuse_home_locations(configuration, "the container")
-        for section, key in LOCATION_KEYS.items():
+        for section in LOCATION_KEYS:
             service = configuration[section]
-            if service.type != "file-system":
+            key = service.folder_setting()
+            if key is None:
                 continue  # an object store is reached over the network, not through a mount
             location = Path(str(service.config.get(key)))
             host = location if location.is_absolute() else working_folder / location
@@ -202,9 +203,9 @@ class LocalContainerExecutor:
             sys.stdout.write(command.shell() + "\n")
             sys.stdout.flush()
             return None
-        for section, key in LOCATION_KEYS.items():
+        for section in LOCATION_KEYS:
             # Create mounted folders first: an engine creates a missing one owned by root.
-            if configuration[section].type == "file-system":
+            if (key := configuration[section].folder_setting()) is not None:
                 Path(str(configuration[section].config.get(key))).mkdir(parents=True, exist_ok=True)
         start = now()
         sys.stdout.flush()
@@ -223,14 +224,10 @@ class LocalContainerExecutor:
         )
 
 
-#: The standard AWS variables an S3 catalog or run-log store reads its credentials and region from.
-AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION")
-
-
 def _object_store_credentials(configuration: Configuration) -> dict[str, str]:
     """The AWS variables set here, when the catalog or run-log store is S3: the job inside reaches
     the bucket with the credentials this process has (passed by name, never on the command line).
     A ``secrets_file`` inside the working folder, or a role the container gets, works as well."""
-    if not any(configuration[section].type == "s3" for section in ("catalog", "run-log-store")):
-        return {}
-    return {name: os.environ[name] for name in AWS_VARIABLES if os.environ.get(name)}
+    names = dict.fromkeys(name for section in ("catalog", "run-log-store")
+                          for name in configuration[section].credential_variables())
+    return {name: os.environ[name] for name in names if os.environ.get(name)}

@@ -271,7 +271,7 @@ class KubernetesJobExecutor:
         mounts = []
         for section, (key, sub_path) in PVC_SUBPATHS.items():
             service = configuration[section]
-            if service.type != "file-system":
+            if service.folder_setting() is None:
                 continue  # object storage is reached over the network: no volume
             if not self.pvc_claim_name:
                 raise ConfigurationError(
@@ -374,7 +374,7 @@ class KubernetesJobExecutor:
         working_folder = Path.cwd().absolute()
         # A file-system store lives on the claim, out of reach from here; an object store is shared.
         # A dry run contacts nothing, so it does not check that the run id is free.
-        shared = configuration["run-log-store"].type != "file-system"
+        shared = configuration["run-log-store"].folder_setting() is None
         run_log_store = configuration["run-log-store"].build() if shared and not dry_run else None
         run_id = None if self.schedule else remote.choose_run_id(options, run_log_store)
         manifest = self.build(job, configuration, options, run_id, working_folder)

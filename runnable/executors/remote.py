@@ -28,7 +28,7 @@ from runnable.record import FAIL, RUNNING, RunRecord, check_run_id
 from runnable.run import runid
 
 if TYPE_CHECKING:
-    from runnable.backends.runlog import RunLogStore
+    from runnable.backends.protocols import RunLogStore
     from runnable.config.loading import Configuration
     from runnable.jobs import BaseJob
     from runnable.run.runner import RunOptions
@@ -88,10 +88,11 @@ def refuse_home_locations(configuration: Configuration, where: str) -> None:
     >>> from runnable.config.loading import parse
     >>> refuse_home_locations(parse({"catalog": {"config": {"catalog_location": "/data/cat"}}}), "the pod")
     """
-    for section, key in LOCATION_KEYS.items():
+    for section in LOCATION_KEYS:
         service = configuration[section]
-        written = service.written.get(key)
-        if service.type != "file-system" or not isinstance(written, str) or not written.startswith("~"):
+        key = service.folder_setting()
+        written = service.written.get(key) if key is not None else None
+        if key is None or not isinstance(written, str) or not written.startswith("~"):
             continue
         user = written[1:].split("/", 1)[0]
         if user:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runnable.backends.protocols import Storage, last_change_ns
+from runnable.backends.protocols import ParallelStore, Storage, last_change_ns
 from runnable.files.hashing import hash_bytes, hash_file_status, single_threaded
 from runnable.files.patterns import Match
 from runnable.files.progress import TransferProgress
@@ -116,9 +116,11 @@ def put_files(
 
     workers = WORKERS
     processes = min(available_cpus(), MAX_PROCESSES) if can_fork() else 1
-    if store_copy and storage is not None:
-        workers = max(1, int(getattr(storage, "put_workers", WORKERS)))
-        processes = min(processes, max(1, int(getattr(storage, "put_processes", 1))))
+    if store_copy and isinstance(storage, ParallelStore):
+        workers = max(1, int(storage.put_workers))
+        processes = min(processes, max(1, int(storage.put_processes)))
+    elif store_copy and storage is not None:
+        processes = 1  # a storage that does not say how many processes it allows gets none
     if processes > 1 and len(files) >= FORK_MIN_FILES:
         _put_forked(files, storage, run_id, algorithm, store_copy, processes, outcomes, new_bytes, progress, is_stale)
     elif len(files) <= 1 or workers == 1:

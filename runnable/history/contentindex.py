@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from runnable.backends.runlog import ContentIndexedRunLogStore, RunLogStore
+from runnable.backends.protocols import ContentIndexedRunLogStore, RunLogStore
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import RUNNING, SUCCESS, RunRecord
 

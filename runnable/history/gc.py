@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from runnable.backends.runlog import CleanableRunLogStore
+from runnable.backends.protocols import CleanableRunLogStore
 from runnable.errors import RecordError, RunNotFoundError, UnsafeStoredFileError, UsageError
 from runnable.history.contentindex import ContentIndex
 from runnable.history.runs import History

@@ -4,7 +4,7 @@ Listing 10,000 runs by reading 10,000 records costs seconds; reading one index c
 The records stay the source of truth: every listing asks the store for each record's *stamp* (it
 changes whenever the record is written) and re-reads only the records whose stamp differs from the
 index, then drops runs that are gone. A stale, missing or corrupt index is therefore always repaired,
-never believed. Stores without index support (see ``runlog.IndexedRunLogStore``) are listed by
+never believed. Stores without index support (see ``protocols.IndexedRunLogStore``) are listed by
 reading every record.
 
 >>> # RunIndex(store).summaries() -> [RunSummary(run_id=..., status=..., ...), ...]
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from runnable.backends.runlog import IndexedRunLogStore, RunLogStore
+from runnable.backends.protocols import IndexedRunLogStore, RunLogStore
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import RunRecord
 

@@ -29,8 +29,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from runnable.backends.protocols import RunFolders, Storage, local_folder
-from runnable.backends.runlog import RunLogStore
+from runnable.backends.protocols import RunFolders, RunLogStore, Storage, local_folder
 from runnable.errors import RecordError, RestoreError, RunNotFoundError
 from runnable.history.index import RunIndex, RunSummary
 from runnable.history.verify import VerifiedReader, iter_entries, open_stored

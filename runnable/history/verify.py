@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from runnable.backends.protocols import Storage
+from runnable.backends.protocols import RunFilesAreObjects, Storage
 from runnable.errors import CatalogError, IntegrityError, UnsafeStoredFileError
 from runnable.files.hashing import Hasher, hash_file, hash_reader, new_hasher
 from runnable.record import FileEntry, RunRecord, check_rel_path
@@ -148,9 +148,9 @@ def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
     if digest != entry.digest or size != entry.size:
         return FileCheck(entry.path, CORRUPT, True, expected, actual,
                          f"stored copy has {size} bytes hashing to {digest}")
-    is_object = getattr(storage, "run_file_is_object", None)
     try:
-        if is_object is None or not is_object(run_id, entry.path, entry.algorithm, entry.digest):
+        if not (isinstance(storage, RunFilesAreObjects)
+                and storage.run_file_is_object(run_id, entry.path, entry.algorithm, entry.digest)):
             with storage.open_run_file(run_id, entry.path) as stream:
                 run_digest, run_size = hash_reader(stream, entry.algorithm)
             if run_digest != entry.digest or run_size != entry.size:

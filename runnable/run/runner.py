@@ -32,8 +32,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runnable import params as _params
-from runnable.backends.protocols import Storage, file_clock_ns
-from runnable.backends.runlog import RunLogStore
+from runnable.backends.protocols import CheckedLocation, PreparedRuns, RunLogStore, Storage, file_clock_ns
 from runnable.config import loading as _config
 from runnable.errors import (
     CatalogError,
@@ -293,18 +292,16 @@ class JobRunner:
         """Raise before the job runs if the catalog or the run-log store cannot be used, then make
         their folders (only once both passed: a refusal leaves nothing behind).
 
-        Only a backend that can tell (a local folder) has ``check_location()`` and ``make_location()``;
+        Only a backend that can tell (a local folder) is a ``CheckedLocation``;
         an object store has nothing in the way of a folder.
         """
         services = (self.storage, self.run_log_store)
         for service in services:
-            check = getattr(service, "check_location", None)
-            if check is not None:
-                check(self.working_folder)
+            if isinstance(service, CheckedLocation):
+                service.check_location(self.working_folder)
         for service in services:
-            make = getattr(service, "make_location", None)
-            if make is not None:
-                make()
+            if isinstance(service, CheckedLocation):
+                service.make_location()
 
     # -- the whole run ----------------------------------------------------------------------
     def run(self) -> RunRecord:
@@ -493,10 +490,9 @@ class JobRunner:
         """Let the storage prepare the run before the job starts: a local catalog makes the run's
         folder, new, and refuses one left from an earlier run of this id (it could hold links out of
         the catalog). Then nothing, not even the log, is stored, and the id is given back."""
-        begin = getattr(self.storage, "begin_run", None)
-        if begin is not None:
+        if isinstance(self.storage, PreparedRuns):
             try:
-                begin(run_id)
+                self.storage.begin_run(run_id)
             except CatalogError:
                 self._run_folder_refused = True
                 raise

@@ -30,6 +30,9 @@ earlier runs sharing the damaged inode stay damaged, and verify reports them.
 The catalog never writes outside its folder: a run folder, ``.objects``, its algorithm, ``tmp`` and
 prefix folders that are symbolic links (or not folders at all) are refused with a CatalogError,
 checked once per process (``_dirs``) or run. The catalog folder itself may be a link: the user's choice.
+
+Tuned for speed: run ``python benchmarks/catalog_bench.py`` before and after changing it
+(``--quick`` for a first look; the full run for figures), and compare the ratios to the floor.
 """
 
 from __future__ import annotations
@@ -115,6 +118,8 @@ class FileSystemStorage:
     #: (10,000 files of 1 KiB, 2 cores: 0.72 s with one thread, 1.10 s with two). A large file
     #: overlaps its own copying and hashing anyway.
     put_workers = 1
+    #: The setting naming the folder (``FolderBackend``): what a container mounts.
+    folder_setting = "catalog_location"
     #: Many files (see ``put.FORK_MIN_FILES``) are stored by up to this many forked processes, one
     #: per CPU: creating files is kernel work that does run in parallel across processes (10,000
     #: files of 1 KiB, 2 cores: 0.96 s in one process, about 0.5 s in two).

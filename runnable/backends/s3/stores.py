@@ -69,6 +69,7 @@ import obstore
 
 from runnable.backends.protocols import Stored, last_change_ns
 from runnable.backends.runlog import CONTENT_FOLDER, CONTENT_SNAPSHOT, INDEX_NAME, decode, encode
+from runnable.backends.s3 import AWS_VARIABLES
 from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
 from runnable.files.fileio import SourceChangedError
 from runnable.files.hashing import PartReader, hash_file_status
@@ -264,6 +265,8 @@ def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
 
 
 class S3Storage:
+    #: Credentials come from these variables when no secrets file gives them (``EnvironmentCredentials``).
+    credential_variables = AWS_VARIABLES
     """A catalog in an S3 bucket (``catalog: {type: s3, config: {bucket, prefix, ...}}``).
 
     ``run_files`` chooses what a run's folder holds: ``pointer`` (default) a tiny object naming the
@@ -732,6 +735,8 @@ class S3Storage:
 
 
 class S3RunLogStore:
+    #: Credentials come from these variables when no secrets file gives them (``EnvironmentCredentials``).
+    credential_variables = AWS_VARIABLES
     """Run records as ``{prefix}/{run_id}.json`` in a bucket (``run-log-store: {type: s3, config: ...}``).
 
     ``create`` reserves a run id with a conditional PUT (``If-None-Match: *``), so two machines can
@@ -827,7 +832,7 @@ class S3RunLogStore:
         with _errors(self, "delete", key):
             _obstore().delete(self.store_client, key)  # deleting a missing key succeeds on S3
 
-    # -- the listing index (see runlog.IndexedRunLogStore) ------------------------------------
+    # -- the listing index (see protocols.IndexedRunLogStore) ------------------------------------
     def iter_stamps(self) -> Iterator[tuple[str, str]]:
         for meta in self._records():
             run_id = str(meta["path"]).rsplit("/", 1)[-1][: -len(".json")]
@@ -846,7 +851,7 @@ class S3RunLogStore:
         with _errors(self, "write the index of runs", INDEX_NAME):
             _obstore().put(self.store_client, INDEX_NAME, data, use_multipart=False)
 
-    # -- the content index (see runlog.ContentIndexedRunLogStore) -----------------------------
+    # -- the content index (see protocols.ContentIndexedRunLogStore) -----------------------------
     @staticmethod
     def _content_key(run_id: str) -> str:
         return f"{CONTENT_FOLDER}/{check_run_id(run_id)}.json"
