@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runnable.backends.runlog import FileSystemRunLogStore, IndexedRunLogStore, RunLogStore
+from runnable.backends.protocols import IndexedRunLogStore, RunLogStore
+from runnable.backends.runlog import FileSystemRunLogStore
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.record import FileEntry, RunRecord
 
