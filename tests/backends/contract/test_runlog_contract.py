@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runnable.backends.memory import MemoryRunLogStore
 from runnable.backends.protocols import IndexedRunLogStore, RunLogStore
 from runnable.backends.runlog import FileSystemRunLogStore
 from runnable.errors import RecordError, RunNotFoundError
@@ -15,8 +16,10 @@ from runnable.record import FileEntry, RunRecord
 from .conftest import S3Server
 
 
-@pytest.fixture(params=["file-system", "s3"])
+@pytest.fixture(params=["memory", "file-system", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> RunLogStore:
+    if request.param == "memory":
+        return MemoryRunLogStore()
     if request.param == "file-system":
         return FileSystemRunLogStore(tmp_path / ".run_log_store")
     from runnable.backends.s3.stores import S3RunLogStore

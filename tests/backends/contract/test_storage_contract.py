@@ -1,4 +1,4 @@
-"""One contract every catalog backend passes: the file-system folder and S3 (copy and pointer modes).
+"""One contract every catalog backend passes: in memory, the file-system folder and S3 (copy and pointer modes).
 
 Each test builds its backend through the ``storage`` fixture; S3 tests talk to the session's real
 ``moto_server`` on 127.0.0.1, each in a bucket of its own.
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from runnable.backends.local.catalog import FileSystemStorage
+from runnable.backends.memory import MemoryStorage
 from runnable.backends.protocols import Storage
 from runnable.errors import RunnableError
 from runnable.files.hashing import hash_file
@@ -26,10 +27,12 @@ from .conftest import FlakyProxy, S3Server
 # The smallest part S3 allows, so that a 12 MiB file takes the streaming (multipart) path quickly.
 SMALL_PART = 5 * 1024 * 1024
 
-BACKENDS = ["file-system", "s3-copy", "s3-pointer"]
+BACKENDS = ["memory", "file-system", "s3-copy", "s3-pointer"]
 
 
 def make_storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **options: object) -> Storage:
+    if kind == "memory":
+        return MemoryStorage()
     if kind == "file-system":
         return FileSystemStorage(tmp_path / ".catalog")
     from runnable.backends.s3.stores import S3Storage
