@@ -109,6 +109,14 @@ def _source_text(source: dict[str, Any] | None) -> str:
     return f"{source.get('run_id')}:{source.get('path')}{more}"
 
 
+def _code_text(code: dict[str, Any]) -> str:
+    """The record's code identity (``codeinfo.git_identity``: ``git_commit``, ``git_dirty``)."""
+    commit = code.get("git_commit")
+    if not commit:
+        return "in a git repository without commits" if code.get("git_root") else "not in a git repository"
+    return f"git {commit}" + (" (uncommitted changes)" if code.get("git_dirty") else "")
+
+
 def show_record(record: RunRecord, wide: bool = False) -> None:
     """Print a record for people."""
     env = record.environment
@@ -121,8 +129,7 @@ def show_record(record: RunRecord, wide: bool = False) -> None:
         ("end", f"{short_time(record.end)} UTC" if record.end else "-"),
         ("duration", human_duration(record.duration_seconds)),
         ("tags", ", ".join(record.tags) or "-"),
-        ("code", (f"git {code.get('commit')}" + (" (uncommitted changes)" if code.get("dirty") else ""))
-         if code.get("commit") else "not in a git repository"),
+        ("code", _code_text(code)),
         ("runnable", record.runnable_version or "-"),
         ("ran on", f"{env.get('host', '?')} pid {env.get('pid', '?')}, python {env.get('python', '?')}"),
         ("working folder", str(env.get("working_folder", "-"))),
