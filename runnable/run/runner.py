@@ -105,7 +105,9 @@ class RunOptions:
     configuration_file: str | None = None
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The whole package (this module is in runnable/run/): frames of runnable's own code are left out of
+# the traceback a failed job shows.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def _exit_code(failure: BaseException) -> int | None:
