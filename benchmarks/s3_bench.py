@@ -64,7 +64,7 @@ def child(op: str, endpoint: str, bucket: str, path: str, extra: str) -> dict[st
             client.download_file(bucket, "boto3/big.bin", path)
         seconds = time.perf_counter() - start
     else:
-        from runnable.backends.s3.stores import S3Storage
+        from runnable.backends.s3.catalog import S3Storage
         from runnable.history.restore import restore
         from runnable.record import FileEntry, RunRecord
 

@@ -19,11 +19,11 @@ from runnable.errors import ConfigurationError, MissingExtraError
 BUILTIN: dict[str, dict[str, tuple[str, str | None]]] = {
     "catalog": {
         "file-system": ("runnable.backends.local.catalog:FileSystemStorage", None),
-        "s3": ("runnable.backends.s3.stores:S3Storage", "s3"),
+        "s3": ("runnable.backends.s3.catalog:S3Storage", "s3"),
     },
     "run-log-store": {
         "file-system": ("runnable.backends.runlog:FileSystemRunLogStore", None),
-        "s3": ("runnable.backends.s3.stores:S3RunLogStore", "s3"),
+        "s3": ("runnable.backends.s3.runlog:S3RunLogStore", "s3"),
     },
     "job-executor": {
         "local": ("runnable.executors.local:LocalExecutor", None),

@@ -122,9 +122,10 @@ _MAX_RESERVED = 64
 
 
 class FileSystemRunLogStore:
+    """Run records as JSON files in a folder (``.run_log_store`` by default)."""
+
     #: The setting naming the folder (``FolderBackend``): what a container mounts.
     folder_setting = "log_folder"
-    """Run records as JSON files in a folder (``.run_log_store`` by default)."""
 
     def __init__(self, log_folder: str | os.PathLike[str] = ".run_log_store") -> None:
         self.root = Path(log_folder).absolute()

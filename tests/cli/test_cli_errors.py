@@ -79,7 +79,8 @@ def test_a_server_that_does_not_answer_is_one_line_naming_it(tmp_path: Path, s3_
 
 def test_the_library_tells_a_missing_bucket_from_a_missing_run(s3_server: S3Server, bucket: str) -> None:
     """S3 answers 404 to both; a missing bucket must not read as 'no run' (nor a missing file)."""
-    from runnable.backends.s3.stores import S3RunLogStore, S3Storage
+    from runnable.backends.s3.catalog import S3Storage
+    from runnable.backends.s3.runlog import S3RunLogStore
     from runnable.errors import CatalogError, RunNotFoundError
 
     with pytest.raises(RunNotFoundError):

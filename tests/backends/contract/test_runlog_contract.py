@@ -22,7 +22,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> RunLogStore:
         return MemoryRunLogStore()
     if request.param == "file-system":
         return FileSystemRunLogStore(tmp_path / ".run_log_store")
-    from runnable.backends.s3.stores import S3RunLogStore
+    from runnable.backends.s3.runlog import S3RunLogStore
 
     server: S3Server = request.getfixturevalue("s3_server")
     bucket: str = request.getfixturevalue("bucket")
@@ -114,7 +114,7 @@ def test_index_primitives(store: RunLogStore) -> None:
 
 
 def test_s3_record_key_and_unreadable_records(s3_server: S3Server, bucket: str) -> None:
-    from runnable.backends.s3.stores import S3RunLogStore
+    from runnable.backends.s3.runlog import S3RunLogStore
 
     store = S3RunLogStore(bucket, "team/runs", endpoint_url=s3_server.endpoint)
     assert store.location == f"s3://{bucket}/team/runs"
@@ -131,7 +131,8 @@ def test_s3_record_key_and_unreadable_records(s3_server: S3Server, bucket: str) 
 
 
 def test_s3_records_and_catalog_can_share_a_prefix(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
-    from runnable.backends.s3.stores import S3RunLogStore, S3Storage
+    from runnable.backends.s3.catalog import S3Storage
+    from runnable.backends.s3.runlog import S3RunLogStore
 
     store = S3RunLogStore(bucket, "shared", endpoint_url=s3_server.endpoint)
     catalog = S3Storage(bucket, "shared", endpoint_url=s3_server.endpoint)

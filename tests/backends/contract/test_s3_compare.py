@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import runnable
-from runnable.backends.s3.stores import S3RunLogStore, S3Storage
+from runnable.backends.s3.catalog import S3Storage
+from runnable.backends.s3.runlog import S3RunLogStore
 from runnable.history.comparison import compare_summaries, select
 from runnable.history.runs import History
 from runnable.record import RunRecord

@@ -186,7 +186,7 @@ def test_the_same_run_id_from_many_processes_is_reserved_once(project: Path, s3_
 STREAM_SCRIPT = '''
 import os, resource, sys
 from pathlib import Path
-from runnable.backends.s3.stores import S3Storage
+from runnable.backends.s3.catalog import S3Storage
 
 endpoint, bucket, source = sys.argv[1:4]
 storage = S3Storage(bucket, "big", endpoint_url=endpoint)
@@ -218,7 +218,7 @@ def test_a_large_file_streams_with_bounded_memory(tmp_path: Path, s3_server: S3S
 
 
 def test_import_runnable_does_not_load_the_s3_client(tmp_path: Path) -> None:
-    code = "import sys, runnable; print('obstore' in sys.modules, 'runnable.backends.s3.stores' in sys.modules)"
+    code = "import sys, runnable; print('obstore' in sys.modules, 'runnable.backends.s3.client' in sys.modules)"
     result = run_python(code, tmp_path)
     assert result.stdout.split() == ["False", "False"], result.stderr
 

@@ -149,7 +149,7 @@ def test_large_content_with_a_damaged_blob_is_stored_again(
 def test_intact_content_costs_one_extra_small_request_at_most(
     project: Path, s3_server: S3Server, bucket: str, counting_proxy: FlakyProxy, size: int
 ) -> None:
-    from runnable.backends.s3.stores import S3Storage
+    from runnable.backends.s3.catalog import S3Storage
 
     storage = S3Storage(bucket, "team/catalog", endpoint_url=counting_proxy.endpoint, region="us-east-1",
                         hash_first=True, part_size=5 * MiB)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runnable.backends.s3.stores import S3Storage
+from runnable.backends.s3.catalog import S3Storage
 from runnable.errors import CatalogError
 from tests.conftest import run_cli
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runnable.backends.s3.stores import S3Storage
+from runnable.backends.s3.catalog import S3Storage
 from runnable.files.hashing import SourceChangedError
 
 from .conftest import S3Server

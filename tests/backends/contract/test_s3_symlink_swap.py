@@ -19,7 +19,7 @@ SECRET = b"outside secret bytes\n"
                          ids=["small", "multipart", "hash-first"])
 def test_a_file_swapped_for_a_link_is_not_uploaded(s3_server: S3Server, bucket: str, tmp_path: Path,
                                                    size: int, options: dict[str, bool]) -> None:
-    from runnable.backends.s3.stores import S3Storage
+    from runnable.backends.s3.catalog import S3Storage
 
     work = tmp_path / "work"
     (work / "o").mkdir(parents=True)

@@ -35,7 +35,7 @@ def make_storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest, **op
         return MemoryStorage()
     if kind == "file-system":
         return FileSystemStorage(tmp_path / ".catalog")
-    from runnable.backends.s3.stores import S3Storage
+    from runnable.backends.s3.catalog import S3Storage
 
     server: S3Server = request.getfixturevalue("s3_server")
     bucket: str = request.getfixturevalue("bucket")
@@ -292,7 +292,7 @@ def test_s3_clean_temporaries_removes_abandoned_temporary_uploads(
 
 
 def test_s3_bad_settings_are_configuration_errors(s3_server: S3Server, bucket: str) -> None:
-    from runnable.backends.s3.stores import S3Storage
+    from runnable.backends.s3.catalog import S3Storage
     from runnable.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="run_files"):
@@ -304,7 +304,7 @@ def test_s3_bad_settings_are_configuration_errors(s3_server: S3Server, bucket: s
 
 
 def test_s3_unreachable_server_is_a_catalog_error(tmp_path: Path, aws_env: dict[str, str]) -> None:
-    from runnable.backends.s3.stores import S3Storage
+    from runnable.backends.s3.catalog import S3Storage
     from runnable.errors import CatalogError
 
     from .conftest import _free_port
@@ -315,7 +315,8 @@ def test_s3_unreachable_server_is_a_catalog_error(tmp_path: Path, aws_env: dict[
 
 
 def test_s3_transient_errors_are_retried(flaky_proxy: FlakyProxy, bucket: str, tmp_path: Path) -> None:
-    from runnable.backends.s3.stores import S3RunLogStore, S3Storage
+    from runnable.backends.s3.catalog import S3Storage
+    from runnable.backends.s3.runlog import S3RunLogStore
 
     data = pseudo_random(12 * 1024 * 1024, seed=8)
     source = write(tmp_path / "big.bin", data)
@@ -352,7 +353,7 @@ def _blobs(keys: dict[str, int]) -> list[str]:
 def test_s3_large_file_in_pointer_mode_is_an_alias_to_its_blob_without_any_copy(
     counting_proxy: FlakyProxy, s3_server: S3Server, bucket: str, tmp_path: Path
 ) -> None:
-    from runnable.backends.s3.stores import S3Storage
+    from runnable.backends.s3.catalog import S3Storage
 
     data = pseudo_random(20 * 1024 * 1024 + 3, seed=9)
     source = write(tmp_path / "big.bin", data)
@@ -410,7 +411,7 @@ def test_s3_racing_stores_of_new_large_content_keep_one_blob(
 
 
 def test_s3_gc_deletes_alias_and_blob(s3_storage: S3Factory, s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
-    from runnable.backends.s3.stores import S3RunLogStore
+    from runnable.backends.s3.runlog import S3RunLogStore
     from runnable.history.gc import Policy, collect
     from runnable.history.runs import History
 

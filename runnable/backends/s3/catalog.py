@@ -1,4 +1,5 @@
-"""The catalog and the run records in S3-compatible object storage (AWS S3, MinIO, Ceph, R2, ...).
+"""The catalog in S3-compatible object storage (AWS S3, MinIO, Ceph, R2, ...); the run records are
+``runlog.py``'s and the connection ``client.py``'s, in this folder.
 
 Configuration (credentials come from the usual ``AWS_*`` environment variables, or from a dotenv
 file named by ``secrets_file``; they are never written to records or logs)::
@@ -47,13 +48,12 @@ request and never reads a large blob back.
 
 The client is ``obstore`` (Rust ``object_store``): multipart streaming with bounded memory,
 conditional ``create`` puts (run ids stay unique across machines), retries with backoff, and no
-heavy import: it is imported here only, and this module only when ``type: s3`` is configured.
+heavy import: it is imported in ``client.py`` only, and that only when ``type: s3`` is configured.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -61,22 +61,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-import obstore
+from typing import Any, BinaryIO
 
 from runnable.backends.protocols import Stored, last_change_ns
-from runnable.backends.runlog import CONTENT_FOLDER, CONTENT_SNAPSHOT, INDEX_NAME, decode, encode
 from runnable.backends.s3 import AWS_VARIABLES
-from runnable.errors import CatalogError, ConfigurationError, RecordError, RunNotFoundError
+from runnable.backends.s3.client import (
+    _MAX_RETRIES,
+    _NO_BUCKET,
+    _clean_prefix,
+    _errors,
+    _file_credentials,
+    _obstore,
+    _open_stream,
+    _region,
+    _s3_error,
+    _url,
+    connect,
+)
+from runnable.errors import CatalogError, ConfigurationError
 from runnable.files.fileio import SourceChangedError
 from runnable.files.hashing import PartReader, hash_file_status
-from runnable.record import RunRecord, check_rel_path, check_run_id
-
-if TYPE_CHECKING:
-    from obstore.store import RetryConfig, S3Store
+from runnable.record import check_rel_path, check_run_id
 
 OBJECTS = ".objects"
 TMP = f"{OBJECTS}/tmp"  # temporary uploads of earlier versions; still cleaned
@@ -97,176 +102,8 @@ _ALIAS_TYPE = "application/vnd.runnable.alias+json"
 # objects never need a GET to tell (aliases only stand for files larger than one part, >= 5 MiB).
 _ALIAS_MAX = 1024
 _RUN_FILE_MODES = ("copy", "pointer")
-# S3 answers 404 both for a missing key and a missing bucket; only the body of the answer tells.
-_NO_BUCKET = "<Code>NoSuchBucket</Code>"
-
-# Retries of each request (every part of a multipart upload is retried on its own): exponential
-# backoff from 100 ms to 15 s, at most 10 tries and 3 minutes -- enough to ride out a throttling
-# burst (503 SlowDown) without hiding an outage for long.
-_MAX_RETRIES = 10
-
-
-def _retry(max_retries: int) -> RetryConfig:
-    return {
-        "max_retries": int(max_retries),
-        "retry_timeout": timedelta(minutes=3),
-        "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=15), "base": 2},
-    }
-
-
-def _obstore() -> Any:
-    # This module is imported only when a configuration names `type: s3` (runnable.backends.registry), so
-    # `import runnable` never loads the Rust client; a missing obstore becomes MissingExtraError there.
-    return obstore
-
-
-def _clean_prefix(prefix: str) -> str:
-    prefix = prefix.strip("/")
-    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
-        raise ConfigurationError(f"S3 prefix {prefix!r} must be a clean path like 'team/catalog'")
-    return prefix
-
-
-def connect(
-    bucket: str,
-    prefix: str = "",
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    secrets_file: str | None = None,
-    max_retries: int = _MAX_RETRIES,
-) -> S3Store:
-    """An obstore ``S3Store`` for ``bucket``/``prefix``; credentials from the environment or a dotenv file.
-
-    >>> # connect("my-bucket", "team/catalog", "http://127.0.0.1:9000", "us-east-1")
-    """
-    from obstore.store import S3Store
-
-    if not bucket or not isinstance(bucket, str):
-        raise ConfigurationError("S3 backends need 'bucket' in their config, e.g. {bucket: my-bucket}")
-    options: dict[str, Any] = {}
-    if endpoint_url:
-        options["endpoint"] = endpoint_url
-    if region:
-        options["region"] = region
-    elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-        options["region"] = "us-east-1"
-    from_file = _file_credentials(secrets_file)
-    for env_name, key in (
-        ("AWS_ACCESS_KEY_ID", "access_key_id"),
-        ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
-        ("AWS_SESSION_TOKEN", "session_token"),
-    ):
-        if from_file.get(env_name):
-            options[key] = from_file[env_name]
-    client = {"allow_http": bool(endpoint_url and endpoint_url.startswith("http://"))}
-    return S3Store(
-        bucket,
-        prefix=prefix or None,
-        client_options=client,  # type: ignore[arg-type]
-        retry_config=_retry(max_retries),
-        **options,
-    )
-
-
-def _file_credentials(secrets_file: str | None) -> dict[str, str]:
-    """The ``AWS_*`` credentials a ``secrets_file`` holds (none without one)."""
-    if not secrets_file:
-        return {}
-    from runnable.backends.secrets import DotEnvSecrets
-
-    secrets = DotEnvSecrets(secrets_file)
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    return {name: value for name in names if (value := secrets.get(name))}
-
-
-def _region(region: str | None) -> str:
-    """The region requests are signed for, as ``connect`` chooses it."""
-    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def _url(bucket: str, *parts: str) -> str:
-    return "s3://" + "/".join([bucket, *[p.strip("/") for p in parts if p]])
-
-
-def _s3_error(place: S3Storage | S3RunLogStore, action: str, where: str, exc: Exception) -> CatalogError:
-    """One line for what failed: a missing bucket, a server that does not answer, or what S3 said."""
-    text = str(exc)
-    server = place.endpoint_url or "AWS S3"
-    if _NO_BUCKET in text:
-        return CatalogError(
-            f"could not {action} {where}: the bucket {place.bucket!r} does not exist on {server}; create it "
-            f"(aws s3 mb s3://{place.bucket}) or fix 'bucket' in the configuration"
-        )
-    if "kind: Connect" in text:  # refused, unknown host, TLS: reqwest's connect errors, after every retry
-        reason = re.search(r'(?:message|error): "([^"]+)"', text)
-        return CatalogError(
-            f"could not {action} {where}: cannot connect to {server}" + (f" ({reason[1]})" if reason else "")
-            + "; start the server or check the bucket, endpoint and AWS credentials"
-        )
-    code = re.search(r"<Code>([^<]+)</Code>(?:<Message>([^<]*)</Message>)?", text)
-    if code:
-        said = f"{code[1]}: {code[2]}" if code[2] else code[1]
-    else:
-        said = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return CatalogError(f"could not {action} {where}: {said}; check the bucket, endpoint and AWS credentials")
-
-
-@contextmanager
-def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Iterator[None]:
-    """Raise obstore's failures as CatalogError naming what failed and where (``action`` a verb).
-
-    A missing key stays FileNotFoundError, for callers to say what absence means, but a missing
-    bucket does not: S3 answers both with 404 (only the body, absent for HEAD, tells them apart).
-    """
-    from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
-
-    try:
-        yield
-    except FileNotFoundError as exc:
-        if _NO_BUCKET not in str(exc):
-            raise
-        # Not chained, unlike other errors: obstore's is S3's whole response and a debug dump, and
-        # what it says is in the message already.
-        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
-    except (AlreadyExistsError, PreconditionError):
-        raise  # a conditional create that lost: the caller's answer, not a failure
-    except BaseError as exc:
-        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
-
-
-class _StreamReader(io.RawIOBase):
-    """A read-only file over the chunks of one GET: constant memory, one request."""
-
-    def __init__(self, chunks: Iterator[Any], place: S3Storage, key: str) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-        self._place = place
-        self._key = key
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            with _errors(self._place, "read", self._key):
-                chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(bytes(chunk)) if not isinstance(chunk, bytes) else memoryview(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
-def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
-    raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)), place, key)
-    return io.BufferedReader(raw, buffer_size=1024 * 1024)
-
 
 class S3Storage:
-    #: Credentials come from these variables when no secrets file gives them (``EnvironmentCredentials``).
-    credential_variables = AWS_VARIABLES
     """A catalog in an S3 bucket (``catalog: {type: s3, config: {bucket, prefix, ...}}``).
 
     ``run_files`` chooses what a run's folder holds: ``pointer`` (default) a tiny object naming the
@@ -276,6 +113,9 @@ class S3Storage:
     >>> # S3Storage("my-bucket", "team/catalog", endpoint_url="http://127.0.0.1:9000").location
     >>> # 's3://my-bucket/team/catalog'
     """
+
+    #: Credentials come from these variables when no secrets file gives them (``EnvironmentCredentials``).
+    credential_variables = AWS_VARIABLES
 
     def __init__(
         self,
@@ -692,7 +532,7 @@ class S3Storage:
 
         Then incomplete multipart uploads below the prefix started before the cutoff: a store aborts
         its upload when it fails, but not when the server was out of reach for longer than the
-        retries (``s3_uploads``). Their bytes are not counted: S3 would need a request per upload.
+        retries (``uploads.py``). Their bytes are not counted: S3 would need a request per upload.
         """
         obs = _obstore()
         cutoff = time.time() - older_than_seconds
@@ -734,163 +574,3 @@ class S3Storage:
         return abort_stale(client, f"{self.prefix}/" if self.prefix else "", started_before)
 
 
-class S3RunLogStore:
-    #: Credentials come from these variables when no secrets file gives them (``EnvironmentCredentials``).
-    credential_variables = AWS_VARIABLES
-    """Run records as ``{prefix}/{run_id}.json`` in a bucket (``run-log-store: {type: s3, config: ...}``).
-
-    ``create`` reserves a run id with a conditional PUT (``If-None-Match: *``), so two machines can
-    never both take the same id. For a store that ignores that header, set ``conditional_create:
-    false`` to fall back to check-then-write (documented as racy).
-
-    >>> # S3RunLogStore("my-bucket", "team/runs").location
-    >>> # 's3://my-bucket/team/runs'
-    """
-
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        conditional_create: bool = True,
-        secrets_file: str | None = None,
-        max_retries: int = _MAX_RETRIES,
-    ) -> None:
-        self.bucket = bucket
-        self.prefix = _clean_prefix(prefix)
-        self.endpoint_url = endpoint_url
-        self.conditional_create = bool(conditional_create)
-        self.store_client = connect(bucket, self.prefix, endpoint_url, region, secrets_file, max_retries)
-        self.location = _url(bucket, self.prefix)
-
-    def __repr__(self) -> str:
-        return f"S3RunLogStore({self.location!r}, endpoint_url={self.endpoint_url!r})"
-
-    def key(self, run_id: str) -> str:
-        return f"{check_run_id(run_id)}.json"
-
-    def create(self, record: RunRecord) -> bool:
-        obs = _obstore()
-        from obstore.exceptions import AlreadyExistsError, PreconditionError
-
-        key = self.key(record.run_id)
-        try:
-            with _errors(self, "reserve run id in", key):
-                if not self.conditional_create:
-                    if self.exists(record.run_id):
-                        return False
-                    obs.put(self.store_client, key, encode(record), use_multipart=False)
-                    return True
-                obs.put(self.store_client, key, encode(record), mode="create", use_multipart=False)
-        except (AlreadyExistsError, PreconditionError):
-            return False
-        return True
-
-    def put(self, record: RunRecord) -> None:
-        key = self.key(record.run_id)
-        with _errors(self, "write the run record", key):
-            _obstore().put(self.store_client, key, encode(record), use_multipart=False)  # a PUT is atomic
-
-    def get(self, run_id: str) -> RunRecord:
-        key = self.key(run_id)
-        where = _url(self.bucket, self.prefix, key)
-        try:
-            with _errors(self, "read the run record", key):
-                data = bytes(_obstore().get(self.store_client, key).bytes())
-        except FileNotFoundError:
-            raise RunNotFoundError(f"no run {run_id!r} in the run-log store {self.location}") from None
-        record = decode(data, where)
-        if record.run_id != run_id:
-            raise RecordError(f"run record {where} names run {record.run_id!r}, not {run_id!r}")
-        return record
-
-    def exists(self, run_id: str) -> bool:
-        key = self.key(run_id)
-        try:
-            with _errors(self, "read", key):
-                _obstore().head(self.store_client, key)
-        except FileNotFoundError:
-            return False
-        return True
-
-    def _records(self) -> Iterator[dict[str, Any]]:
-        # One level only: a catalog sharing this prefix keeps its run folders below it.
-        with _errors(self, "list the runs in"):
-            listing = _obstore().list_with_delimiter(self.store_client, None)
-        for meta in listing["objects"]:
-            name = str(meta["path"]).rsplit("/", 1)[-1]
-            if name.endswith(".json") and not name.startswith("."):
-                yield meta
-
-    def iter_ids(self) -> Iterator[str]:
-        for meta in self._records():
-            yield str(meta["path"]).rsplit("/", 1)[-1][: -len(".json")]
-
-    def delete(self, run_id: str) -> None:
-        key = self.key(run_id)
-        with _errors(self, "delete", key):
-            _obstore().delete(self.store_client, key)  # deleting a missing key succeeds on S3
-
-    # -- the listing index (see protocols.IndexedRunLogStore) ------------------------------------
-    def iter_stamps(self) -> Iterator[tuple[str, str]]:
-        for meta in self._records():
-            run_id = str(meta["path"]).rsplit("/", 1)[-1][: -len(".json")]
-            # The ETag changes with the content; last-modified and size guard stores whose ETags
-            # are not content hashes.
-            yield run_id, f"{meta.get('e_tag')}-{meta['last_modified'].isoformat()}-{meta['size']}"
-
-    def read_index(self) -> bytes | None:
-        try:
-            with _errors(self, "read the index of runs", INDEX_NAME):
-                return bytes(_obstore().get(self.store_client, INDEX_NAME).bytes())
-        except FileNotFoundError:
-            return None
-
-    def write_index(self, data: bytes) -> None:
-        with _errors(self, "write the index of runs", INDEX_NAME):
-            _obstore().put(self.store_client, INDEX_NAME, data, use_multipart=False)
-
-    # -- the content index (see protocols.ContentIndexedRunLogStore) -----------------------------
-    @staticmethod
-    def _content_key(run_id: str) -> str:
-        return f"{CONTENT_FOLDER}/{check_run_id(run_id)}.json"
-
-    def write_content(self, run_id: str, data: bytes) -> None:
-        key = self._content_key(run_id)
-        with _errors(self, "write the content index entry", key):
-            _obstore().put(self.store_client, key, data, use_multipart=False)  # a PUT is atomic
-
-    def read_content(self, run_id: str) -> bytes | None:
-        key = self._content_key(run_id)
-        try:
-            with _errors(self, "read the content index entry", key):
-                return bytes(_obstore().get(self.store_client, key).bytes())
-        except FileNotFoundError:
-            return None
-
-    def delete_content(self, run_id: str) -> None:
-        key = self._content_key(run_id)
-        with _errors(self, "delete", key):
-            _obstore().delete(self.store_client, key)
-
-    def iter_content_ids(self) -> Iterator[str]:
-        with _errors(self, "list the content index in"):
-            listing = _obstore().list_with_delimiter(self.store_client, CONTENT_FOLDER)
-        for meta in listing["objects"]:
-            name = str(meta["path"]).rsplit("/", 1)[-1]
-            if name.endswith(".json") and not name.startswith("."):
-                yield name[: -len(".json")]
-
-    def read_content_snapshot(self) -> bytes | None:
-        key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
-        try:
-            with _errors(self, "read the content index in", key):
-                return bytes(_obstore().get(self.store_client, key).bytes())
-        except FileNotFoundError:
-            return None
-
-    def write_content_snapshot(self, data: bytes) -> None:
-        key = f"{CONTENT_FOLDER}/{CONTENT_SNAPSHOT}"
-        with _errors(self, "write the content index in", key):
-            _obstore().put(self.store_client, key, data, use_multipart=False)

@@ -1,0 +1,196 @@
+"""The connection to an S3-compatible store, shared by the S3 catalog and run-log store.
+
+``connect`` builds the obstore client (credentials from the ``AWS_*`` variables or a ``secrets_file``,
+retries with backoff); ``_errors`` turns obstore's failures into one-line CatalogErrors naming what
+failed and where; ``_open_stream`` reads one GET as a file with bounded memory. obstore is imported
+here, and this module only when ``type: s3`` is configured.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import obstore
+
+from runnable.errors import CatalogError, ConfigurationError
+
+if TYPE_CHECKING:
+    from obstore.store import RetryConfig, S3Store
+
+    from runnable.backends.s3.catalog import S3Storage
+    from runnable.backends.s3.runlog import S3RunLogStore
+
+
+# S3 answers 404 both for a missing key and a missing bucket; only the body of the answer tells.
+_NO_BUCKET = "<Code>NoSuchBucket</Code>"
+
+# Retries of each request (every part of a multipart upload is retried on its own): exponential
+# backoff from 100 ms to 15 s, at most 10 tries and 3 minutes -- enough to ride out a throttling
+# burst (503 SlowDown) without hiding an outage for long.
+_MAX_RETRIES = 10
+
+
+def _retry(max_retries: int) -> RetryConfig:
+    return {
+        "max_retries": int(max_retries),
+        "retry_timeout": timedelta(minutes=3),
+        "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=15), "base": 2},
+    }
+
+
+def _obstore() -> Any:
+    # This module is imported only when a configuration names `type: s3` (runnable.backends.registry), so
+    # `import runnable` never loads the Rust client; a missing obstore becomes MissingExtraError there.
+    return obstore
+
+
+def _clean_prefix(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise ConfigurationError(f"S3 prefix {prefix!r} must be a clean path like 'team/catalog'")
+    return prefix
+
+
+def connect(
+    bucket: str,
+    prefix: str = "",
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    secrets_file: str | None = None,
+    max_retries: int = _MAX_RETRIES,
+) -> S3Store:
+    """An obstore ``S3Store`` for ``bucket``/``prefix``; credentials from the environment or a dotenv file.
+
+    >>> # connect("my-bucket", "team/catalog", "http://127.0.0.1:9000", "us-east-1")
+    """
+    from obstore.store import S3Store
+
+    if not bucket or not isinstance(bucket, str):
+        raise ConfigurationError("S3 backends need 'bucket' in their config, e.g. {bucket: my-bucket}")
+    options: dict[str, Any] = {}
+    if endpoint_url:
+        options["endpoint"] = endpoint_url
+    if region:
+        options["region"] = region
+    elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        options["region"] = "us-east-1"
+    from_file = _file_credentials(secrets_file)
+    for env_name, key in (
+        ("AWS_ACCESS_KEY_ID", "access_key_id"),
+        ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+        ("AWS_SESSION_TOKEN", "session_token"),
+    ):
+        if from_file.get(env_name):
+            options[key] = from_file[env_name]
+    client = {"allow_http": bool(endpoint_url and endpoint_url.startswith("http://"))}
+    return S3Store(
+        bucket,
+        prefix=prefix or None,
+        client_options=client,  # type: ignore[arg-type]
+        retry_config=_retry(max_retries),
+        **options,
+    )
+
+
+def _file_credentials(secrets_file: str | None) -> dict[str, str]:
+    """The ``AWS_*`` credentials a ``secrets_file`` holds (none without one)."""
+    if not secrets_file:
+        return {}
+    from runnable.backends.secrets import DotEnvSecrets
+
+    secrets = DotEnvSecrets(secrets_file)
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return {name: value for name in names if (value := secrets.get(name))}
+
+
+def _region(region: str | None) -> str:
+    """The region requests are signed for, as ``connect`` chooses it."""
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _url(bucket: str, *parts: str) -> str:
+    return "s3://" + "/".join([bucket, *[p.strip("/") for p in parts if p]])
+
+
+def _s3_error(place: S3Storage | S3RunLogStore, action: str, where: str, exc: Exception) -> CatalogError:
+    """One line for what failed: a missing bucket, a server that does not answer, or what S3 said."""
+    text = str(exc)
+    server = place.endpoint_url or "AWS S3"
+    if _NO_BUCKET in text:
+        return CatalogError(
+            f"could not {action} {where}: the bucket {place.bucket!r} does not exist on {server}; create it "
+            f"(aws s3 mb s3://{place.bucket}) or fix 'bucket' in the configuration"
+        )
+    if "kind: Connect" in text:  # refused, unknown host, TLS: reqwest's connect errors, after every retry
+        reason = re.search(r'(?:message|error): "([^"]+)"', text)
+        return CatalogError(
+            f"could not {action} {where}: cannot connect to {server}" + (f" ({reason[1]})" if reason else "")
+            + "; start the server or check the bucket, endpoint and AWS credentials"
+        )
+    code = re.search(r"<Code>([^<]+)</Code>(?:<Message>([^<]*)</Message>)?", text)
+    if code:
+        said = f"{code[1]}: {code[2]}" if code[2] else code[1]
+    else:
+        said = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return CatalogError(f"could not {action} {where}: {said}; check the bucket, endpoint and AWS credentials")
+
+
+@contextmanager
+def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Iterator[None]:
+    """Raise obstore's failures as CatalogError naming what failed and where (``action`` a verb).
+
+    A missing key stays FileNotFoundError, for callers to say what absence means, but a missing
+    bucket does not: S3 answers both with 404 (only the body, absent for HEAD, tells them apart).
+    """
+    from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
+
+    try:
+        yield
+    except FileNotFoundError as exc:
+        if _NO_BUCKET not in str(exc):
+            raise
+        # Not chained, unlike other errors: obstore's is S3's whole response and a debug dump, and
+        # what it says is in the message already.
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
+    except (AlreadyExistsError, PreconditionError):
+        raise  # a conditional create that lost: the caller's answer, not a failure
+    except BaseError as exc:
+        raise _s3_error(place, action, _url(place.bucket, place.prefix, key), exc) from None
+
+
+class _StreamReader(io.RawIOBase):
+    """A read-only file over the chunks of one GET: constant memory, one request."""
+
+    def __init__(self, chunks: Iterator[Any], place: S3Storage, key: str) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+        self._place = place
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            with _errors(self._place, "read", self._key):
+                chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(bytes(chunk)) if not isinstance(chunk, bytes) else memoryview(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
+    raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)), place, key)
+    return io.BufferedReader(raw, buffer_size=1024 * 1024)
+
+
