@@ -152,7 +152,7 @@ class BaseJob:
         from ``parameters_file`` (YAML) and ``RUNNABLE_PRM_<name>`` variables. Prints a JSON summary;
         raises ``JobFailedError`` if the job failed (after recording everything).
         """
-        from runnable.run.runner import execute_job
+        from runnable.run.execute import execute_job
 
         try:
             return execute_job(self, configuration_file, parameters_file, job_id, tags)

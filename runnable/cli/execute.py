@@ -23,7 +23,8 @@ import click
 from runnable.cli.output import fail
 from runnable.config.loading import ENV_CONFIG, ENV_DRY_RUN
 from runnable.errors import JobFailedError, RunnableError
-from runnable.run.runner import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS, failure_line
+from runnable.run.execute import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
+from runnable.run.runner import failure_line
 
 # The forms a script may take, said once for every "ran no job" error (docs/jobs.md shows them).
 _EXPECTED = ("call execute() on a job in the script, or define main() that returns the job (execute-job runs it); "
