@@ -4,9 +4,11 @@
     python docs/gen_samples.py --check    # exit 1, showing the difference, if a block is stale
 
 A block is marked by a ``<!-- sample: NAME -->`` line right above its fence; everything inside the
-fence is replaced with what the session printed for NAME, unless only what varies differs. The session runs the documented commands
-for real, in a fresh folder, with the run ids the docs use (given through RUNNABLE_RUN_ID), so a
-regenerated page changes only where the output did. ``--check`` compares after blanking what varies
+fence is replaced with what the session printed for NAME, unless only what varies differs. The sessions
+(docs/history.md with the README's blocks, the chain of docs/lineage.md, the grid of docs/compare.md)
+run the documented commands for real, each in a fresh folder, with the run ids the docs use (given
+through RUNNABLE_RUN_ID or job_id), so a regenerated page changes only where the output did. Output
+is captured through pipes, so tables appear as they do when piped (plain text, every column). ``--check`` compares after blanking what varies
 from one machine or moment to the next (times, durations, process ids, host, versions, the folder,
 sizes and hashes of logs): see ``normalize``. tests/test_doc_samples.py runs the check.
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
-PAGES = [REPO / "README.md", DOCS / "history.md"]
+PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "lineage.md", DOCS / "compare.md"]
 SHOWN_FOLDER = "/tmp/demo/project"  # the working folder as the pages show it
 
 MARKER = re.compile(r"^<!-- sample: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)^```$", re.M | re.S)
@@ -82,6 +84,52 @@ except runnable.IntegrityError as exc:
     print(exc)
 '''
 
+PIPELINE = '''\
+"""prepare -> train -> evaluate: each job declares what it reads (get) and what it writes (put)."""
+import json
+import sys
+from pathlib import Path
+
+from runnable import Catalog, PythonJob
+
+
+def prepare():
+    Path("data").mkdir(exist_ok=True)
+    rows = [(x, 2 * x + 1) for x in range(100)]
+    Path("data/train.csv").write_text("x,y\\n" + "".join(f"{x},{y}\\n" for x, y in rows[:80]))
+    Path("data/test.csv").write_text("x,y\\n" + "".join(f"{x},{y}\\n" for x, y in rows[80:]))
+
+
+def _read(path):
+    return [tuple(map(float, line.split(","))) for line in Path(path).read_text().splitlines()[1:]]
+
+
+def train():
+    rows = _read("data/train.csv")
+    n = len(rows)
+    mx, my = sum(x for x, _ in rows) / n, sum(y for _, y in rows) / n
+    slope = sum((x - mx) * (y - my) for x, y in rows) / sum((x - mx) ** 2 for x, _ in rows)
+    Path("model.json").write_text(json.dumps({"slope": slope, "intercept": my - slope * mx}) + "\\n")
+
+
+def evaluate():
+    model = json.loads(Path("model.json").read_text())
+    rows = _read("data/test.csv")
+    error = sum(abs(model["slope"] * x + model["intercept"] - y) for x, y in rows) / len(rows)
+    Path("metrics.json").write_text(json.dumps({"mean_abs_error": round(error, 6)}) + "\\n")
+
+
+JOBS = {
+    "prepare": PythonJob(function=prepare, catalog=Catalog(put=["data/"])),
+    "train": PythonJob(function=train, catalog=Catalog(get=["data/train.csv"], put=["model.json"])),
+    "evaluate": PythonJob(function=evaluate, catalog=Catalog(get=["model.json", "data/test.csv"],
+                                                             put=["metrics.json"])),
+}
+
+if __name__ == "__main__":
+    JOBS[sys.argv[1]].execute()
+'''
+
 # The four runs of the session, oldest first: (run id, shown command, parameters file content).
 RUNS = [
     ("epic-bernoulli-5374", "runnable execute-job train.py", None),
@@ -132,7 +180,8 @@ def shlex_split(command: str) -> list[str]:
 
 
 def play(folder: Path) -> dict[str, str]:
-    """Run the session of docs/history.md (and the README's history block) in ``folder``."""
+    """Run the session of docs/history.md (and the README's history block) in ``folder``, and those
+    of docs/lineage.md and docs/compare.md in folders beside it."""
     s = Session(folder)
     s.samples["history-train"] = TRAIN
     (folder / "train.py").write_text(TRAIN)
@@ -196,7 +245,89 @@ def play(folder: Path) -> dict[str, str]:
     done = subprocess.run([sys.executable, "-c", PYTHON_API], cwd=folder, env=s.env(), capture_output=True,
                           text=True, check=False, timeout=120)
     s.samples["history-python-output"] = (done.stdout + done.stderr).replace(str(folder), SHOWN_FOLDER)
+
+    play_lineage(folder.parent / "lineage", s.samples)
+    play_compare(folder.parent / "compare", s.samples)
     return s.samples
+
+
+# The documented grid of examples/12-compare, each point with the run id docs/compare.md shows:
+# the example itself lets runnable name its runs, so the session runs the same job with these ids.
+GRID_IDS = {
+    (0.05, 2): "fearless-galileo-4716", (0.05, 10): "placid-bernoulli-7853", (0.05, 40): "orderly-carson-6929",
+    (0.5, 2): "honest-hardy-4870", (0.5, 10): "resolute-newton-7860", (0.5, 40): "mellow-fibonacci-3559",
+}
+
+GRID_DRIVER = """\
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("train_grid", sys.argv[1])
+grid = importlib.util.module_from_spec(spec)
+sys.modules["train_grid"] = grid
+spec.loader.exec_module(grid)
+grid.train.__module__ = "__main__"  # as when the example runs as a script: the record names __main__.train
+ids = {GRID_IDS!r}
+job = grid.PythonJob(function=grid.train, name="train",
+                     returns=[grid.metric("accuracy"), grid.pickled("model"), "n_rows"])
+for lr, epochs in grid.GRID:
+    os.environ.update(RUNNABLE_PRM_lr=str(lr), RUNNABLE_PRM_epochs=str(epochs))
+    job.execute(tags=["grid"], job_id=ids[(lr, epochs)])
+"""
+
+
+def runnable_cli(rest: str) -> str:
+    """A shell line that runs this checkout's runnable (``runnable`` may not be on PATH)."""
+    return f"{shlex.quote(sys.executable)} -m runnable {rest}"
+
+
+def play_lineage(folder: Path, samples: dict[str, str]) -> None:
+    """The prepare -> train -> evaluate chain of docs/lineage.md, in an empty folder of its own."""
+    folder.mkdir()
+    s = Session(folder)
+    samples["lineage-pipeline"] = PIPELINE
+    (folder / "pipeline.py").write_text(PIPELINE)
+    python = shlex.quote(sys.executable)
+    samples["lineage-runs"] = "".join(
+        s.run(f"python pipeline.py {job}", run_id=run_id, exit_status=False, command=f"{python} pipeline.py {job}")
+        for job, run_id in (("prepare", "warm-schrodinger-3790"), ("train", "calm-fermi-7934"),
+                            ("evaluate", "unsolvable-archimedes-3192")))
+    samples["lineage-which"] = "".join(s.run(c, exit_status=False) for c in (
+        "runnable runs which model.json", "runnable runs which 474fcc58ea")) + s.run(
+        "cp data/test.csv ../somewhere-else.csv && runnable runs which ../somewhere-else.csv", exit_status=False,
+        command="cp data/test.csv ../somewhere-else.csv && " + runnable_cli("runs which ../somewhere-else.csv"))
+    show_end = "runs show unsolvable-archimedes-3192 | sed -n '/^files:/,$p'"
+    samples["lineage-show"] = s.run(f"runnable {show_end}", exit_status=False, command=runnable_cli(show_end))
+    samples["lineage-up"] = s.run("runnable runs lineage unsolvable-archimedes-3192", exit_status=False)
+    samples["lineage-down"] = s.run("runnable runs lineage warm-schrodinger-3790 --down", exit_status=False)
+    samples["lineage-dot"] = s.run("runnable runs lineage unsolvable-archimedes-3192 --dot", exit_status=False)
+    samples["lineage-status"] = "".join([
+        s.run("runnable status"),
+        s.run('sed -i "s/^3,7$/3,8/" data/train.csv      # a hand edit of the prepared data', exit_status=False),
+        s.run("runnable status"),
+        s.run("runnable status train --json"),
+        s.run("python pipeline.py train", run_id="curious-cauchy-5183", exit_status=False, output=False,
+              command=f"{python} pipeline.py train"),
+        s.run("runnable status"),
+    ])
+    samples["lineage-diff"] = s.run("runnable runs diff calm-fermi-7934 curious-cauchy-5183", exit_status=False)
+
+
+def play_compare(folder: Path, samples: dict[str, str]) -> None:
+    """The commands of docs/compare.md after the grid example, in an empty folder of its own."""
+    folder.mkdir()
+    s = Session(folder)
+    (folder / "grid.py").write_text(GRID_DRIVER.format(GRID_IDS=GRID_IDS))
+    example = REPO / "examples" / "12-compare" / "train_grid.py"
+    subprocess.run([sys.executable, "grid.py", str(example)], cwd=folder, env=s.env(), capture_output=True,
+                   check=True, timeout=120)
+    samples["compare-show"] = s.run("runnable runs show mellow-fibonacci-3559", exit_status=False)
+    samples["compare-sort"] = s.run("runnable runs compare --job train --sort -metrics.accuracy", exit_status=False)
+    samples["compare-where"] = s.run(
+        'runnable runs compare --job train --where "metrics.accuracy > 0.8 and params.lr == 0.5"', exit_status=False)
+    samples["compare-errors"] = "".join(s.run(c) for c in (
+        'runnable runs compare --job train --where "metrics.acc > 0.8"',
+        'runnable runs compare --job train --where "params.lr = 0.5 or params.lr = 0.05"'))
+    samples["compare-csv"] = s.run("runnable runs compare --job train --sort -metrics.accuracy --csv",
+                                   exit_status=False)
 
 
 # What varies between two honest runs of the same session, blanked before comparing.
