@@ -5,7 +5,8 @@
 
 A block is marked by a ``<!-- sample: NAME -->`` line right above its fence; everything inside the
 fence is replaced with what the session printed for NAME, unless only what varies differs. The sessions
-(docs/history.md with the README's blocks, the chain of docs/lineage.md, the grid of docs/compare.md)
+(docs/history.md with the README's blocks, the failing job of docs/jobs.md, the chain of
+docs/lineage.md, the grid of docs/compare.md)
 run the documented commands for real, each in a fresh folder, with the run ids the docs use (given
 through RUNNABLE_RUN_ID or job_id), so a regenerated page changes only where the output did. Output
 is captured through pipes, so tables appear as they do when piped (plain text, every column). ``--check`` compares after blanking what varies
@@ -29,7 +30,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
-PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "lineage.md", DOCS / "compare.md"]
+PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "jobs.md", DOCS / "lineage.md", DOCS / "compare.md"]
 SHOWN_FOLDER = "/tmp/demo/project"  # the working folder as the pages show it
 
 MARKER = re.compile(r"^<!-- sample: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)^```$", re.M | re.S)
@@ -128,6 +129,20 @@ JOBS = {
 
 if __name__ == "__main__":
     JOBS[sys.argv[1]].execute()
+'''
+
+FAIL_SCRIPT = '''\
+from pathlib import Path
+
+from runnable import Catalog, PythonJob
+
+
+def clean(rows: int):
+    Path("partial.csv").write_text("id\\n1\\n")
+    raise ValueError(f"row {rows} is malformed")
+
+
+PythonJob(function=clean, catalog=Catalog(put=["partial.csv", "report/*.pdf"])).execute()
 '''
 
 # The four runs of the session, oldest first: (run id, shown command, parameters file content).
@@ -248,6 +263,7 @@ def play(folder: Path) -> dict[str, str]:
 
     play_lineage(folder.parent / "lineage", s.samples)
     play_compare(folder.parent / "compare", s.samples)
+    play_jobs(folder.parent / "jobs", s.samples)
     return s.samples
 
 
@@ -309,6 +325,23 @@ def play_lineage(folder: Path, samples: dict[str, str]) -> None:
         s.run("runnable status"),
     ])
     samples["lineage-diff"] = s.run("runnable runs diff calm-fermi-7934 curious-cauchy-5183", exit_status=False)
+
+
+def play_jobs(folder: Path, samples: dict[str, str]) -> None:
+    """The failing job of docs/jobs.md ("Failures"), run as the page says, in /tmp/docrun as shown."""
+    folder.mkdir()
+    samples["jobs-quickstart"] = samples["readme-quickstart"]
+    samples["jobs-fail-script"] = FAIL_SCRIPT
+    (folder / "fail.py").write_text(FAIL_SCRIPT)
+    env = Session(folder).env("tranquil-hubble-2817")
+    env["RUNNABLE_PRM_rows"] = "17"
+    done = subprocess.run([sys.executable, "fail.py"], cwd=folder, env=env, capture_output=True, text=True,
+                          check=False, timeout=120)
+    if done.returncode != 1:
+        raise RuntimeError(f"fail.py exited with {done.returncode}, not 1:\n{done.stdout}{done.stderr}")
+    samples["jobs-fail-summary"] = done.stdout  # the summary; the traceback and last line go to stderr
+    log = (folder / ".catalog" / "tranquil-hubble-2817" / "clean.execution.log").read_text()
+    samples["jobs-fail-log"] = "".join(log.replace(str(folder), "/tmp/docrun").splitlines(keepends=True)[-4:])
 
 
 def play_compare(folder: Path, samples: dict[str, str]) -> None:
