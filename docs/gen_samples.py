@@ -5,8 +5,8 @@
 
 A block is marked by a ``<!-- sample: NAME -->`` line right above its fence; everything inside the
 fence is replaced with what the session printed for NAME, unless only what varies differs. The sessions
-(docs/history.md with the README's blocks, the failing job of docs/jobs.md, the chain of
-docs/lineage.md, the grid of docs/compare.md)
+(docs/history.md with the README's blocks, the failing job of docs/jobs.md, the dry runs of
+docs/configuration.md, the chain of docs/lineage.md, the grid of docs/compare.md)
 run the documented commands for real, each in a fresh folder, with the run ids the docs use (given
 through RUNNABLE_RUN_ID or job_id), so a regenerated page changes only where the output did. Output
 is captured through pipes, so tables appear as they do when piped (plain text, every column). ``--check`` compares after blanking what varies
@@ -30,7 +30,8 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
-PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "jobs.md", DOCS / "lineage.md", DOCS / "compare.md"]
+PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "jobs.md", DOCS / "configuration.md", DOCS / "lineage.md",
+         DOCS / "compare.md"]
 SHOWN_FOLDER = "/tmp/demo/project"  # the working folder as the pages show it
 
 MARKER = re.compile(r"^<!-- sample: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)^```$", re.M | re.S)
@@ -162,6 +163,7 @@ class Session:
 
     folder: Path
     samples: dict[str, str] = field(default_factory=dict)
+    shown_folder: str = SHOWN_FOLDER  # how the pages show ``folder``
 
     def env(self, run_id: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_") and k not in ("COLUMNS",)}
@@ -184,7 +186,7 @@ class Session:
                                   capture_output=True, text=True, check=False, timeout=120)
         text = f"$ {shown}\n"
         if output:
-            text += (done.stdout + done.stderr).replace(str(self.folder), SHOWN_FOLDER)
+            text += (done.stdout + done.stderr).replace(str(self.folder), self.shown_folder)
         if exit_status:
             text += f"[exit {done.returncode}]\n"
         return text
@@ -264,6 +266,7 @@ def play(folder: Path) -> dict[str, str]:
     play_lineage(folder.parent / "lineage", s.samples)
     play_compare(folder.parent / "compare", s.samples)
     play_jobs(folder.parent / "jobs", s.samples)
+    play_configuration(folder.parent / "configuration", s.samples)
     return s.samples
 
 
@@ -344,6 +347,32 @@ def play_jobs(folder: Path, samples: dict[str, str]) -> None:
     samples["jobs-fail-log"] = "".join(log.replace(str(folder), "/tmp/docrun").splitlines(keepends=True)[-4:])
 
 
+BAD_CONFIG = """\
+job-executor:
+  type: local-container
+  config:
+    image: my-project:latest
+    engin: podman
+"""
+
+
+def play_configuration(folder: Path, samples: dict[str, str]) -> None:
+    """The dry runs of docs/configuration.md (from the repository root, where the examples are: a dry
+    run writes nothing) and its configuration error, in an empty folder."""
+    repo = Session(REPO, shown_folder="/path/to/runnable")
+    samples["configuration-container"] = repo.run(
+        "runnable execute-job examples/11-jobs/catalog.py --config examples/configs/container.yaml --dry-run",
+        run_id="solid-wallace-3811", exit_status=False)
+    samples["configuration-k8s"] = repo.run(
+        "runnable execute-job examples/11-jobs/catalog.py --config examples/configs/k8s.yaml --dry-run "
+        "--run-id nightly-2024-01", exit_status=False)
+    folder.mkdir()
+    (folder / "job.py").write_text(
+        "from runnable import PythonJob\n\ndef hello():\n    print('hello')\n\nPythonJob(function=hello).execute()\n")
+    (folder / "bad.yaml").write_text(BAD_CONFIG)
+    samples["configuration-bad-key"] = Session(folder).run("runnable execute-job job.py --config bad.yaml")
+
+
 def play_compare(folder: Path, samples: dict[str, str]) -> None:
     """The commands of docs/compare.md after the grid example, in an empty folder of its own."""
     folder.mkdir()
@@ -373,6 +402,7 @@ VARYING = [
     (re.compile(r"(runnable\s+)\d+\.\d+\S*"), r"\1<version>"),
     (re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{64}\b"), "<hash>"),
     (re.compile(r"\d+(\.\d+)? (B|KiB|MiB|bytes)\b"), "<size>"),
+    (re.compile(r"--user \d+:\d+"), "--user <uid>:<gid>"),  # the container runs as the calling user
     (re.compile(r"[ \t]+"), " "),  # column widths follow the blanked values
 ]
 
@@ -387,7 +417,8 @@ def comparable(text: str) -> str:
     """``normalize``d, with the lines of each ``runnable logs`` output sorted: a job's stdout and
     stderr reach its log through two pipes, and under load a line printed just before a traceback
     can land just after it (runnable.capture keeps the order within each stream, not across them)."""
-    sections, current = [], []
+    sections: list[list[str]] = []
+    current: list[str] = []
     for line in normalize(text).splitlines():
         if line.startswith("$ ") and current:
             sections.append(current)
