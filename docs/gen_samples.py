@@ -2,6 +2,7 @@
 
     python docs/gen_samples.py            # run the session, rewrite the marked blocks in place
     python docs/gen_samples.py --check    # exit 1, showing the difference, if a block is stale
+    python docs/gen_samples.py --all PAGE.md ...   # rewrite every block of those pages, times included
 
 A block is marked by a ``<!-- sample: NAME -->`` line right above its fence; everything inside the
 fence is replaced with what the session printed for NAME, unless only what varies differs. The sessions
@@ -433,10 +434,12 @@ def blocks(page: str) -> Iterator[re.Match[str]]:
     return MARKER.finditer(page)
 
 
-def render(page: str, samples: dict[str, str]) -> str:
+def render(page: str, samples: dict[str, str], everything: bool = False) -> str:
+    """``page`` with its stale blocks (or, with ``everything``, all its blocks: the times of one session
+    then agree across the page) replaced by the samples."""
     def replace(match: re.Match[str]) -> str:
         body = samples[match["name"]]
-        if comparable(body) == comparable(match["body"]):
+        if not everything and comparable(body) == comparable(match["body"]):
             return match[0]  # only times, sizes and the like differ: the page keeps its text
         return f"<!-- sample: {match['name']} -->\n```{match['lang']}\n{body.rstrip()}\n```"
 
@@ -469,9 +472,10 @@ def main(argv: list[str]) -> int:
         problems = [p for page in PAGES for p in stale(page, samples)]
         sys.stdout.write(("\n\n".join(problems) if problems else "every sample matches") + "\n")
         return 1 if problems else 0
+    everything = {Path(a).resolve() for a in argv[argv.index("--all") + 1:]} if "--all" in argv else set()
     for page in PAGES:
         text = page.read_text()
-        page.write_text(render(text, samples))
+        page.write_text(render(text, samples, page.resolve() in everything))
     return 0
 
 
