@@ -686,7 +686,12 @@ _previous_hook = sys.__excepthook__
 
 def _one_line_hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
     if isinstance(value, JobFailedError) and value.record is not None:
-        sys.stderr.write(failure_line(value, 1) + "\n")  # Python exits 1 after an uncaught exception
+        line = failure_line(value, 1)  # Python exits 1 after an uncaught exception
+        if sys.stderr.isatty():  # broken at spaces only: the record's path stays whole, to copy
+            import shutil
+
+            line = _progress.wrap_at_spaces(line, shutil.get_terminal_size().columns, indent=4)
+        sys.stderr.write(line + "\n")
         sys.stderr.flush()
     else:
         _previous_hook(kind, value, tb)
