@@ -28,6 +28,9 @@ from typing import Any
 from runnable.errors import UsageError
 
 ENV_METRICS_FILE = "RUNNABLE_METRICS_FILE"
+# The names of the run's secrets (comma-separated; their values are in the job's environment): a
+# metric name is masked before it is written, so a run that is killed leaves no secret behind.
+ENV_SECRET_NAMES = "RUNNABLE_SECRET_NAMES"
 METRICS_NAME = "metrics.jsonl"
 FLUSH_SECONDS = 1.0
 
@@ -41,6 +44,10 @@ class _Buffer:
         self.steps: dict[str, int] = {}  # the next step of each name, when a call gives none
         self.last_flush = time.monotonic()
         self.lock = threading.Lock()
+        from runnable.secrets import Masker
+
+        names = os.environ.get(ENV_SECRET_NAMES, "").split(",")
+        self.masker = Masker(os.environ.get(n) or "" for n in names if n)
 
     def flush(self) -> None:
         with self.lock:
@@ -151,7 +158,7 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     elif isinstance(step, bool) or not isinstance(step, int):
         raise UsageError(f"log_metric({name!r}, step=...) takes an integer, not {step!r}")
     buffer.steps[name] = step + 1
-    line = f'{json.dumps(name)} {step} {float(value)!r}\n'
+    line = f'{json.dumps(buffer.masker.text(name))} {step} {float(value)!r}\n'
     with buffer.lock:  # not appended to a list the flusher has just taken
         buffer.lines.append(line)
     if time.monotonic() - buffer.last_flush > FLUSH_SECONDS:
