@@ -35,7 +35,7 @@ import stat
 import time
 from pathlib import Path
 
-from runnable.hashing import SMALL_FILE, hash_bytes, hash_file_status
+from runnable.hashing import SMALL_FILE, hash_bytes, hash_file_status, open_source
 from runnable.transfer import atomic_write_bytes, read_small
 
 ENV_REHASH = "RUNNABLE_REHASH"
@@ -119,8 +119,8 @@ class HashCache:
     def hash(self, path: str | os.PathLike[str], algorithm: str) -> tuple[str, int]:
         """``(digest, size)`` of the file at ``path``, from the cache when its status is unchanged."""
         if self.enabled:
-            info = os.stat(path)
-            known = self.lookup(info, algorithm)
+            info = os.lstat(path)  # a link or FIFO swapped in is not answered: hash_path refuses it
+            known = self.lookup(info, algorithm) if stat.S_ISREG(info.st_mode) else None
             if known is not None:
                 return known, info.st_size
         digest, size, before = hash_path(path, algorithm)
@@ -160,10 +160,9 @@ def hash_path(path: str | os.PathLike[str], algorithm: str) -> tuple[str, int, o
     per-file set-up (read-ahead advice, an incremental hasher, a second read and status) is made
     for large files, which still go through it.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    fd, before = open_source(path)  # a regular file, never through a link, never waiting on a FIFO
     try:
-        before = os.fstat(fd)
-        if before.st_size <= SMALL_FILE and stat.S_ISREG(before.st_mode):
+        if before.st_size <= SMALL_FILE:
             data = read_small(fd, before, path)
             return hash_bytes(data, algorithm), len(data), before
     finally:
@@ -175,7 +174,9 @@ def _read(path: Path | None) -> dict[str, _Entry]:
     if path is None:
         return {}
     try:
-        data = json.loads(path.read_bytes())
+        from runnable.runlog import read_regular_file  # (on use: runlog imports much more)
+
+        data = json.loads(read_regular_file(path, follow_links=False))  # a FIFO would hang every run
         if data.get("version") != VERSION:
             return {}
         files = data["files"]

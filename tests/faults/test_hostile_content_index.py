@@ -94,3 +94,64 @@ def test_an_entry_file_whose_name_is_not_a_run_id_is_ignored(workdir: Path) -> N
     (_content(workdir) / "odd\tname.json").write_text(json.dumps(_entry(workdir, "prep")))
     os.symlink("prep.json", _content(workdir) / "linked.json")
     _check_answers(workdir, "t2")
+
+
+@pytest.mark.parametrize("name", ["prep.json", ".merged.json"])
+@pytest.mark.parametrize("kind", ["fifo", "folder", "link"])
+def test_a_fifo_folder_or_link_in_the_index_is_not_read(workdir: Path, name: str, kind: str) -> None:
+    _pipeline(workdir, ("prepare", "prep"), ("train", "t1"))
+    target = _content(workdir) / name
+    target.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        forged = workdir / "forged.json"
+        forged.write_text('{"version":3,"runs":["prep"]}\nmd5:' + "0" * 32 + '\tF\tprep\t1\t1\t"x"\n')
+        target.symlink_to(forged)
+    _check_answers(workdir, "t2")  # run_cli / run_python time out (fail) on a hang
+
+
+def test_a_content_folder_that_is_a_link_is_neither_read_nor_written_through(workdir: Path, tmp_path: Path) -> None:
+    _pipeline(workdir, ("prepare", "prep"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    content = _content(workdir)
+    for path in content.iterdir():
+        path.unlink()
+    content.rmdir()
+    content.symlink_to(elsewhere)
+    _check_answers(workdir, "t2")
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_fifo_or_folder_as_the_hash_cache_is_not_read(workdir: Path, tmp_path: Path, kind: str) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if kind == "fifo":
+        os.mkfifo(cache / "hashes.json")
+    else:
+        (cache / "hashes.json").mkdir()
+    (workdir / "pipeline.py").write_text(PIPELINE)
+    for job, run_id in [("prepare", "prep"), ("train", "t1")]:
+        done = run_python(Path("pipeline.py"), workdir, job, run_id, env={"RUNNABLE_CACHE_DIR": str(cache)}, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_hashing_a_selected_input_never_waits_on_a_fifo_nor_follows_a_link(tmp_path: Path, kind: str) -> None:
+    """An input swapped for a FIFO or a link after selection: refused at once, as storing refuses it."""
+    from runnable.hashcache import HashCache
+    from runnable.hashing import SourceChangedError
+
+    (tmp_path / "secret.txt").write_text("outside")
+    path = tmp_path / "data.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(tmp_path / "secret.txt")
+    for cache in (HashCache(tmp_path / "hashes.json"), HashCache(None, enabled=False)):
+        with pytest.raises(SourceChangedError):
+            cache.hash(path, "md5")
