@@ -104,10 +104,21 @@ def _links_up(history: History, run_id: str) -> list[tuple[str, list[str]]]:
 def _links_down(history: History, run_id: str, readers: dict[str, list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
     out: dict[str, list[str]] = {}
     for f in history.record(run_id).files:
-        for reader, path in readers.get(key_of(f.algorithm, f.digest), []):
-            if reader != run_id:
+        key = key_of(f.algorithm, f.digest)
+        for reader, path in readers.get(key, []):
+            if reader != run_id and _read_by(history, reader, key, path):
                 out.setdefault(reader, []).append(path)
     return list(out.items())
+
+
+def _read_by(history: History, reader: str, key: str, path: str) -> bool:
+    """Whether ``reader``'s record says it read content ``key`` as ``path``: the index's entries only
+    say where to look (as ``ContentIndex.holders`` checks its answers against the records)."""
+    try:
+        inputs = history.record(reader).inputs
+    except (KeyError, ValueError):
+        return False  # deleted since, or unreadable: not an answer
+    return any(i.path == path and key_of(i.algorithm, i.digest) == key for i in inputs)
 
 
 def _start(history: History, run_id: str) -> str:

@@ -77,3 +77,17 @@ def test_show_lists_inputs_with_sources_and_diff_shows_changed_inputs(chain: tup
     assert "inputs:" in diff.stdout and "~ data/features.csv" in diff.stdout and "no source run" in diff.stdout
     same = run_cli(folder, "runs", "diff", train, train)
     assert "inputs: same" in same.stdout
+
+
+def test_a_forged_reader_entry_does_not_make_a_downstream_link(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    """An input appended by hand to a run's index entry is checked against that run's record."""
+    folder, (prepare, train, evaluate) = chain
+    record = json.loads((folder / ".run_log_store" / f"{prepare}.json").read_text())
+    stored = record["files"][0]
+    entry_path = folder / ".run_log_store" / ".content" / f"{evaluate}.json"
+    entry = json.loads(entry_path.read_text())
+    entry["inputs"].append(["md5:" + stored["hash"]["md5"], "forged.csv"])  # its record never read it
+    entry_path.write_text(json.dumps(entry))
+    proc = run_cli(folder, "runs", "lineage", prepare, "--down", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "forged.csv" not in proc.stdout and train in proc.stdout
