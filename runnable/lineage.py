@@ -12,7 +12,9 @@ All of it is answered from the content index (``runnable.contentindex``), checke
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,8 +90,21 @@ class Node:
     seen: bool = False  # already shown higher in the tree (a diamond): its children are not repeated
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "job": self.job, "status": self.status, "start": self.start,
-                "via": list(self.via), "seen": self.seen, "children": [c.to_dict() for c in self.children]}
+        """The tree as nested dictionaries; built with an explicit stack, not recursion: a chain of
+        1,100 runs is 1,100 levels deep, past Python's recursion limit (write it with ``json_text``)."""
+        def fields(node: Node) -> dict[str, Any]:
+            return {"run_id": node.run_id, "job": node.job, "status": node.status, "start": node.start,
+                    "via": list(node.via), "seen": node.seen, "children": []}
+
+        root = fields(self)
+        stack = [(self, root)]
+        while stack:
+            node, data = stack.pop()
+            for child in node.children:
+                child_data = fields(child)
+                data["children"].append(child_data)
+                stack.append((child, child_data))
+        return root
 
 
 def _links_up(history: History, run_id: str) -> list[tuple[str, list[str]]]:
@@ -133,41 +148,90 @@ def tree(history: History, run_id: str, down: bool = False) -> Node:
     readers = ContentIndex(history.store).readers() if down else {}
     seen: set[str] = set()
 
-    def node(rid: str, via: list[str]) -> Node:
+    def node(rid: str, via: list[str]) -> tuple[Node, Iterator[tuple[str, list[str]]] | None]:
+        """The node of ``rid`` and its links still to follow (None when it is shown already)."""
         record = history.record(rid)
         here = Node(rid, str(record.job.get("name", "")), record.status, record.start, via)
         if rid in seen:
             here.seen = True
-            return here
+            return here, None
         seen.add(rid)
         links = _links_down(history, rid, readers) if down else _links_up(history, rid)
         if down:  # readers in the order they ran (upstream keeps the order of the inputs)
             links.sort(key=lambda link: (_start(history, link[0]), link[0]))
-        for child, paths in links:
-            try:
-                here.children.append(node(child, paths))
-            except (KeyError, ValueError):
-                continue  # a source run deleted since: the record still names it, the tree cannot
-        return here
+        return here, iter(links)
 
-    return node(run_id, [])
+    # Depth first with an explicit stack, in the order recursion would visit: a chain of 1,100
+    # runs is 1,100 levels deep, past Python's recursion limit. No depth limit.
+    root, links = node(run_id, [])
+    stack = [(root, links)] if links is not None else []
+    while stack:
+        parent, pending = stack[-1]
+        link = next(pending, None)
+        if link is None:
+            stack.pop()
+            continue
+        try:
+            child, child_links = node(*link)
+        except (KeyError, ValueError):
+            continue  # a source run deleted since: the record still names it, the tree cannot
+        parent.children.append(child)
+        if child_links is not None:
+            stack.append((child, child_links))
+    return root
 
 
 def render(root: Node) -> list[str]:
     """The tree as text lines, one run per line."""
     lines = [f"{root.run_id}  {root.job}  {root.status}  {root.start[:19]}"]
-
-    def walk(node: Node, prefix: str) -> None:
-        for i, child in enumerate(node.children):
-            last = i == len(node.children) - 1
-            via = ", ".join(child.via)
-            mark = " (shown above)" if child.seen else ""
-            lines.append(f"{prefix}{'└── ' if last else '├── '}{child.run_id}  {child.job}  {child.status}  "
-                         f"{child.start[:19]}  via {via}{mark}")
-            walk(child, prefix + ("    " if last else "│   "))
-
-    walk(root, "")
+    # (node, prefix) still to print, last pushed first out: the order recursion would print them.
+    stack: list[tuple[Node, str, bool]] = [(c, "", i == len(root.children) - 1)
+                                           for i, c in reversed(list(enumerate(root.children)))]
+    while stack:
+        child, prefix, last = stack.pop()
+        via = ", ".join(child.via)
+        mark = " (shown above)" if child.seen else ""
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{child.run_id}  {child.job}  {child.status}  "
+                     f"{child.start[:19]}  via {via}{mark}")
+        inner = prefix + ("    " if last else "│   ")
+        stack.extend((c, inner, i == len(child.children) - 1) for i, c in reversed(list(enumerate(child.children))))
     return lines
+
+
+_END = object()
+
+
+def json_text(data: Any, indent: int = 2) -> str:
+    """``json.dumps(data, indent=indent, ensure_ascii=False)`` of nested dicts and lists, written
+    with an explicit stack: the standard encoder recurses and fails past ~1,000 levels (a long chain)."""
+    out: list[str] = []
+    stack: list[list[Any]] = []  # [items left, is a dict, depth, items written]
+
+    def start(value: Any, depth: int) -> None:
+        if isinstance(value, dict) and value:
+            out.append("{")
+            stack.append([iter(value.items()), True, depth, 0])
+        elif isinstance(value, list) and value:
+            out.append("[")
+            stack.append([iter(value), False, depth, 0])
+        else:
+            out.append(json.dumps(value, ensure_ascii=False, default=str))
+
+    start(data, 0)
+    while stack:
+        top = stack[-1]
+        item: Any = next(top[0], _END)
+        if item is _END:
+            stack.pop()
+            out.append("\n" + " " * (indent * top[2]) + ("}" if top[1] else "]"))
+            continue
+        out.append(("," if top[3] else "") + "\n" + " " * (indent * (top[2] + 1)))
+        top[3] += 1
+        if top[1]:
+            out.append(json.dumps(str(item[0]), ensure_ascii=False) + ": ")
+            item = item[1]
+        start(item, top[2] + 1)
+    return "".join(out)
 
 
 def dot(root: Node, down: bool = False) -> str:
@@ -176,14 +240,14 @@ def dot(root: Node, down: bool = False) -> str:
     nodes: dict[str, Node] = {}
     edges: set[tuple[str, str, str]] = set()
 
-    def walk(node: Node) -> None:
+    stack = [root]  # not recursion: see tree
+    while stack:
+        node = stack.pop()
         nodes.setdefault(node.run_id, node)
         for child in node.children:
             a, b = (node.run_id, child.run_id) if down else (child.run_id, node.run_id)
             edges.add((a, b, ", ".join(child.via)))
-            walk(child)
-
-    walk(root)
+            stack.append(child)
     for rid, node in sorted(nodes.items()):
         out.append(f'  "{rid}" [label="{node.job}\\n{rid}\\n{node.status}"];')
     for a, b, via in sorted(edges):
@@ -196,4 +260,4 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-__all__ = ["MIN_PREFIX", "Node", "WhichResult", "dot", "render", "tree", "which"]
+__all__ = ["MIN_PREFIX", "Node", "WhichResult", "dot", "json_text", "render", "tree", "which"]

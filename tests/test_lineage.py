@@ -91,3 +91,29 @@ def test_a_forged_reader_entry_does_not_make_a_downstream_link(chain: tuple[Path
     proc = run_cli(folder, "runs", "lineage", prepare, "--down", "--json")
     assert proc.returncode == 0, proc.stderr
     assert "forged.csv" not in proc.stdout and train in proc.stdout
+
+
+def test_a_chain_of_1100_runs_is_shown_whole(workdir: Path) -> None:
+    """Each run read the file its predecessor stored: 1,100 levels, past Python's recursion limit."""
+    from runnable.record import FileEntry, InputEntry, RunRecord
+    from runnable.runlog import FileSystemRunLogStore
+
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    depth = 1100
+    for n in range(depth):
+        digest = f"{n:032x}"
+        inputs = [] if n == 0 else [InputEntry("state.txt", 1, {"md5": f"{n - 1:032x}"},
+                                               {"run_id": f"run-{n - 1:04d}", "path": "state.txt", "others": 0})]
+        store.put(RunRecord(f"run-{n:04d}", "SUCCESS", {"name": "step"}, f"2026-01-01T{n // 3600:02d}:"
+                            f"{n // 60 % 60:02d}:{n % 60:02d}", files=[FileEntry("state.txt", 1, {"md5": digest}, False)],
+                            inputs=inputs))
+    newest = f"run-{depth - 1:04d}"
+    text = run_cli(workdir, "runs", "lineage", newest)
+    assert text.returncode == 0, text.stderr
+    assert len(text.stdout.splitlines()) == depth and "run-0000" in text.stdout.splitlines()[-1]
+    as_json = run_cli(workdir, "runs", "lineage", newest, "--json")
+    assert as_json.returncode == 0, as_json.stderr[-500:]
+    data = as_json.stdout
+    assert data.count('"run_id"') == depth and data.rstrip().endswith("}")
+    down = run_cli(workdir, "runs", "lineage", "run-0000", "--down", "--dot")
+    assert down.returncode == 0 and down.stdout.count(" -> ") == depth - 1, down.stderr[-500:]
