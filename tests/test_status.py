@@ -173,3 +173,20 @@ def test_an_unchanged_large_output_is_stored_from_the_cache_without_reading_it(w
     assert last_a() == real_b
     assert run_python(script, workdir, env={**env, "RUNNABLE_REHASH": "1"}).returncode == 0
     assert last_a() == real_a
+
+
+def test_a_file_swapped_for_a_link_out_of_the_folder_is_not_followed(chain: tuple[Path, tuple[str, str, str]],
+                                                                     tmp_path: Path) -> None:
+    """Status selects what it compares as the job does (patterns.expand): a link to a file outside
+    the working folder, same bytes or not, is not the file the run read or wrote."""
+    folder, (_prepare, train, _evaluate) = chain
+    outside = tmp_path / "outside.csv"
+    features = folder / "data/features.csv"
+    outside.write_bytes(features.read_bytes())
+    features.unlink()
+    features.symlink_to(outside)
+    proc = run_cli(folder, "status")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "output missing: data/features.csv" in proc.stdout
+    assert f"train: outdated (run {train})" in proc.stdout and "input vanished: data/features.csv" in proc.stdout
+    assert "Traceback" not in proc.stderr
