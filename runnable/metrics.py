@@ -179,15 +179,20 @@ def read(path: Path) -> dict[str, list[list[float]]]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return out
+    skipped = 0
     for line in text.splitlines():
         parsed = _parse(line.strip())
         if parsed is None:
+            skipped += bool(line.strip())
             continue
         name, value, step = parsed
         history = out.setdefault(name, [])
         if step is None:
             step = int(history[-1][0]) + 1 if history else 0
         history.append([step, value])
+    if skipped:  # once per file, not once per line: the good lines are kept
+        sys.stderr.write(f"runnable: warning: {skipped} line(s) of the metrics file were not metrics and were "
+                         "skipped (a line is 'name value [step]' or a JSON object with name, value, step)\n")
     return out
 
 
@@ -209,8 +214,8 @@ def _parse(line: str) -> tuple[str, float, int | None] | None:
             name, value = parts[0], float(parts[1])
             step = int(parts[2]) if len(parts) == 3 else None
         value = float(value)
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        return None  # RecursionError: JSON nested thousands deep (a shell job writes what it likes)
     if not isinstance(name, str) or not math.isfinite(value) or (step is not None and not isinstance(step, int)):
         return None
     return name, value, step

@@ -202,3 +202,19 @@ def test_a_forked_child_logs_its_own_points_once(workdir: Path) -> None:
     assert record is not None
     # The parent's pending point is written once, by the parent; the child's when the child exits.
     assert record.metrics == {"parent": [[0, 1.0]], "child": [[0, 2.0]]}
+
+
+def test_a_deeply_nested_json_line_is_skipped_and_the_good_lines_kept(workdir: Path) -> None:
+    deep = "{" + '"a":{' * 100_000 + "}" * 100_001
+    Path("deep.txt").write_text(deep + "\n")
+    script = textwrap.dedent("""
+        from runnable import ShellJob
+        cmd = 'echo "loss 0.5 0" >> "$RUNNABLE_METRICS_FILE"; cat deep.txt >> "$RUNNABLE_METRICS_FILE"; ' \\
+              'echo "loss 0.25 1" >> "$RUNNABLE_METRICS_FILE"'
+        ShellJob(command=cmd).execute(job_id="deep")
+    """)
+    done = run_python(script, workdir)
+    assert done.returncode == 0, done.stderr
+    assert record_of("deep")["status"] == "SUCCESS"
+    assert record_of("deep")["metrics"] == {"loss": [[0, 0.5], [1, 0.25]]}
+    assert "Traceback" not in done.stderr and done.stderr.count("1 line(s) of the metrics file") == 1
