@@ -54,7 +54,11 @@ class Catalog:
         if isinstance(self.get, str):
             raise PatternError(f"Catalog(get=...) takes a list of patterns, not the string {self.get!r}; "
                                f"write get=[{self.get!r}]")
-        self.get = list(self.get)
+        get: object = self.get
+        if isinstance(get, (Mapping, bytes, bytearray)) or not isinstance(get, Iterable):
+            raise PatternError(f"Catalog(get=...) takes a list of patterns such as ['data/', '*.csv'], not "
+                               f"{_described(get)}")
+        self.get = sorted(get, key=str) if isinstance(get, (set, frozenset)) else list(get)
         for pattern in self.get:
             normalize(pattern, what="get pattern")
         if self.get_from is not None:
