@@ -101,7 +101,7 @@ class Condition:
             return False
         a, b = have, self.value
         if _is_number(a) and _is_number(b):
-            return _OPS[self.op](float(a), float(b))
+            return _OPS[self.op](a, b)  # int and float compare exactly: float(10**400) would overflow
         if self.op in ("==", "!="):
             if isinstance(b, str) and not isinstance(a, str):
                 a = json.dumps(a)  # a list or object parameter compared with its JSON text
@@ -189,7 +189,10 @@ def _sort_key(column: str) -> Callable[[dict[str, Any]], tuple[int, float, str]]
         if value is _MISSING or value is None:
             return (2, 0.0, "")
         if _is_number(value):
-            return (0, float(value), "")
+            try:
+                return (0, float(value), "")
+            except OverflowError:  # an integer past float's range (10**400): after or before all others
+                return (0, math.inf if value > 0 else -math.inf, "")
         return (1, 0.0, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
     return key
 
