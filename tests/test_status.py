@@ -190,3 +190,30 @@ def test_a_file_swapped_for_a_link_out_of_the_folder_is_not_followed(chain: tupl
     assert "output missing: data/features.csv" in proc.stdout
     assert f"train: outdated (run {train})" in proc.stdout and "input vanished: data/features.csv" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_the_hash_cache_drops_the_least_recently_used_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runnable import hashcache
+
+    monkeypatch.setattr(hashcache, "MAX_ENTRIES", 2)
+    files = {name: tmp_path / name for name in ("a", "b", "c")}
+    for name, path in files.items():
+        path.write_text(name * 10)
+    time.sleep(2.1)  # settled: remembered (see runnable.hashcache)
+    cache_path = tmp_path / "cache" / "hashes.json"
+    first = HashCache(cache_path)
+    first.hash(files["a"], "md5")
+    first.hash(files["b"], "md5")
+    first.save()
+    second = HashCache(cache_path)
+    second.hash(files["a"], "md5")  # answered from the cache: used now
+    second.hash(files["c"], "md5")
+    second.save()
+    assert second.hits == 1
+    kept = json.loads(cache_path.read_text())["files"]
+
+    def key(name: str) -> str:
+        info = files[name].stat()
+        return f"{info.st_dev}:{info.st_ino}"
+
+    assert list(kept) == [key("a"), key("c")]
