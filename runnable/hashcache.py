@@ -29,6 +29,7 @@ wrong digest: every entry is checked against the file's current status before it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -41,7 +42,7 @@ from runnable.transfer import atomic_write_bytes, read_small
 ENV_REHASH = "RUNNABLE_REHASH"
 ENV_CACHE_DIR = "RUNNABLE_CACHE_DIR"
 FILE_NAME = "hashes.json"
-VERSION = 1
+VERSION = 2  # 2: with a checksum of its entries (a file of version 1 is discarded: one rehash)
 SETTLE_NS = 2_000_000_000
 # Entries kept at most, the least recently used dropped first. The whole file is read on every run:
 # 50,000 entries are 5.4 MB and load in 0.11 s here (200,000: 21.5 MB, 0.73 s, on every run).
@@ -153,8 +154,7 @@ class HashCache:
                 del merged[key]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.path, json.dumps({"version": VERSION, "files": merged},
-                                                     separators=(",", ":")).encode())
+            atomic_write_bytes(self.path, encode(merged))
         except OSError:
             return
         self._entries = merged
@@ -180,16 +180,32 @@ def hash_path(path: str | os.PathLike[str], algorithm: str) -> tuple[str, int, o
     return hash_file_status(path, algorithm)
 
 
+_HEAD = b'{"version":%d,"sha256":"' % VERSION
+_MIDDLE = b'","files":'
+
+
+def encode(files: dict[str, _Entry]) -> bytes:
+    """The cache file: its entries and a SHA-256 of their bytes. A file damaged or edited by hand
+    (a digest planted under a file's status) no longer matches and is discarded whole. It guards
+    against accidents, not against the local user, who owns the cache and could write a new sum:
+    the cache trusts the user of this machine, as their files do."""
+    body = json.dumps(files, separators=(",", ":")).encode()
+    return _HEAD + hashlib.sha256(body).hexdigest().encode() + _MIDDLE + body + b"}"
+
+
 def _read(path: Path | None) -> dict[str, _Entry]:
     if path is None:
         return {}
     try:
         from runnable.runlog import read_regular_file  # (on use: runlog imports much more)
 
-        data = json.loads(read_regular_file(path, follow_links=False))  # a FIFO would hang every run
-        if data.get("version") != VERSION:
-            return {}
-        files = data["files"]
+        raw = read_regular_file(path, follow_links=False)  # a FIFO would hang every run
+        start = len(_HEAD) + 64 + len(_MIDDLE)
+        body = raw[start:-1]
+        if (not raw.startswith(_HEAD) or raw[len(_HEAD) + 64 : start] != _MIDDLE or not raw.endswith(b"}")
+                or hashlib.sha256(body).hexdigest().encode() != raw[len(_HEAD) : len(_HEAD) + 64]):
+            return {}  # another version, damaged or edited: discarded whole
+        files = json.loads(body)
         return {str(k): list(v) for k, v in files.items() if isinstance(v, list) and len(v) == 4}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}  # missing or damaged: start again, never trust it
