@@ -60,14 +60,19 @@ def which(history: History, path_or_hash: str, index: ContentIndex | None = None
                 return WhichResult(path_or_hash, key, holders)
         return WhichResult(path_or_hash, keys[0])
     text = path_or_hash.strip().lower()
-    if ":" in text:  # md5:abc... as the records and `runs show` print it
-        text = text.split(":", 1)[1]
+    names: tuple[str, ...] = ("md5", "sha256", "blake3")
+    if ":" in text:  # md5:abc... as the records and `runs show` print it: only that algorithm's contents
+        algorithm, text = text.split(":", 1)
+        if algorithm not in names:
+            raise UsageError(f"{path_or_hash!r}: unknown hash algorithm {algorithm!r}; "
+                             f"use one of {', '.join(names)}, or no prefix")
+        names = (algorithm,)
     if len(text) < MIN_PREFIX or not set(text) <= _HEX:
         if os.path.exists(path_or_hash):
             raise UsageError(f"{path_or_hash!r} is not a regular file; give a file or a hash")
         raise UsageError(f"{path_or_hash!r} is neither a file nor a hash; give a file's path, or at least "
                          f"{MIN_PREFIX} hex characters of a hash")
-    keys = index.keys_with_prefix(text)
+    keys = index.keys_with_prefix(text, names)
     if len(keys) > 1:
         shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
         raise UsageError(f"hash prefix {text!r} matches {len(keys)} contents ({shown}); give more characters")
@@ -249,7 +254,7 @@ def dot(root: Node, down: bool = False) -> str:
             edges.add((a, b, ", ".join(child.via)))
             stack.append(child)
     for rid, node in sorted(nodes.items()):
-        out.append(f'  "{rid}" [label="{node.job}\\n{rid}\\n{node.status}"];')
+        out.append(f'  "{rid}" [label="{_escape(node.job)}\\n{rid}\\n{_escape(node.status)}"];')
     for a, b, via in sorted(edges):
         out.append(f'  "{a}" -> "{b}" [label="{_escape(via)}"];')
     out.append("}")

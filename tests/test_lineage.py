@@ -117,3 +117,17 @@ def test_a_chain_of_1100_runs_is_shown_whole(workdir: Path) -> None:
     assert data.count('"run_id"') == depth and data.rstrip().endswith("}")
     down = run_cli(workdir, "runs", "lineage", "run-0000", "--down", "--dot")
     assert down.returncode == 0 and down.stdout.count(" -> ") == depth - 1, down.stderr[-500:]
+
+
+def test_dot_escapes_quotes_and_backslashes_in_labels(workdir: Path) -> None:
+    from runnable.record import FileEntry, InputEntry, RunRecord
+    from runnable.runlog import FileSystemRunLogStore
+
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    store.put(RunRecord("up", "SUCCESS", {"name": 'say "hi" \\ there'}, "2026-01-01T00:00:00",
+                        files=[FileEntry("a.txt", 1, {"md5": "1" * 32}, False)]))
+    store.put(RunRecord("down", "SUCCESS", {"name": "j"}, "2026-01-01T00:00:01",
+                        inputs=[InputEntry("a.txt", 1, {"md5": "1" * 32}, {"run_id": "up", "path": "a.txt", "others": 0})]))
+    proc = run_cli(workdir, "runs", "lineage", "down", "--dot")
+    assert proc.returncode == 0, proc.stderr
+    assert '[label="say \\"hi\\" \\\\ there\\nup\\nSUCCESS"]' in proc.stdout
