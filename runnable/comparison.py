@@ -174,6 +174,9 @@ def parse_where(text: str) -> list[Condition]:
 
 def unknown_column(column: str, known: Iterable[str], option: str) -> UsageError:
     names = sorted(set(known))
+    if not names:  # nothing to name: the selection is what to change
+        return UsageError(f"{option}: no runs were selected, so there is no column {column!r}; "
+                          "check the run ids, --job, --tag and --status given")
     close = difflib.get_close_matches(column, names, n=4, cutoff=0.5)
     hint = f"close names: {', '.join(close)}" if close else \
         f"columns are: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"
@@ -239,8 +242,11 @@ def compare_summaries(
         rows = [row for row in rows if all(c.holds(row) for c in conditions)]
     if last is not None:
         rows = rows[:last]
-    if sort:
+    if sort is not None:
         column = sort[1:] if sort.startswith(("-", "+")) else sort
+        if not column.strip():
+            raise UsageError(f"--sort {sort!r} names no column; give one, such as --sort metrics.loss "
+                             "(a '-' first sorts descending)")
         if column not in known:
             raise unknown_column(column, known, "--sort")
         descending = sort.startswith("-")

@@ -199,3 +199,14 @@ for i, lr in enumerate(["1" + "0" * 400, "3", "-" + "1" * 400]):
     ids = [row["run_id"] for row in json.loads(ordered.stdout)]
     assert ids.index("big-2") < ids.index("big-1") < ids.index("big-0") or \
         ids.index("big-0") < ids.index("big-1") < ids.index("big-2")
+
+
+def test_an_empty_sort_and_a_where_over_no_runs_are_one_clear_line(workdir: Path) -> None:
+    done = run_python("from runnable import PythonJob\nPythonJob(function=print, name='j').execute()\n", workdir)
+    assert done.returncode == 0, done.stderr
+    for args, words in [(["--sort", ""], "--sort '' names no column"),
+                        (["--sort", "-"], "--sort '-' names no column"),
+                        (["--job", "nojob", "--where", "params.lr > 1"], "no runs were selected")]:
+        proc = run_cli(workdir, "runs", "compare", *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
