@@ -65,6 +65,9 @@ class Catalog:
             if not isinstance(self.get_from, str) or not self.get_from.strip():
                 raise PatternError(f"Catalog(get_from=...) takes a run id, 'latest' or 'latest:JOB_NAME', "
                                    f"not {self.get_from!r}")
+            if self.get_from.startswith("latest:") and not self.get_from[len("latest:"):].strip():
+                raise PatternError(f"Catalog(get_from={self.get_from!r}) names no job after 'latest:'; write "
+                                   "'latest:JOB_NAME', or 'latest' for the newest successful run of any job")
             if not self.get:
                 raise PatternError(f"Catalog(get_from={self.get_from!r}) needs get=[...] patterns naming "
                                    "the files to fetch from that run")
