@@ -329,7 +329,8 @@ class JobRunner:
         log_path = scratch / _scratch.LOG_NAME
         failure: BaseException | None = None
         interrupt: BaseException | None = None
-        saved_env = {k: os.environ.get(k) for k in [*self.options.secrets, _metrics.ENV_METRICS_FILE]}
+        saved_env = {k: os.environ.get(k) for k in [*self.options.secrets, _metrics.ENV_METRICS_FILE,
+                                                    _metrics.ENV_SECRET_NAMES]}
         metrics_file = scratch / _metrics.METRICS_NAME
         try:
             context = JobContext(
@@ -341,6 +342,7 @@ class JobRunner:
             os.environ.update(self.options.secrets)
             # Every process of the job (a notebook's kernel, a shell job's programs) appends here.
             os.environ[_metrics.ENV_METRICS_FILE] = str(metrics_file)
+            os.environ[_metrics.ENV_SECRET_NAMES] = ",".join(self.options.secrets)
             # The progress bar's terminal is taken before capture turns fd 2 into a pipe.
             with _progress.terminal() as self._terminal, _sigterm_as_exception(), \
                     OutputCapture(log_path, self.make_filter) as capture:

@@ -263,14 +263,14 @@ def which(path_or_hash: str, rehash: bool, wide: bool, as_json: bool, config_fil
 def lineage(run_id: str, down: bool, as_dot: bool, as_json: bool, config_file: str | None) -> None:
     """Show the runs upstream of RUN_ID (the sources of its inputs, recursively) or, with --down,
     downstream of it (the runs that read its outputs, recursively)."""
-    from runnable.lineage import dot, render, tree
+    from runnable.lineage import dot, json_text, render, tree
 
     with errors_to_exit():
         history = open_history(config_file)
         history.get(run_id)  # an unknown id fails here, with suggestions
         root = tree(history, run_id, down=down)
     if as_json:
-        emit_json(root.to_dict())
+        click.echo(json_text(root.to_dict()))  # as emit_json writes it, at any depth
     elif as_dot:
         click.echo(dot(root, down=down), nl=False)
     else:
