@@ -2,11 +2,15 @@
 
     python docs/gen_samples.py            # run the session, rewrite the marked blocks in place
     python docs/gen_samples.py --check    # exit 1, showing the difference, if a block is stale
+    python docs/gen_samples.py --all PAGE.md ...   # rewrite every block of those pages, times included
 
 A block is marked by a ``<!-- sample: NAME -->`` line right above its fence; everything inside the
-fence is replaced with what the session printed for NAME, unless only what varies differs. The session runs the documented commands
-for real, in a fresh folder, with the run ids the docs use (given through RUNNABLE_RUN_ID), so a
-regenerated page changes only where the output did. ``--check`` compares after blanking what varies
+fence is replaced with what the session printed for NAME, unless only what varies differs. The sessions
+(docs/history.md with the README's blocks, the failing job of docs/jobs.md, the dry runs of
+docs/configuration.md, the chain of docs/lineage.md, the grid of docs/compare.md)
+run the documented commands for real, each in a fresh folder, with the run ids the docs use (given
+through RUNNABLE_RUN_ID or job_id), so a regenerated page changes only where the output did. Output
+is captured through pipes, so tables appear as they do when piped (plain text, every column). ``--check`` compares after blanking what varies
 from one machine or moment to the next (times, durations, process ids, host, versions, the folder,
 sizes and hashes of logs): see ``normalize``. tests/test_doc_samples.py runs the check.
 """
@@ -22,12 +26,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
-PAGES = [REPO / "README.md", DOCS / "history.md"]
+PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "jobs.md", DOCS / "configuration.md", DOCS / "lineage.md",
+         DOCS / "compare.md"]
 SHOWN_FOLDER = "/tmp/demo/project"  # the working folder as the pages show it
 
 MARKER = re.compile(r"^<!-- sample: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)^```$", re.M | re.S)
@@ -82,6 +88,66 @@ except runnable.IntegrityError as exc:
     print(exc)
 '''
 
+PIPELINE = '''\
+"""prepare -> train -> evaluate: each job declares what it reads (get) and what it writes (put)."""
+import json
+import sys
+from pathlib import Path
+
+from runnable import Catalog, PythonJob
+
+
+def prepare():
+    Path("data").mkdir(exist_ok=True)
+    rows = [(x, 2 * x + 1) for x in range(100)]
+    Path("data/train.csv").write_text("x,y\\n" + "".join(f"{x},{y}\\n" for x, y in rows[:80]))
+    Path("data/test.csv").write_text("x,y\\n" + "".join(f"{x},{y}\\n" for x, y in rows[80:]))
+
+
+def _read(path):
+    return [tuple(map(float, line.split(","))) for line in Path(path).read_text().splitlines()[1:]]
+
+
+def train():
+    rows = _read("data/train.csv")
+    n = len(rows)
+    mx, my = sum(x for x, _ in rows) / n, sum(y for _, y in rows) / n
+    slope = sum((x - mx) * (y - my) for x, y in rows) / sum((x - mx) ** 2 for x, _ in rows)
+    Path("model.json").write_text(json.dumps({"slope": slope, "intercept": my - slope * mx}) + "\\n")
+
+
+def evaluate():
+    model = json.loads(Path("model.json").read_text())
+    rows = _read("data/test.csv")
+    error = sum(abs(model["slope"] * x + model["intercept"] - y) for x, y in rows) / len(rows)
+    Path("metrics.json").write_text(json.dumps({"mean_abs_error": round(error, 6)}) + "\\n")
+
+
+JOBS = {
+    "prepare": PythonJob(function=prepare, catalog=Catalog(put=["data/"])),
+    "train": PythonJob(function=train, catalog=Catalog(get=["data/train.csv"], put=["model.json"])),
+    "evaluate": PythonJob(function=evaluate, catalog=Catalog(get=["model.json", "data/test.csv"],
+                                                             put=["metrics.json"])),
+}
+
+if __name__ == "__main__":
+    JOBS[sys.argv[1]].execute()
+'''
+
+FAIL_SCRIPT = '''\
+from pathlib import Path
+
+from runnable import Catalog, PythonJob
+
+
+def clean(rows: int):
+    Path("partial.csv").write_text("id\\n1\\n")
+    raise ValueError(f"row {rows} is malformed")
+
+
+PythonJob(function=clean, catalog=Catalog(put=["partial.csv", "report/*.pdf"])).execute()
+'''
+
 # The four runs of the session, oldest first: (run id, shown command, parameters file content).
 RUNS = [
     ("epic-bernoulli-5374", "runnable execute-job train.py", None),
@@ -99,6 +165,7 @@ class Session:
 
     folder: Path
     samples: dict[str, str] = field(default_factory=dict)
+    shown_folder: str = SHOWN_FOLDER  # how the pages show ``folder``
 
     def env(self, run_id: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_") and k not in ("COLUMNS",)}
@@ -121,7 +188,7 @@ class Session:
                                   capture_output=True, text=True, check=False, timeout=120)
         text = f"$ {shown}\n"
         if output:
-            text += (done.stdout + done.stderr).replace(str(self.folder), SHOWN_FOLDER)
+            text += (done.stdout + done.stderr).replace(str(self.folder), self.shown_folder)
         if exit_status:
             text += f"[exit {done.returncode}]\n"
         return text
@@ -132,7 +199,23 @@ def shlex_split(command: str) -> list[str]:
 
 
 def play(folder: Path) -> dict[str, str]:
-    """Run the session of docs/history.md (and the README's history block) in ``folder``."""
+    """Run the session of docs/history.md (and the README's blocks) in ``folder``, and those of
+    docs/jobs.md, configuration.md, lineage.md and compare.md in folders beside it, at the same time:
+    they share nothing, and the whole takes about half as long as one after the other (a test runs it).
+    """
+    others = {"lineage": play_lineage, "compare": play_compare, "jobs": play_jobs,
+              "configuration": play_configuration}
+    with ThreadPoolExecutor(max_workers=len(others)) as pool:
+        futures = [pool.submit(play_one, folder.parent / name, {}) for name, play_one in others.items()]
+        samples = play_history(folder)
+        for future in futures:
+            samples.update(future.result())
+    samples["jobs-quickstart"] = samples["readme-quickstart"]
+    return samples
+
+
+def play_history(folder: Path) -> dict[str, str]:
+    """The session of docs/history.md, the README's history block and its quick start."""
     s = Session(folder)
     s.samples["history-train"] = TRAIN
     (folder / "train.py").write_text(TRAIN)
@@ -196,7 +279,133 @@ def play(folder: Path) -> dict[str, str]:
     done = subprocess.run([sys.executable, "-c", PYTHON_API], cwd=folder, env=s.env(), capture_output=True,
                           text=True, check=False, timeout=120)
     s.samples["history-python-output"] = (done.stdout + done.stderr).replace(str(folder), SHOWN_FOLDER)
+
     return s.samples
+
+
+# The documented grid of examples/12-compare, each point with the run id docs/compare.md shows:
+# the example itself lets runnable name its runs, so the session runs the same job with these ids.
+GRID_IDS = {
+    (0.05, 2): "fearless-galileo-4716", (0.05, 10): "placid-bernoulli-7853", (0.05, 40): "orderly-carson-6929",
+    (0.5, 2): "honest-hardy-4870", (0.5, 10): "resolute-newton-7860", (0.5, 40): "mellow-fibonacci-3559",
+}
+
+GRID_DRIVER = """\
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("train_grid", sys.argv[1])
+grid = importlib.util.module_from_spec(spec)
+sys.modules["train_grid"] = grid
+spec.loader.exec_module(grid)
+grid.train.__module__ = "__main__"  # as when the example runs as a script: the record names __main__.train
+ids = {GRID_IDS!r}
+job = grid.PythonJob(function=grid.train, name="train",
+                     returns=[grid.metric("accuracy"), grid.pickled("model"), "n_rows"])
+for lr, epochs in grid.GRID:
+    os.environ.update(RUNNABLE_PRM_lr=str(lr), RUNNABLE_PRM_epochs=str(epochs))
+    job.execute(tags=["grid"], job_id=ids[(lr, epochs)])
+"""
+
+
+def runnable_cli(rest: str) -> str:
+    """A shell line that runs this checkout's runnable (``runnable`` may not be on PATH)."""
+    return f"{shlex.quote(sys.executable)} -m runnable {rest}"
+
+
+def play_lineage(folder: Path, samples: dict[str, str]) -> dict[str, str]:
+    """The prepare -> train -> evaluate chain of docs/lineage.md, in an empty folder of its own."""
+    folder.mkdir()
+    s = Session(folder)
+    samples["lineage-pipeline"] = PIPELINE
+    (folder / "pipeline.py").write_text(PIPELINE)
+    python = shlex.quote(sys.executable)
+    samples["lineage-runs"] = "".join(
+        s.run(f"python pipeline.py {job}", run_id=run_id, exit_status=False, command=f"{python} pipeline.py {job}")
+        for job, run_id in (("prepare", "warm-schrodinger-3790"), ("train", "calm-fermi-7934"),
+                            ("evaluate", "unsolvable-archimedes-3192")))
+    samples["lineage-which"] = "".join(s.run(c, exit_status=False) for c in (
+        "runnable runs which model.json", "runnable runs which 474fcc58ea")) + s.run(
+        "cp data/test.csv ../somewhere-else.csv && runnable runs which ../somewhere-else.csv", exit_status=False,
+        command="cp data/test.csv ../somewhere-else.csv && " + runnable_cli("runs which ../somewhere-else.csv"))
+    show_end = "runs show unsolvable-archimedes-3192 | sed -n '/^files:/,$p'"
+    samples["lineage-show"] = s.run(f"runnable {show_end}", exit_status=False, command=runnable_cli(show_end))
+    samples["lineage-up"] = s.run("runnable runs lineage unsolvable-archimedes-3192", exit_status=False)
+    samples["lineage-down"] = s.run("runnable runs lineage warm-schrodinger-3790 --down", exit_status=False)
+    samples["lineage-dot"] = s.run("runnable runs lineage unsolvable-archimedes-3192 --dot", exit_status=False)
+    samples["lineage-status"] = "".join([
+        s.run("runnable status"),
+        s.run('sed -i "s/^3,7$/3,8/" data/train.csv      # a hand edit of the prepared data', exit_status=False),
+        s.run("runnable status"),
+        s.run("runnable status train --json"),
+        s.run("python pipeline.py train", run_id="curious-cauchy-5183", exit_status=False, output=False,
+              command=f"{python} pipeline.py train"),
+        s.run("runnable status"),
+    ])
+    samples["lineage-diff"] = s.run("runnable runs diff calm-fermi-7934 curious-cauchy-5183", exit_status=False)
+    return samples
+
+
+def play_jobs(folder: Path, samples: dict[str, str]) -> dict[str, str]:
+    """The failing job of docs/jobs.md ("Failures"), run as the page says, in /tmp/docrun as shown."""
+    folder.mkdir()
+    samples["jobs-fail-script"] = FAIL_SCRIPT
+    (folder / "fail.py").write_text(FAIL_SCRIPT)
+    env = Session(folder).env("tranquil-hubble-2817")
+    env["RUNNABLE_PRM_rows"] = "17"
+    done = subprocess.run([sys.executable, "fail.py"], cwd=folder, env=env, capture_output=True, text=True,
+                          check=False, timeout=120)
+    if done.returncode != 1:
+        raise RuntimeError(f"fail.py exited with {done.returncode}, not 1:\n{done.stdout}{done.stderr}")
+    samples["jobs-fail-summary"] = done.stdout  # the summary; the traceback and last line go to stderr
+    log = (folder / ".catalog" / "tranquil-hubble-2817" / "clean.execution.log").read_text()
+    samples["jobs-fail-log"] = "".join(log.replace(str(folder), "/tmp/docrun").splitlines(keepends=True)[-4:])
+    return samples
+
+
+BAD_CONFIG = """\
+job-executor:
+  type: local-container
+  config:
+    image: my-project:latest
+    engin: podman
+"""
+
+
+def play_configuration(folder: Path, samples: dict[str, str]) -> dict[str, str]:
+    """The dry runs of docs/configuration.md (from the repository root, where the examples are: a dry
+    run writes nothing) and its configuration error, in an empty folder."""
+    repo = Session(REPO, shown_folder="/path/to/runnable")
+    samples["configuration-container"] = repo.run(
+        "runnable execute-job examples/11-jobs/catalog.py --config examples/configs/container.yaml --dry-run",
+        run_id="solid-wallace-3811", exit_status=False)
+    samples["configuration-k8s"] = repo.run(
+        "runnable execute-job examples/11-jobs/catalog.py --config examples/configs/k8s.yaml --dry-run "
+        "--run-id nightly-2024-01", exit_status=False)
+    folder.mkdir()
+    (folder / "job.py").write_text(
+        "from runnable import PythonJob\n\ndef hello():\n    print('hello')\n\nPythonJob(function=hello).execute()\n")
+    (folder / "bad.yaml").write_text(BAD_CONFIG)
+    samples["configuration-bad-key"] = Session(folder).run("runnable execute-job job.py --config bad.yaml")
+    return samples
+
+
+def play_compare(folder: Path, samples: dict[str, str]) -> dict[str, str]:
+    """The commands of docs/compare.md after the grid example, in an empty folder of its own."""
+    folder.mkdir()
+    s = Session(folder)
+    (folder / "grid.py").write_text(GRID_DRIVER.format(GRID_IDS=GRID_IDS))
+    example = REPO / "examples" / "12-compare" / "train_grid.py"
+    subprocess.run([sys.executable, "grid.py", str(example)], cwd=folder, env=s.env(), capture_output=True,
+                   check=True, timeout=120)
+    samples["compare-show"] = s.run("runnable runs show mellow-fibonacci-3559", exit_status=False)
+    samples["compare-sort"] = s.run("runnable runs compare --job train --sort -metrics.accuracy", exit_status=False)
+    samples["compare-where"] = s.run(
+        'runnable runs compare --job train --where "metrics.accuracy > 0.8 and params.lr == 0.5"', exit_status=False)
+    samples["compare-errors"] = "".join(s.run(c) for c in (
+        'runnable runs compare --job train --where "metrics.acc > 0.8"',
+        'runnable runs compare --job train --where "params.lr = 0.5 or params.lr = 0.05"'))
+    samples["compare-csv"] = s.run("runnable runs compare --job train --sort -metrics.accuracy --csv",
+                                   exit_status=False)
+    return samples
 
 
 # What varies between two honest runs of the same session, blanked before comparing.
@@ -209,6 +418,7 @@ VARYING = [
     (re.compile(r"(runnable\s+)\d+\.\d+\S*"), r"\1<version>"),
     (re.compile(r"\b[0-9a-f]{32}\b|\b[0-9a-f]{64}\b"), "<hash>"),
     (re.compile(r"\d+(\.\d+)? (B|KiB|MiB|bytes)\b"), "<size>"),
+    (re.compile(r"--user \d+:\d+"), "--user <uid>:<gid>"),  # the container runs as the calling user
     (re.compile(r"[ \t]+"), " "),  # column widths follow the blanked values
 ]
 
@@ -223,7 +433,8 @@ def comparable(text: str) -> str:
     """``normalize``d, with the lines of each ``runnable logs`` output sorted: a job's stdout and
     stderr reach its log through two pipes, and under load a line printed just before a traceback
     can land just after it (runnable.run.capture keeps the order within each stream, not across them)."""
-    sections, current = [], []
+    sections: list[list[str]] = []
+    current: list[str] = []
     for line in normalize(text).splitlines():
         if line.startswith("$ ") and current:
             sections.append(current)
@@ -238,10 +449,12 @@ def blocks(page: str) -> Iterator[re.Match[str]]:
     return MARKER.finditer(page)
 
 
-def render(page: str, samples: dict[str, str]) -> str:
+def render(page: str, samples: dict[str, str], everything: bool = False) -> str:
+    """``page`` with its stale blocks (or, with ``everything``, all its blocks: the times of one session
+    then agree across the page) replaced by the samples."""
     def replace(match: re.Match[str]) -> str:
         body = samples[match["name"]]
-        if comparable(body) == comparable(match["body"]):
+        if not everything and comparable(body) == comparable(match["body"]):
             return match[0]  # only times, sizes and the like differ: the page keeps its text
         return f"<!-- sample: {match['name']} -->\n```{match['lang']}\n{body.rstrip()}\n```"
 
@@ -274,9 +487,10 @@ def main(argv: list[str]) -> int:
         problems = [p for page in PAGES for p in stale(page, samples)]
         sys.stdout.write(("\n\n".join(problems) if problems else "every sample matches") + "\n")
         return 1 if problems else 0
+    everything = {Path(a).resolve() for a in argv[argv.index("--all") + 1:]} if "--all" in argv else set()
     for page in PAGES:
         text = page.read_text()
-        page.write_text(render(text, samples))
+        page.write_text(render(text, samples, page.resolve() in everything))
     return 0
 
 

@@ -54,13 +54,20 @@ class Catalog:
         if isinstance(self.get, str):
             raise PatternError(f"Catalog(get=...) takes a list of patterns, not the string {self.get!r}; "
                                f"write get=[{self.get!r}]")
-        self.get = list(self.get)
+        get: object = self.get
+        if isinstance(get, (Mapping, bytes, bytearray)) or not isinstance(get, Iterable):
+            raise PatternError(f"Catalog(get=...) takes a list of patterns such as ['data/', '*.csv'], not "
+                               f"{_described(get)}")
+        self.get = sorted(get, key=str) if isinstance(get, (set, frozenset)) else list(get)
         for pattern in self.get:
             normalize(pattern, what="get pattern")
         if self.get_from is not None:
             if not isinstance(self.get_from, str) or not self.get_from.strip():
                 raise PatternError(f"Catalog(get_from=...) takes a run id, 'latest' or 'latest:JOB_NAME', "
                                    f"not {self.get_from!r}")
+            if self.get_from.startswith("latest:") and not self.get_from[len("latest:"):].strip():
+                raise PatternError(f"Catalog(get_from={self.get_from!r}) names no job after 'latest:'; write "
+                                   "'latest:JOB_NAME', or 'latest' for the newest successful run of any job")
             if not self.get:
                 raise PatternError(f"Catalog(get_from={self.get_from!r}) needs get=[...] patterns naming "
                                    "the files to fetch from that run")

@@ -139,14 +139,14 @@ class Masker:
 def mask_value(value: Any, masker: Masker) -> Any:
     """``value`` (JSON-like data) with every secret value inside its strings replaced by ``*****``.
 
-    A number whose written form holds a secret (a secret "987654321" and a parameter ``n: int``
-    given that value) is written as the masked string: a number cannot be partly masked.
+    Masking never changes a number: only a number that *is* a secret (a secret "987654321" and a
+    parameter ``n: int`` given that value) is written as the masked string. One whose digits merely
+    hold a secret stays as it is: a secret "42" must not turn 0.1428571 into '0.1*****571'.
     """
     if isinstance(value, str):
         return masker.text(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = masker.text(str(value))
-        return value if text == str(value) else text
+        return MASK.decode() if masker.text(str(value)) == MASK.decode() else value
     if isinstance(value, dict):
         return {mask_value(k, masker): mask_value(v, masker) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -212,7 +212,10 @@ def mask_record(record: RunRecord, values: Iterable[str]) -> None:
             continue
         value = getattr(record, f.name)
         kept = _UNMASKED_KEYS.get(f.name)
-        if kept is not None and isinstance(value, dict):
+        if f.name == "metrics" and isinstance(value, dict):
+            # Steps and values are numbers the record must keep (a masked one makes it unreadable).
+            setattr(record, f.name, {masker.text(str(k)): v for k, v in value.items()})
+        elif kept is not None and isinstance(value, dict):
             setattr(record, f.name, {k: v if k in kept else mask_value(v, masker) for k, v in value.items()})
         else:
             setattr(record, f.name, mask_value(value, masker))

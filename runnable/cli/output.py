@@ -166,6 +166,10 @@ def _rich_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: st
         elif index in shown:
             shown.remove(index)
             dropped.append(header)
+    # Still too wide: hide columns from the right, never the first (the row's id), and say so; rich
+    # would otherwise cut a column's text with an ellipsis, an id or a number among them.
+    while needed(gap=0) > console.width and len(shown) > 1:
+        dropped.append(headers[shown.pop()])
     # Two spaces between columns (one when nothing else fits) and none at the edges, as in the piped
     # form: 16 columns more than rich's boxed style for a table of 7 columns.
     gap = 1 if needed(gap=1) <= console.width else 0
@@ -202,12 +206,10 @@ def echo_wrapped(text: str, err: bool = False, indent: int = 0) -> None:
     stream = sys.stderr if err else sys.stdout
     if stream.isatty():
         import shutil
-        import textwrap
 
-        width = shutil.get_terminal_size().columns
-        text = "\n".join(textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
-                                       break_on_hyphens=False, drop_whitespace=True) if len(line) > width else line
-                         for line in text.split("\n"))
+        from runnable.files.progress import wrap_at_spaces
+
+        text = wrap_at_spaces(text, shutil.get_terminal_size().columns, indent)
     click.echo(text, err=err)
 
 

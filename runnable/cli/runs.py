@@ -101,12 +101,15 @@ def _file_rows(files: list[FileEntry]) -> list[list[str]]:
              ("yes" if f.stored else "hash only") + (", stale" if f.stale else "")] for f in files]
 
 
-def _source_text(source: dict[str, Any] | None) -> str:
+def _source_text(source: dict[str, Any] | None, path: str) -> str:
     if not source:
         return "- (no run stored this content)"
     others = int(source.get("others") or 0)
     more = f" (+{others} other run{'s' if others != 1 else ''})" if others else ""
-    return f"{source.get('run_id')}:{source.get('path')}{more}"
+    # The run alone when it stored the content under the same path (the common case): short enough
+    # to sit beside the path on 80 columns.
+    where = "" if source.get("path") == path else f":{source.get('path')}"
+    return f"{source.get('run_id')}{where}{more}"
 
 
 def _code_text(code: dict[str, Any]) -> str:
@@ -163,10 +166,11 @@ def show_record(record: RunRecord, wide: bool = False) -> None:
     else:
         click.echo("files: none")
     if record.inputs:
-        rows = [[i.path, human_bytes(i.size), f"{i.algorithm}:{i.digest}", _source_text(i.source)]
+        rows = [[i.path, human_bytes(i.size), f"{i.algorithm}:{i.digest}", _source_text(i.source, i.path)]
                 for i in record.inputs]
         click.echo("")
-        table(["PATH", "SIZE", "HASH", "SOURCE"], rows, title="inputs:", right=["SIZE"])
+        table(["PATH", "SIZE", "HASH", "SOURCE"], rows, title="inputs:", right=["SIZE"], wide=wide,
+              fit=[("HASH", _short_hash), ("SIZE", None), ("HASH", None)])
     if record.execution_log:
         log = record.execution_log
         echo_wrapped(f"\nexecution log: {log.location or log.path} ({human_bytes(log.size)})", indent=2)
@@ -228,9 +232,10 @@ def diff(run_a: str, run_b: str, as_json: bool, config_file: str | None) -> None
 @runs_group.command("which")
 @click.argument("path_or_hash")
 @click.option("--rehash", is_flag=True, help="Read the file even if the hash cache knows it unchanged.")
+@wide_option
 @json_option
 @config_option
-def which(path_or_hash: str, rehash: bool, as_json: bool, config_file: str | None) -> None:
+def which(path_or_hash: str, rehash: bool, wide: bool, as_json: bool, config_file: str | None) -> None:
     """List every run that stored the content of PATH_OR_HASH: a local file (hashed) or a hash, full
     or a unique prefix of at least 8 characters. Exits 1 when no run did."""
     with errors_to_exit():
@@ -244,7 +249,7 @@ def which(path_or_hash: str, rehash: bool, as_json: bool, config_file: str | Non
         click.echo(f"{result.key} was stored by {len(result.holders)} run(s), oldest first:")
         table(["RUN ID", "STATUS", "START (UTC)", "JOB", "PATH"],
               [[h.run_id, h.status, short_time(h.start), h.job or "-", h.path + ("" if h.stored else " (hash only)")]
-               for h in result.holders])
+               for h in result.holders], wide=wide)
     if not result.holders:
         raise SystemExit(EXIT_PROBLEMS)
 
@@ -258,19 +263,20 @@ def which(path_or_hash: str, rehash: bool, as_json: bool, config_file: str | Non
 def lineage(run_id: str, down: bool, as_dot: bool, as_json: bool, config_file: str | None) -> None:
     """Show the runs upstream of RUN_ID (the sources of its inputs, recursively) or, with --down,
     downstream of it (the runs that read its outputs, recursively)."""
-    from runnable.history.lineage import dot, render, tree
+    from runnable.history.lineage import dot, json_text, render, tree
 
     with errors_to_exit():
         history = open_history(config_file)
         history.get(run_id)  # an unknown id fails here, with suggestions
         root = tree(history, run_id, down=down)
     if as_json:
-        emit_json(root.to_dict())
+        click.echo(json_text(root.to_dict()))  # as emit_json writes it, at any depth
     elif as_dot:
         click.echo(dot(root, down=down), nl=False)
     else:
         for line in render(root):
-            click.echo(line)
+            # Wrapped at spaces on a narrow terminal, continuing under the run id: never inside one.
+            echo_wrapped(line, indent=len(line) - len(line.lstrip("│├└─ ")) + 4)
         if not root.children:
             click.echo("no run downstream (none read its outputs)" if down
                        else "no run upstream (no input came from a run)")
@@ -314,10 +320,11 @@ def metric_line(history: list[list[float]], terminal: bool) -> str:
 @click.option("--all-columns", is_flag=True, help="Show every column, not only those that differ.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+@wide_option
 @config_option
 def compare_runs(run_ids: tuple[str, ...], job: str | None, tags: tuple[str, ...], statuses: tuple[str, ...],
                  last: int | None, where: str | None, sort: str | None, all_columns: bool, as_json: bool,
-                 as_csv: bool, config_file: str | None) -> None:
+                 as_csv: bool, wide: bool, config_file: str | None) -> None:
     """Compare runs side by side: the RUN_IDS given, or those --job/--tag/--status select.
 
     One row per run; columns params.*, metrics.* (last value), returns.* and files.* (short hash),
@@ -353,4 +360,6 @@ def compare_runs(run_ids: tuple[str, ...], job: str | None, tags: tuple[str, ...
                    f"no runs in {history.store.location}")
         return
     right = [c for c in result.columns if any(isinstance(r.get(c), (int, float)) for r in result.rows)]
-    table(result.columns, [[cell(row.get(c)) for c in result.columns] for row in result.rows], right=right)
+    # On a narrow terminal the columns every run shares go first: what differs is the point.
+    table(result.columns, [[cell(row.get(c)) for c in result.columns] for row in result.rows], right=right,
+          wide=wide, fit=[(c, None) for c in ("start", "job", "status") if c in result.columns])

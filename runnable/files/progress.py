@@ -29,6 +29,17 @@ DELAY_SECONDS = 1.0
 _REFRESH_SECONDS = 0.1
 
 
+def wrap_at_spaces(text: str, width: int, indent: int = 0) -> str:
+    """``text`` with each line longer than ``width`` broken at spaces only (continuation lines
+    indented by ``indent``): a terminal would break it anywhere, splitting an id, a hash or a path
+    that then cannot be copied. A word longer than the width stays whole."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False,
+                                   break_on_hyphens=False) if len(line) > width else line
+                     for line in text.split("\n"))
+
+
 def _delay() -> float:
     try:
         return float(os.environ.get(ENV_DELAY, DELAY_SECONDS))

@@ -101,7 +101,7 @@ class Condition:
             return False
         a, b = have, self.value
         if _is_number(a) and _is_number(b):
-            return _OPS[self.op](float(a), float(b))
+            return _OPS[self.op](a, b)  # int and float compare exactly: float(10**400) would overflow
         if self.op in ("==", "!="):
             if isinstance(b, str) and not isinstance(a, str):
                 a = json.dumps(a)  # a list or object parameter compared with its JSON text
@@ -174,6 +174,9 @@ def parse_where(text: str) -> list[Condition]:
 
 def unknown_column(column: str, known: Iterable[str], option: str) -> UsageError:
     names = sorted(set(known))
+    if not names:  # nothing to name: the selection is what to change
+        return UsageError(f"{option}: no runs were selected, so there is no column {column!r}; "
+                          "check the run ids, --job, --tag and --status given")
     close = difflib.get_close_matches(column, names, n=4, cutoff=0.5)
     hint = f"close names: {', '.join(close)}" if close else \
         f"columns are: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"
@@ -189,7 +192,10 @@ def _sort_key(column: str) -> Callable[[dict[str, Any]], tuple[int, float, str]]
         if value is _MISSING or value is None:
             return (2, 0.0, "")
         if _is_number(value):
-            return (0, float(value), "")
+            try:
+                return (0, float(value), "")
+            except OverflowError:  # an integer past float's range (10**400): after or before all others
+                return (0, math.inf if value > 0 else -math.inf, "")
         return (1, 0.0, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
     return key
 
@@ -236,8 +242,11 @@ def compare_summaries(
         rows = [row for row in rows if all(c.holds(row) for c in conditions)]
     if last is not None:
         rows = rows[:last]
-    if sort:
+    if sort is not None:
         column = sort[1:] if sort.startswith(("-", "+")) else sort
+        if not column.strip():
+            raise UsageError(f"--sort {sort!r} names no column; give one, such as --sort metrics.loss "
+                             "(a '-' first sorts descending)")
         if column not in known:
             raise unknown_column(column, known, "--sort")
         descending = sort.startswith("-")

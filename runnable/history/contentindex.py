@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from runnable.backends.protocols import ContentIndexedRunLogStore, RunLogStore
 from runnable.errors import RecordError, RunNotFoundError
-from runnable.record import RUNNING, SUCCESS, RunRecord
+from runnable.record import RUNNING, SUCCESS, RunRecord, check_rel_path, check_run_id
 
 ENTRY_VERSION = 1
 SNAPSHOT_VERSION = 3  # 3: no input rows (see _lines)
@@ -44,6 +45,10 @@ REWRITE_SHARE = 0.02
 # (~8 us a line), which a job with 10,000 inputs would otherwise pay on every run.
 REWRITE_LINES = 5_000
 _FILE = b"F"
+_INPUT = b"I"
+# A content key as the index writes it (``key_of``): an algorithm name, a colon, lower-case hex.
+_KEY = re.compile(r"[a-z0-9]{1,16}:[0-9a-f]{8,128}")
+_SIZE = re.compile(rb"[0-9]{1,19}")
 
 
 def key_of(algorithm: str, digest: str) -> str:
@@ -124,9 +129,19 @@ class _Row:
     path: str
 
     @classmethod
-    def parse(cls, line: bytes) -> _Row:
-        key, kind, run_id, size, stored, path = line.split(b"\t", 5)
-        return cls(key.decode(), kind, run_id.decode(), int(size), stored == b"1", json.loads(path))
+    def parse(cls, line: bytes) -> _Row | None:
+        """The row of one snapshot line, or None for a line that is not one the index writes (a damaged
+        or hand-edited snapshot): it is skipped, never believed and never a traceback."""
+        parts = line.split(b"\t", 5)
+        if len(parts) != 6 or parts[1] not in (_FILE, _INPUT) or not _SIZE.fullmatch(parts[3]):
+            return None
+        key, kind, run_id, size, stored, path = parts
+        try:
+            text_path = json.loads(path)
+            row = cls(key.decode(), kind, run_id.decode(), int(size), stored == b"1", text_path)
+        except ValueError:  # includes UnicodeDecodeError and a JSONDecodeError
+            return None
+        return row if _valid(row.key, row.run_id, row.path) else None
 
 
 class _Snapshot:
@@ -142,9 +157,12 @@ class _Snapshot:
             header = json.loads(head)
             if header.get("version") != SNAPSHOT_VERSION:
                 return
-            self.runs = {str(r) for r in header["runs"]}
-        except (ValueError, KeyError, TypeError, AttributeError):
+            runs = {str(r) for r in header["runs"]}
+            for run_id in runs:
+                check_run_id(run_id)
+        except (ValueError, KeyError, TypeError, AttributeError, RecordError):
             return  # damaged: rebuilt, never trusted
+        self.runs = runs
         self.body = body
 
     def _first(self, target: bytes) -> int:
@@ -173,7 +191,9 @@ class _Snapshot:
             at = end + 1
 
     def all_lines(self) -> list[bytes]:
-        return [line for line in self.body.split(b"\n") if line]
+        """Every line whose fields are in place (a damaged one is dropped when the snapshot is
+        rewritten; its path is checked when it is read: a full parse here cost ~4 us a line)."""
+        return [line for line in self.body.split(b"\n") if _well_formed(line)]
 
 
 class ContentIndex:
@@ -222,7 +242,7 @@ class ContentIndex:
             if record is not None and record.status != RUNNING:
                 entries[run_id] = entry_of(record)
                 store.write_content(run_id, _encode(entries[run_id]))
-        for run_id in list(store.iter_content_ids()):
+        for run_id in list(_content_ids(store)):
             if run_id not in ids:
                 store.delete_content(run_id)
         self._write_snapshot(store, _Snapshot(None), entries)
@@ -254,7 +274,7 @@ class ContentIndex:
             self.reread = len(self._extra)
             return
         snapshot = _Snapshot(store.read_content_snapshot())
-        alive = set(store.iter_content_ids())
+        alive = set(_content_ids(store))
         extra: dict[str, dict[str, Any]] = {}
         for run_id in alive - snapshot.runs:
             entry = _parse_entry(store.read_content(run_id), run_id)
@@ -309,12 +329,14 @@ class ContentIndex:
         target = prefix.encode()
         for line in self._snapshot.starting(target):
             row = _Row.parse(line)
-            if row.run_id in self._alive and row.run_id not in self._extra:  # (extra: indexed anew)
+            if row is not None and row.run_id in self._alive and row.run_id not in self._extra:  # (extra: indexed anew)
                 yield row
         lines = self._extra_lines
         at = bisect.bisect_left(lines, target)
         while at < len(lines) and lines[at].startswith(target):
-            yield _Row.parse(lines[at])
+            extra = _Row.parse(lines[at])
+            if extra is not None:
+                yield extra
             at += 1
 
     def algorithms(self) -> list[str]:
@@ -397,15 +419,49 @@ def source_of(holders: list[Holder]) -> dict[str, Any] | None:
     return {"run_id": first.run_id, "path": first.path, "others": others}
 
 
+def _valid(key: Any, run_id: Any, path: Any) -> bool:
+    """Whether an index row's fields are ones the index writes: a key ``algorithm:hex``, a valid run
+    id, a clean relative path (no tab, newline or '..' can reach a snapshot line or a lookup)."""
+    try:
+        check_run_id(run_id)
+        check_rel_path(path)
+    except RecordError:
+        return False
+    return isinstance(key, str) and _KEY.fullmatch(key) is not None
+
+
+_LINE = re.compile(rb"[a-z0-9]{1,16}:[0-9a-f]{8,128}\t[FI]\t[A-Za-z0-9][A-Za-z0-9._-]{0,127}\t[0-9]{1,19}\t[01]\t\"")
+
+
+def _well_formed(line: bytes) -> bool:
+    return _LINE.match(line) is not None
+
+
+def _content_ids(store: ContentIndexedRunLogStore) -> Iterator[str]:
+    """The runs with an entry; a file whose name is not a run id (put there by hand) is not one."""
+    for run_id in store.iter_content_ids():
+        try:
+            yield check_run_id(run_id)
+        except RecordError:
+            continue
+
+
 def _parse_entry(raw: bytes | None, run_id: str) -> dict[str, Any] | None:
+    """The entry of ``run_id``, or None when it is damaged or hand-edited (any field not as the index
+    writes it: sizes are integers >= 0, keys ``algorithm:hex``, paths relative): the record is read
+    instead (see _load), never a traceback."""
     if raw is None:
         return None
     try:
         entry = json.loads(raw)
         if entry.get("version") != ENTRY_VERSION or entry.get("run_id") != run_id:
             return None
-        files = [[str(k), str(p), int(s), bool(st)] for k, p, s, st in entry["files"]]
-        inputs = [[str(k), str(p)] for k, p in entry.get("inputs", [])]
+        files = [[k, p, s, bool(st)] for k, p, s, st in entry["files"]]
+        inputs = [[k, p] for k, p in entry.get("inputs", [])]
+        if not all(_valid(k, run_id, p) and type(s) is int and s >= 0 for k, p, s, _ in files):
+            return None
+        if not all(_valid(k, run_id, p) for k, p in inputs):
+            return None
         return {**entry, "files": files, "inputs": inputs}
     except (ValueError, KeyError, TypeError, AttributeError):
-        return None  # damaged: the record is read instead (see _load)
+        return None

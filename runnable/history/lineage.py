@@ -12,7 +12,9 @@ All of it is answered from the content index (``runnable.history.contentindex``)
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,14 +60,19 @@ def which(history: History, path_or_hash: str, index: ContentIndex | None = None
                 return WhichResult(path_or_hash, key, holders)
         return WhichResult(path_or_hash, keys[0])
     text = path_or_hash.strip().lower()
-    if ":" in text:  # md5:abc... as the records and `runs show` print it
-        text = text.split(":", 1)[1]
+    names: tuple[str, ...] = ("md5", "sha256", "blake3")
+    if ":" in text:  # md5:abc... as the records and `runs show` print it: only that algorithm's contents
+        algorithm, text = text.split(":", 1)
+        if algorithm not in names:
+            raise UsageError(f"{path_or_hash!r}: unknown hash algorithm {algorithm!r}; "
+                             f"use one of {', '.join(names)}, or no prefix")
+        names = (algorithm,)
     if len(text) < MIN_PREFIX or not set(text) <= _HEX:
         if os.path.exists(path_or_hash):
             raise UsageError(f"{path_or_hash!r} is not a regular file; give a file or a hash")
         raise UsageError(f"{path_or_hash!r} is neither a file nor a hash; give a file's path, or at least "
                          f"{MIN_PREFIX} hex characters of a hash")
-    keys = index.keys_with_prefix(text)
+    keys = index.keys_with_prefix(text, names)
     if len(keys) > 1:
         shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
         raise UsageError(f"hash prefix {text!r} matches {len(keys)} contents ({shown}); give more characters")
@@ -88,8 +95,21 @@ class Node:
     seen: bool = False  # already shown higher in the tree (a diamond): its children are not repeated
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "job": self.job, "status": self.status, "start": self.start,
-                "via": list(self.via), "seen": self.seen, "children": [c.to_dict() for c in self.children]}
+        """The tree as nested dictionaries; built with an explicit stack, not recursion: a chain of
+        1,100 runs is 1,100 levels deep, past Python's recursion limit (write it with ``json_text``)."""
+        def fields(node: Node) -> dict[str, Any]:
+            return {"run_id": node.run_id, "job": node.job, "status": node.status, "start": node.start,
+                    "via": list(node.via), "seen": node.seen, "children": []}
+
+        root = fields(self)
+        stack = [(self, root)]
+        while stack:
+            node, data = stack.pop()
+            for child in node.children:
+                child_data = fields(child)
+                data["children"].append(child_data)
+                stack.append((child, child_data))
+        return root
 
 
 def _links_up(history: History, run_id: str) -> list[tuple[str, list[str]]]:
@@ -104,10 +124,21 @@ def _links_up(history: History, run_id: str) -> list[tuple[str, list[str]]]:
 def _links_down(history: History, run_id: str, readers: dict[str, list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
     out: dict[str, list[str]] = {}
     for f in history.record(run_id).files:
-        for reader, path in readers.get(key_of(f.algorithm, f.digest), []):
-            if reader != run_id:
+        key = key_of(f.algorithm, f.digest)
+        for reader, path in readers.get(key, []):
+            if reader != run_id and _read_by(history, reader, key, path):
                 out.setdefault(reader, []).append(path)
     return list(out.items())
+
+
+def _read_by(history: History, reader: str, key: str, path: str) -> bool:
+    """Whether ``reader``'s record says it read content ``key`` as ``path``: the index's entries only
+    say where to look (as ``ContentIndex.holders`` checks its answers against the records)."""
+    try:
+        inputs = history.record(reader).inputs
+    except (KeyError, ValueError):
+        return False  # deleted since, or unreadable: not an answer
+    return any(i.path == path and key_of(i.algorithm, i.digest) == key for i in inputs)
 
 
 def _start(history: History, run_id: str) -> str:
@@ -122,41 +153,90 @@ def tree(history: History, run_id: str, down: bool = False) -> Node:
     readers = ContentIndex(history.store).readers() if down else {}
     seen: set[str] = set()
 
-    def node(rid: str, via: list[str]) -> Node:
+    def node(rid: str, via: list[str]) -> tuple[Node, Iterator[tuple[str, list[str]]] | None]:
+        """The node of ``rid`` and its links still to follow (None when it is shown already)."""
         record = history.record(rid)
         here = Node(rid, str(record.job.get("name", "")), record.status, record.start, via)
         if rid in seen:
             here.seen = True
-            return here
+            return here, None
         seen.add(rid)
         links = _links_down(history, rid, readers) if down else _links_up(history, rid)
         if down:  # readers in the order they ran (upstream keeps the order of the inputs)
             links.sort(key=lambda link: (_start(history, link[0]), link[0]))
-        for child, paths in links:
-            try:
-                here.children.append(node(child, paths))
-            except (KeyError, ValueError):
-                continue  # a source run deleted since: the record still names it, the tree cannot
-        return here
+        return here, iter(links)
 
-    return node(run_id, [])
+    # Depth first with an explicit stack, in the order recursion would visit: a chain of 1,100
+    # runs is 1,100 levels deep, past Python's recursion limit. No depth limit.
+    root, links = node(run_id, [])
+    stack = [(root, links)] if links is not None else []
+    while stack:
+        parent, pending = stack[-1]
+        link = next(pending, None)
+        if link is None:
+            stack.pop()
+            continue
+        try:
+            child, child_links = node(*link)
+        except (KeyError, ValueError):
+            continue  # a source run deleted since: the record still names it, the tree cannot
+        parent.children.append(child)
+        if child_links is not None:
+            stack.append((child, child_links))
+    return root
 
 
 def render(root: Node) -> list[str]:
     """The tree as text lines, one run per line."""
     lines = [f"{root.run_id}  {root.job}  {root.status}  {root.start[:19]}"]
-
-    def walk(node: Node, prefix: str) -> None:
-        for i, child in enumerate(node.children):
-            last = i == len(node.children) - 1
-            via = ", ".join(child.via)
-            mark = " (shown above)" if child.seen else ""
-            lines.append(f"{prefix}{'└── ' if last else '├── '}{child.run_id}  {child.job}  {child.status}  "
-                         f"{child.start[:19]}  via {via}{mark}")
-            walk(child, prefix + ("    " if last else "│   "))
-
-    walk(root, "")
+    # (node, prefix) still to print, last pushed first out: the order recursion would print them.
+    stack: list[tuple[Node, str, bool]] = [(c, "", i == len(root.children) - 1)
+                                           for i, c in reversed(list(enumerate(root.children)))]
+    while stack:
+        child, prefix, last = stack.pop()
+        via = ", ".join(child.via)
+        mark = " (shown above)" if child.seen else ""
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{child.run_id}  {child.job}  {child.status}  "
+                     f"{child.start[:19]}  via {via}{mark}")
+        inner = prefix + ("    " if last else "│   ")
+        stack.extend((c, inner, i == len(child.children) - 1) for i, c in reversed(list(enumerate(child.children))))
     return lines
+
+
+_END = object()
+
+
+def json_text(data: Any, indent: int = 2) -> str:
+    """``json.dumps(data, indent=indent, ensure_ascii=False)`` of nested dicts and lists, written
+    with an explicit stack: the standard encoder recurses and fails past ~1,000 levels (a long chain)."""
+    out: list[str] = []
+    stack: list[list[Any]] = []  # [items left, is a dict, depth, items written]
+
+    def start(value: Any, depth: int) -> None:
+        if isinstance(value, dict) and value:
+            out.append("{")
+            stack.append([iter(value.items()), True, depth, 0])
+        elif isinstance(value, list) and value:
+            out.append("[")
+            stack.append([iter(value), False, depth, 0])
+        else:
+            out.append(json.dumps(value, ensure_ascii=False, default=str))
+
+    start(data, 0)
+    while stack:
+        top = stack[-1]
+        item: Any = next(top[0], _END)
+        if item is _END:
+            stack.pop()
+            out.append("\n" + " " * (indent * top[2]) + ("}" if top[1] else "]"))
+            continue
+        out.append(("," if top[3] else "") + "\n" + " " * (indent * (top[2] + 1)))
+        top[3] += 1
+        if top[1]:
+            out.append(json.dumps(str(item[0]), ensure_ascii=False) + ": ")
+            item = item[1]
+        start(item, top[2] + 1)
+    return "".join(out)
 
 
 def dot(root: Node, down: bool = False) -> str:
@@ -165,16 +245,16 @@ def dot(root: Node, down: bool = False) -> str:
     nodes: dict[str, Node] = {}
     edges: set[tuple[str, str, str]] = set()
 
-    def walk(node: Node) -> None:
+    stack = [root]  # not recursion: see tree
+    while stack:
+        node = stack.pop()
         nodes.setdefault(node.run_id, node)
         for child in node.children:
             a, b = (node.run_id, child.run_id) if down else (child.run_id, node.run_id)
             edges.add((a, b, ", ".join(child.via)))
-            walk(child)
-
-    walk(root)
+            stack.append(child)
     for rid, node in sorted(nodes.items()):
-        out.append(f'  "{rid}" [label="{node.job}\\n{rid}\\n{node.status}"];')
+        out.append(f'  "{rid}" [label="{_escape(node.job)}\\n{rid}\\n{_escape(node.status)}"];')
     for a, b, via in sorted(edges):
         out.append(f'  "{a}" -> "{b}" [label="{_escape(via)}"];')
     out.append("}")
@@ -185,4 +265,4 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-__all__ = ["MIN_PREFIX", "Node", "WhichResult", "dot", "render", "tree", "which"]
+__all__ = ["MIN_PREFIX", "Node", "WhichResult", "dot", "json_text", "render", "tree", "which"]

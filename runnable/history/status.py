@@ -48,20 +48,36 @@ class JobStatus:
                 "outputs": [{"path": p, "state": s} for p, s in self.outputs]}
 
 
-def _differs(path: Path, algorithm: str, digest: str, cache: HashCache) -> str | None:
+def _differs(path: str | None, algorithm: str, digest: str, cache: HashCache) -> str | None:
+    if path is None:
+        return MISSING
     try:
-        if not path.is_file():
-            return MISSING
         return None if cache.digest(path, algorithm) == digest else CHANGED
     except FileNotFoundError:
         return MISSING
+    except OSError:  # swapped for a link or a FIFO since it was selected: not the file
+        return MISSING
+
+
+def _literal(rel: str) -> str:
+    """A pattern that selects exactly the file ``rel`` (a glob character in a name is a class)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in rel)
+
+
+def _selected(paths: list[str], folder: Path, exclude: list[Path]) -> dict[str, str]:
+    """rel -> the path to read, for the recorded ``paths`` the job's rules select today
+    (``patterns.expand``): a link out of the folder, a FIFO or a folder is not one of them."""
+    if not paths:
+        return {}
+    return {m.rel: m.path for m in expand([_literal(p) for p in paths], folder, exclude).files}
 
 
 def check(record: RunRecord, folder: Path, cache: HashCache, exclude: list[Path]) -> JobStatus:
     """What differs between ``record`` and ``folder``."""
     status = JobStatus(str(record.job.get("name", "")), record.run_id, record.start)
+    found = _selected(sorted({i.path for i in record.inputs} | {f.path for f in record.files}), folder, exclude)
     for entry in record.inputs:
-        state = _differs(folder / entry.path, entry.algorithm, entry.digest, cache)
+        state = _differs(found.get(entry.path), entry.algorithm, entry.digest, cache)
         if state is not None:
             status.inputs.append((entry.path, VANISHED if state == MISSING else CHANGED))
     patterns = [str(p) for p in record.catalog.get("get") or []]
@@ -71,7 +87,7 @@ def check(record: RunRecord, folder: Path, cache: HashCache, exclude: list[Path]
             if match.rel not in read:
                 status.inputs.append((match.rel, NEW))
     for f in record.files:
-        state = _differs(folder / f.path, f.algorithm, f.digest, cache)
+        state = _differs(found.get(f.path), f.algorithm, f.digest, cache)
         if state is not None:
             status.outputs.append((f.path, state))
     return status

@@ -71,6 +71,9 @@ def fetch(record: RunRecord, storage: Storage, patterns: Sequence[str], working_
             raise InputError(
                 f"input {rel!r} in the working folder differs from the copy stored by run {record.run_id}; "
                 f"it is not overwritten: move or delete it to use the run's copy, or drop get_from to read it as is")
+        if why.startswith("a symbolic link is there"):  # restore's advice (--force) is not get_from's
+            raise InputError(f"input {rel!r} from run {record.run_id} was not restored: a symbolic link is there "
+                             "in the working folder; it is not replaced: remove the link, or drop get_from")
         raise InputError(f"input {rel!r} from run {record.run_id} was not restored: {why}")
     for rel, expected in report.not_stored:
         raise InputError(f"input {rel!r} of run {record.run_id} was recorded by hash only ({expected}); "

@@ -28,6 +28,9 @@ from typing import Any
 from runnable.errors import UsageError
 
 ENV_METRICS_FILE = "RUNNABLE_METRICS_FILE"
+# The names of the run's secrets (comma-separated; their values are in the job's environment): a
+# metric name is masked before it is written, so a run that is killed leaves no secret behind.
+ENV_SECRET_NAMES = "RUNNABLE_SECRET_NAMES"
 METRICS_NAME = "metrics.jsonl"
 FLUSH_SECONDS = 1.0
 
@@ -41,6 +44,10 @@ class _Buffer:
         self.steps: dict[str, int] = {}  # the next step of each name, when a call gives none
         self.last_flush = time.monotonic()
         self.lock = threading.Lock()
+        from runnable.backends.secrets import Masker
+
+        names = os.environ.get(ENV_SECRET_NAMES, "").split(",")
+        self.masker = Masker(os.environ.get(n) or "" for n in names if n)
 
     def flush(self) -> None:
         with self.lock:
@@ -151,7 +158,7 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     elif isinstance(step, bool) or not isinstance(step, int):
         raise UsageError(f"log_metric({name!r}, step=...) takes an integer, not {step!r}")
     buffer.steps[name] = step + 1
-    line = f'{json.dumps(name)} {step} {float(value)!r}\n'
+    line = f'{json.dumps(buffer.masker.text(name))} {step} {float(value)!r}\n'
     with buffer.lock:  # not appended to a list the flusher has just taken
         buffer.lines.append(line)
     if time.monotonic() - buffer.last_flush > FLUSH_SECONDS:
@@ -172,15 +179,20 @@ def read(path: Path) -> dict[str, list[list[float]]]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return out
+    skipped = 0
     for line in text.splitlines():
         parsed = _parse(line.strip())
         if parsed is None:
+            skipped += bool(line.strip())
             continue
         name, value, step = parsed
         history = out.setdefault(name, [])
         if step is None:
             step = int(history[-1][0]) + 1 if history else 0
         history.append([step, value])
+    if skipped:  # once per file, not once per line: the good lines are kept
+        sys.stderr.write(f"runnable: warning: {skipped} line(s) of the metrics file were not metrics and were "
+                         "skipped (a line is 'name value [step]' or a JSON object with name, value, step)\n")
     return out
 
 
@@ -202,8 +214,8 @@ def _parse(line: str) -> tuple[str, float, int | None] | None:
             name, value = parts[0], float(parts[1])
             step = int(parts[2]) if len(parts) == 3 else None
         value = float(value)
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        return None  # RecursionError: JSON nested thousands deep (a shell job writes what it likes)
     if not isinstance(name, str) or not math.isfinite(value) or (step is not None and not isinstance(step, int)):
         return None
     return name, value, step

@@ -317,7 +317,8 @@ class JobRunner:
         log_path = scratch / _scratch.LOG_NAME
         failure: BaseException | None = None
         interrupt: BaseException | None = None
-        saved_env = {k: os.environ.get(k) for k in [*self.options.secrets, _metrics.ENV_METRICS_FILE]}
+        saved_env = {k: os.environ.get(k) for k in [*self.options.secrets, _metrics.ENV_METRICS_FILE,
+                                                    _metrics.ENV_SECRET_NAMES]}
         metrics_file = scratch / _metrics.METRICS_NAME
         try:
             context = JobContext(
@@ -329,6 +330,7 @@ class JobRunner:
             os.environ.update(self.options.secrets)
             # Every process of the job (a notebook's kernel, a shell job's programs) appends here.
             os.environ[_metrics.ENV_METRICS_FILE] = str(metrics_file)
+            os.environ[_metrics.ENV_SECRET_NAMES] = ",".join(self.options.secrets)
             # The progress bar's terminal is taken before capture turns fd 2 into a pipe.
             with _progress.terminal() as self._terminal, _sigterm_as_exception(), \
                     OutputCapture(log_path, self.make_filter) as capture:
@@ -673,7 +675,12 @@ _previous_hook = sys.__excepthook__
 
 def _one_line_hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
     if isinstance(value, JobFailedError) and value.record is not None:
-        sys.stderr.write(failure_line(value, 1) + "\n")  # Python exits 1 after an uncaught exception
+        line = failure_line(value, 1)  # Python exits 1 after an uncaught exception
+        if sys.stderr.isatty():  # broken at spaces only: the record's path stays whole, to copy
+            import shutil
+
+            line = _progress.wrap_at_spaces(line, shutil.get_terminal_size().columns, indent=4)
+        sys.stderr.write(line + "\n")
         sys.stderr.flush()
     else:
         _previous_hook(kind, value, tb)

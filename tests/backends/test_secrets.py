@@ -164,9 +164,10 @@ def test_a_secret_that_is_a_number_is_masked_in_the_record(workdir: Path) -> Non
                                             "RUNNABLE_PRM_ratio": "987654321.5"})
     assert done.returncode == 0, done.stderr
     record = next((workdir / ".run_log_store").glob("*.json")).read_text()
-    assert "987654321" not in record and "987654321" not in done.stdout
+    assert "987654321" not in record.replace("987654321.5", "") and "987654321" not in done.stdout
     data = json.loads(record)
-    assert data["parameters"] == {"n": "*****", "ratio": "*****.5"} and data["returns"] == {"r": "*****"}
+    # a number that merely holds the secret's digits stays a number: masking never changes numbers
+    assert data["parameters"] == {"n": "*****", "ratio": 987654321.5} and data["returns"] == {"r": "*****"}
     assert _secrets.mask_value([True, 7, 98765432], _secrets.Masker(["987654321"])) == [True, 7, 98765432]
 
 
@@ -224,3 +225,25 @@ def test_dotenv_location_is_checked_as_a_path_when_built_directly(tmp_path: Path
         _secrets.DotEnvSecrets(" ")
     with pytest.raises(ConfigurationError, match=r"^'location' in section 'secrets' holds '\$HOME': variables"):
         _secrets.DotEnvSecrets("$HOME/team.env")
+
+
+def test_a_numeric_secret_never_changes_a_number_in_the_record(workdir: Path) -> None:
+    """A secret "42" leaves metric values, steps and numbers that merely hold its digits as numbers."""
+    (workdir / "job.py").write_text(textwrap.dedent("""
+        from runnable import PythonJob, log_metric
+
+        def f(lr: float, epochs: int):
+            for step in range(50):
+                log_metric("loss_42", 1.0 / (step + 1), step=step)
+            return 0.1428571
+
+        PythonJob(function=f, returns=["r"], secrets=["API_PIN"]).execute()
+    """))
+    done = run_python(Path("job.py"), workdir, env={"API_PIN": "42", "RUNNABLE_PRM_lr": "0.0042",
+                                                     "RUNNABLE_PRM_epochs": "420"})
+    assert done.returncode == 0, done.stderr
+    data = json.loads(next((workdir / ".run_log_store").glob("*.json")).read_text())
+    assert data["metrics"]["loss_*****"][42] == [42, 1.0 / 43]
+    assert data["parameters"] == {"lr": 0.0042, "epochs": 420} and data["returns"] == {"r": 0.1428571}
+    listing = run_cli(workdir, "runs", "list")
+    assert listing.returncode == 0 and "SUCCESS" in listing.stdout, listing.stdout + listing.stderr

@@ -188,3 +188,69 @@ def test_problems_with_hashes_fit_80_columns(runs: tuple[Path, list[str]], termi
     assert_fits(got, [digest, damaged[1]])
     wide = on_terminal(terminal, folder, f"runnable catalog verify --wide {ids[0]}", width=200)
     assert damaged[1] in wide  # --wide: the full hash
+
+
+def test_compare_hides_what_does_not_fit_and_never_cuts_a_value(runs: tuple[Path, list[str]], terminal: str) -> None:
+    folder, ids = runs
+    screen = on_terminal(terminal, folder, "runnable runs compare --all-columns", width=60)
+    assert_fits(screen, ids, width=60)
+    assert "…" not in screen, screen  # no value cut short with an ellipsis
+    note = re.search(r"\(hidden: ([^)]*); --wide shows all\)", " ".join(screen.split()))
+    assert note is not None, screen
+    assert "params.rows" not in note[1], screen  # the run's own columns go last: job, status and start first
+    wide = on_terminal(terminal, folder, "runnable runs compare --all-columns --wide", width=250)
+    assert "hidden" not in wide and "files.summary.txt" in wide
+
+
+def test_the_line_that_ends_a_failed_run_is_broken_at_spaces(runs: tuple[Path, list[str]], terminal: str,
+                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "fail"
+    folder.mkdir()
+    (folder / "job.py").write_text(JOB)
+    screen = on_terminal(terminal, folder, "RUNNABLE_PRM_fail=true RUNNABLE_PRM_rows=2 python job.py", width=60)
+    (record,) = (folder / ".run_log_store").glob("*.json")
+    assert_fits(screen, [record.stem], width=60)
+    assert any(f".run_log_store/{record.name}" in line for line in screen.splitlines()), screen
+
+
+CHAIN = '''
+import sys
+from pathlib import Path
+from runnable import Catalog, PythonJob
+
+def make_the_training_data_for_the_model():
+    Path("data").mkdir(exist_ok=True)
+    Path("data/training_rows_for_the_quarterly_model.csv").write_text("a,b\\n1,2\\n")
+
+def fit_the_quarterly_forecasting_model():
+    Path("model.txt").write_text("fitted")
+
+if sys.argv[1] == "prepare":
+    PythonJob(function=make_the_training_data_for_the_model,
+              catalog=Catalog(put=["data/"])).execute()
+else:
+    PythonJob(function=fit_the_quarterly_forecasting_model,
+              catalog=Catalog(get=["data/"], put=["model.txt"])).execute()
+'''
+
+
+def test_inputs_and_lineage_keep_ids_whole_on_a_narrow_terminal(terminal: str, tmp_path: Path) -> None:
+    folder = tmp_path / "chain"
+    folder.mkdir()
+    (folder / "chain.py").write_text(CHAIN)
+    made = {}
+    for step in ("prepare", "train"):
+        done = subprocess.run([sys.executable, "chain.py", step], cwd=folder, env=_env(), capture_output=True,
+                              text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        made[step] = json.loads(done.stdout[done.stdout.index("{\n"):])["run_id"]
+    ids = list(made.values())
+    shown = on_terminal(terminal, folder, f"runnable runs show {made['train']}")
+    assert_fits(shown, ids)
+    # The input's source run is named whole on the input's line, never cut to fit.
+    (line,) = [x for x in shown.splitlines() if "training_rows_for_the_quarterly_model.csv" in x]
+    assert made["prepare"] in line, shown
+    for start, option in ((made["train"], ""), (made["prepare"], " --down")):
+        tree = on_terminal(terminal, folder, f"runnable runs lineage {start}{option}", width=60)
+        assert_fits(tree, ids, width=60)
+        assert all(run_id in tree for run_id in ids), tree

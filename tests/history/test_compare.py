@@ -175,3 +175,38 @@ def test_compare_reads_the_index_not_the_records(grid: Path, tmp_path: Path) -> 
 def test_parse_where_values() -> None:
     assert [c.value for c in parse_where("a == 3 and b == 'x y' and c == true and d == null and e = word")] == [
         3, "x y", True, None, "word"]
+
+
+def test_a_parameter_past_float_range_is_compared_and_sorted(workdir: Path) -> None:
+    script = """
+import os
+from runnable import PythonJob
+
+def train(lr: int = 1):
+    return None
+
+for i, lr in enumerate(["1" + "0" * 400, "3", "-" + "1" * 400]):
+    os.environ["RUNNABLE_PRM_lr"] = lr
+    PythonJob(function=train, name="big").execute(job_id=f"big-{i}")
+"""
+    done = run_python(script, workdir)
+    assert done.returncode == 0, done.stderr
+    where = run_cli(workdir, "runs", "compare", "--where", "params.lr > 1", "--json")
+    assert where.returncode == 0, where.stderr
+    assert sorted(row["run_id"] for row in json.loads(where.stdout)) == ["big-0", "big-1"]
+    ordered = run_cli(workdir, "runs", "compare", "--sort", "params.lr", "--json")
+    assert ordered.returncode == 0, ordered.stderr
+    ids = [row["run_id"] for row in json.loads(ordered.stdout)]
+    assert ids.index("big-2") < ids.index("big-1") < ids.index("big-0") or \
+        ids.index("big-0") < ids.index("big-1") < ids.index("big-2")
+
+
+def test_an_empty_sort_and_a_where_over_no_runs_are_one_clear_line(workdir: Path) -> None:
+    done = run_python("from runnable import PythonJob\nPythonJob(function=print, name='j').execute()\n", workdir)
+    assert done.returncode == 0, done.stderr
+    for args, words in [(["--sort", ""], "--sort '' names no column"),
+                        (["--sort", "-"], "--sort '-' names no column"),
+                        (["--job", "nojob", "--where", "params.lr > 1"], "no runs were selected")]:
+        proc = run_cli(workdir, "runs", "compare", *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

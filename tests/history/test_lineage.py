@@ -69,7 +69,10 @@ def test_show_lists_inputs_with_sources_and_diff_shows_changed_inputs(chain: tup
     folder, (prepare, train, _evaluate) = chain
     show = run_cli(folder, "runs", "show", train)
     assert show.returncode == 0, show.stderr
-    assert "inputs:" in show.stdout and f"{prepare}:data/features.csv" in show.stdout
+    assert "inputs:" in show.stdout
+    # The source run stored it under the same path: the run alone is named, on the input's line.
+    (line,) = [x for x in show.stdout.split("inputs:")[1].splitlines() if x.startswith("data/features.csv")]
+    assert line.split()[-1] == prepare, show.stdout
     (folder / "data/features.csv").write_text("x,y\n9,9\n")
     second = run_step(folder, "train")
     diff = run_cli(folder, "runs", "diff", train, second)
@@ -77,3 +80,57 @@ def test_show_lists_inputs_with_sources_and_diff_shows_changed_inputs(chain: tup
     assert "inputs:" in diff.stdout and "~ data/features.csv" in diff.stdout and "no source run" in diff.stdout
     same = run_cli(folder, "runs", "diff", train, train)
     assert "inputs: same" in same.stdout
+
+
+def test_a_forged_reader_entry_does_not_make_a_downstream_link(chain: tuple[Path, tuple[str, str, str]]) -> None:
+    """An input appended by hand to a run's index entry is checked against that run's record."""
+    folder, (prepare, train, evaluate) = chain
+    record = json.loads((folder / ".run_log_store" / f"{prepare}.json").read_text())
+    stored = record["files"][0]
+    entry_path = folder / ".run_log_store" / ".content" / f"{evaluate}.json"
+    entry = json.loads(entry_path.read_text())
+    entry["inputs"].append(["md5:" + stored["hash"]["md5"], "forged.csv"])  # its record never read it
+    entry_path.write_text(json.dumps(entry))
+    proc = run_cli(folder, "runs", "lineage", prepare, "--down", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "forged.csv" not in proc.stdout and train in proc.stdout
+
+
+def test_a_chain_of_1100_runs_is_shown_whole(workdir: Path) -> None:
+    """Each run read the file its predecessor stored: 1,100 levels, past Python's recursion limit."""
+    from runnable.backends.runlog import FileSystemRunLogStore
+    from runnable.record import FileEntry, InputEntry, RunRecord
+
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    depth = 1100
+    for n in range(depth):
+        digest = f"{n:032x}"
+        inputs = [] if n == 0 else [InputEntry("state.txt", 1, {"md5": f"{n - 1:032x}"},
+                                               {"run_id": f"run-{n - 1:04d}", "path": "state.txt", "others": 0})]
+        store.put(RunRecord(f"run-{n:04d}", "SUCCESS", {"name": "step"}, f"2026-01-01T{n // 3600:02d}:"
+                            f"{n // 60 % 60:02d}:{n % 60:02d}", files=[FileEntry("state.txt", 1, {"md5": digest}, False)],
+                            inputs=inputs))
+    newest = f"run-{depth - 1:04d}"
+    text = run_cli(workdir, "runs", "lineage", newest)
+    assert text.returncode == 0, text.stderr
+    assert len(text.stdout.splitlines()) == depth and "run-0000" in text.stdout.splitlines()[-1]
+    as_json = run_cli(workdir, "runs", "lineage", newest, "--json")
+    assert as_json.returncode == 0, as_json.stderr[-500:]
+    data = as_json.stdout
+    assert data.count('"run_id"') == depth and data.rstrip().endswith("}")
+    down = run_cli(workdir, "runs", "lineage", "run-0000", "--down", "--dot")
+    assert down.returncode == 0 and down.stdout.count(" -> ") == depth - 1, down.stderr[-500:]
+
+
+def test_dot_escapes_quotes_and_backslashes_in_labels(workdir: Path) -> None:
+    from runnable.backends.runlog import FileSystemRunLogStore
+    from runnable.record import FileEntry, InputEntry, RunRecord
+
+    store = FileSystemRunLogStore(workdir / ".run_log_store")
+    store.put(RunRecord("up", "SUCCESS", {"name": 'say "hi" \\ there'}, "2026-01-01T00:00:00",
+                        files=[FileEntry("a.txt", 1, {"md5": "1" * 32}, False)]))
+    store.put(RunRecord("down", "SUCCESS", {"name": "j"}, "2026-01-01T00:00:01",
+                        inputs=[InputEntry("a.txt", 1, {"md5": "1" * 32}, {"run_id": "up", "path": "a.txt", "others": 0})]))
+    proc = run_cli(workdir, "runs", "lineage", "down", "--dot")
+    assert proc.returncode == 0, proc.stderr
+    assert '[label="say \\"hi\\" \\\\ there\\nup\\nSUCCESS"]' in proc.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runnable.files.hashcache import HashCache, trusted
+from runnable.files.hashcache import HashCache, encode, trusted
 from tests.conftest import run_cli
 from tests.lineage_helpers import run_chain, run_step
 
@@ -126,7 +126,7 @@ def test_a_run_reuses_cached_input_hashes_and_rehash_bypasses_them(workdir: Path
     entry = saved["files"][f"{info.st_dev}:{info.st_ino}"]
     assert entry[:3] == [info.st_size, info.st_mtime_ns, info.st_ctime_ns]
     entry[3]["md5"] = "0" * 32
-    (cache_dir / "hashes.json").write_text(json.dumps(saved))
+    (cache_dir / "hashes.json").write_bytes(encode(saved["files"]))  # signed, as the cache writes it
     store = FileSystemRunLogStore(workdir / ".run_log_store")
 
     def last_train_input() -> str:
@@ -162,7 +162,7 @@ def test_an_unchanged_large_output_is_stored_from_the_cache_without_reading_it(w
     real_a, real_b = hash_file(workdir / "a.bin")[0], hash_file(workdir / "b.bin")[0]
     assert entry[3]["md5"] == real_a
     entry[3]["md5"] = real_b
-    (cache_dir / "hashes.json").write_text(json.dumps(saved))
+    (cache_dir / "hashes.json").write_bytes(encode(saved["files"]))  # signed, as the cache writes it
     store = FileSystemRunLogStore(workdir / ".run_log_store")
 
     def last_a() -> str:
@@ -173,3 +173,63 @@ def test_an_unchanged_large_output_is_stored_from_the_cache_without_reading_it(w
     assert last_a() == real_b
     assert run_python(script, workdir, env={**env, "RUNNABLE_REHASH": "1"}).returncode == 0
     assert last_a() == real_a
+
+
+def test_a_file_swapped_for_a_link_out_of_the_folder_is_not_followed(chain: tuple[Path, tuple[str, str, str]],
+                                                                     tmp_path: Path) -> None:
+    """Status selects what it compares as the job does (patterns.expand): a link to a file outside
+    the working folder, same bytes or not, is not the file the run read or wrote."""
+    folder, (_prepare, train, _evaluate) = chain
+    outside = tmp_path / "outside.csv"
+    features = folder / "data/features.csv"
+    outside.write_bytes(features.read_bytes())
+    features.unlink()
+    features.symlink_to(outside)
+    proc = run_cli(folder, "status")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "output missing: data/features.csv" in proc.stdout
+    assert f"train: outdated (run {train})" in proc.stdout and "input vanished: data/features.csv" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_hash_cache_drops_the_least_recently_used_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runnable.files import hashcache
+
+    monkeypatch.setattr(hashcache, "MAX_ENTRIES", 2)
+    files = {name: tmp_path / name for name in ("a", "b", "c")}
+    for name, path in files.items():
+        path.write_text(name * 10)
+    time.sleep(2.1)  # settled: remembered (see runnable.files.hashcache)
+    cache_path = tmp_path / "cache" / "hashes.json"
+    first = HashCache(cache_path)
+    first.hash(files["a"], "md5")
+    first.hash(files["b"], "md5")
+    first.save()
+    second = HashCache(cache_path)
+    second.hash(files["a"], "md5")  # answered from the cache: used now
+    second.hash(files["c"], "md5")
+    second.save()
+    assert second.hits == 1
+    kept = json.loads(cache_path.read_text())["files"]
+
+    def key(name: str) -> str:
+        info = files[name].stat()
+        return f"{info.st_dev}:{info.st_ino}"
+
+    assert list(kept) == [key("a"), key("c")]
+
+
+def test_a_hash_cache_edited_by_hand_is_discarded_whole(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n1,2\n")
+    time.sleep(2.1)  # settled: remembered (see runnable.files.hashcache)
+    cache_path = tmp_path / "cache" / "hashes.json"
+    first = HashCache(cache_path)
+    real = first.digest(data, "md5")
+    first.save()
+    saved = json.loads(cache_path.read_text())
+    for entry in saved["files"].values():
+        entry[3]["md5"] = "0" * 32  # a planted digest, the checksum left as it was
+    cache_path.write_text(json.dumps(saved, separators=(",", ":")))
+    second = HashCache(cache_path)
+    assert second.digest(data, "md5") == real and second.hits == 0

@@ -114,3 +114,19 @@ def test_index_lines_keep_any_file_name_intact() -> None:
         line = f"md5:{'0' * 32}\tF\trun-1\t3\t1\t{_quote(path)}".encode("utf-8", "backslashreplace")
         assert b"\n" not in line
         assert _Row.parse(line).path == path
+
+
+def test_an_algorithm_prefix_is_kept(workdir: Path) -> None:
+    """`sha256:<prefix>` names a sha256 content: an md5 content with the same digest prefix is not it."""
+    store = workdir / ".run_log_store"
+    store.mkdir()
+    record = {"run_id": "run-md5", "status": "SUCCESS", "job": {"name": "j"}, "start": "2026-01-01",
+              "files": [{"path": "f.txt", "size": 1, "hash": {"md5": "64adb4d1" + "0" * 24}, "stored": False}],
+              "schema": 2}
+    (store / "run-md5.json").write_text(json.dumps(record))
+    assert runnable.which("sha256:64adb4d1").key is None
+    assert [h.run_id for h in runnable.which("md5:64adb4d1").holders] == ["run-md5"]
+    assert [h.run_id for h in runnable.which("64adb4d1").holders] == ["run-md5"]
+    proc = run_cli(workdir, "runs", "which", "crc:64adb4d1")
+    assert proc.returncode == 2 and "unknown hash algorithm 'crc'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -27,6 +27,15 @@ def test_put_that_is_not_a_list_of_patterns_is_one_clear_error(put: object, show
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("get,shown", [(5, "the int 5"), ({"x": 1}, "a mapping"), (b"in/", "the bytes b'in/'")])
+def test_get_that_is_not_a_list_of_patterns_is_one_clear_error(get: object, shown: str) -> None:
+    with pytest.raises(PatternError) as info:
+        Catalog(get=get)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith("Catalog(get=...) takes a list of patterns") and shown in message, message
+    assert "\n" not in message
+
+
 def test_put_as_a_set_or_a_tuple_is_a_list_in_a_stable_order() -> None:
     assert Catalog(put=("b.csv", "a.csv")).put == ["b.csv", "a.csv"]
     assert Catalog(put={"b.csv", "a.csv"}).put == ["a.csv", "b.csv"]  # type: ignore[arg-type]

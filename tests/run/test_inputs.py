@@ -373,3 +373,24 @@ def test_gc_removes_abandoned_temporaries_of_the_content_index(chain: Path) -> N
     proc = run_cli(chain, "gc")
     assert proc.returncode == 0, proc.stderr
     assert not left.exists()
+
+
+def test_get_from_latest_with_no_job_is_one_clear_line() -> None:
+    from runnable import Catalog
+
+    for value in ("latest:", "latest: "):
+        with pytest.raises(PatternError) as info:
+            Catalog(get=["x.csv"], get_from=value)
+        assert "names no job after 'latest:'" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_get_from_over_a_symbolic_link_says_what_to_do_without_force(chain: Path) -> None:
+    assert step(chain, "prepare")[0] == 0
+    target = chain / "elsewhere.csv"
+    target.write_text("mine\n")
+    (chain / "data/features.csv").unlink()
+    os.symlink("../elsewhere.csv", chain / "data/features.csv")
+    code, out, err = step(chain, "train", "latest")
+    assert code != 0 and "job started" not in out
+    assert "input 'data/features.csv' from run" in err and "remove the link, or drop get_from" in err
+    assert "--force" not in err and target.read_text() == "mine\n"

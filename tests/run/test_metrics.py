@@ -107,6 +107,25 @@ def test_a_run_whose_own_process_is_killed_keeps_its_metrics(workdir: Path) -> N
     assert record_of("gone")["metrics"]["loss"][-1] == [19, 9.5]
 
 
+def test_a_killed_run_leaves_no_secret_in_a_metric_name(workdir: Path) -> None:
+    script = textwrap.dedent("""
+        import os, signal, subprocess, sys, time, runnable
+        def train():
+            runnable.log_metric("tok_" + os.environ["API_TOKEN"], 1.0)
+            subprocess.run([sys.executable, "-c", "import os, runnable; "
+                            "runnable.log_metric('sub_' + os.environ['API_TOKEN'], 2.0)"], check=True)
+            time.sleep(1.5)
+            os.kill(os.getpid(), signal.SIGKILL)
+        runnable.PythonJob(function=train, secrets=["API_TOKEN"]).execute(job_id="gone")
+    """)
+    done = run_python(script, workdir, env={"API_TOKEN": "s3cr3tvalue"})
+    assert done.returncode == -9, done.stderr
+    listing = run_cli(workdir, "runs", "list")  # settles the dead run: its scratch metrics are merged
+    assert listing.returncode == 0, listing.stderr
+    assert "s3cr3tvalue" not in Path(".run_log_store/gone.json").read_text() + listing.stdout
+    assert record_of("gone")["metrics"] == {"tok_*****": [[0, 1.0]], "sub_*****": [[0, 2.0]]}
+
+
 def test_a_notebook_logs_metrics(workdir: Path) -> None:
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("papermill")
@@ -183,3 +202,19 @@ def test_a_forked_child_logs_its_own_points_once(workdir: Path) -> None:
     assert record is not None
     # The parent's pending point is written once, by the parent; the child's when the child exits.
     assert record.metrics == {"parent": [[0, 1.0]], "child": [[0, 2.0]]}
+
+
+def test_a_deeply_nested_json_line_is_skipped_and_the_good_lines_kept(workdir: Path) -> None:
+    deep = "{" + '"a":{' * 100_000 + "}" * 100_001
+    Path("deep.txt").write_text(deep + "\n")
+    script = textwrap.dedent("""
+        from runnable import ShellJob
+        cmd = 'echo "loss 0.5 0" >> "$RUNNABLE_METRICS_FILE"; cat deep.txt >> "$RUNNABLE_METRICS_FILE"; ' \\
+              'echo "loss 0.25 1" >> "$RUNNABLE_METRICS_FILE"'
+        ShellJob(command=cmd).execute(job_id="deep")
+    """)
+    done = run_python(script, workdir)
+    assert done.returncode == 0, done.stderr
+    assert record_of("deep")["status"] == "SUCCESS"
+    assert record_of("deep")["metrics"] == {"loss": [[0, 0.5], [1, 0.25]]}
+    assert "Traceback" not in done.stderr and done.stderr.count("1 line(s) of the metrics file") == 1
