@@ -13,7 +13,7 @@ configuration file (``examples/configs/local.yaml``, ``container.yaml``, ``k8s.y
 * ``floor``: ``python -c pass``;
 * ``none``: read the file (``runnable.yamlfile``) and import each section's backend, no checks: what
   any of the three approaches pays anyway, since a run builds those backends;
-* ``hand``: ``runnable.config.load(file)``, as a job run does (``runnable/settings.py``);
+* ``hand``: ``runnable.config.loading.load(file)``, as a job run does (``runnable/config/settings.py``);
 * ``pydantic``: the same rules as pydantic v2 models (strict, unknown keys forbidden), each built
   from the backend constructor's annotations as ``settings.check_types`` reads them;
 * ``msgspec``: the same with ``msgspec.defstruct`` and ``msgspec.convert`` (strict by default);
@@ -88,7 +88,7 @@ def _plain(annotation: Any) -> Any:
 
 def _sections(data: Any, resolve: Any) -> list[tuple[str, str, dict[str, Any], Any]]:
     """(section, type, settings, backend class) of each section: the part every approach keeps."""
-    from runnable.config import DEFAULTS
+    from runnable.config.loading import DEFAULTS
 
     out = []
     for section in SECTIONS:
@@ -101,7 +101,7 @@ def _sections(data: Any, resolve: Any) -> list[tuple[str, str, dict[str, Any], A
 
 def _paths(section: str, type_name: str, config: dict[str, Any], source: str) -> None:
     """The path rules ('~' expanded, '$NAME' refused): kept by any approach (``settings.check_path``)."""
-    from runnable.config import PATH_SETTINGS
+    from runnable.config.loading import PATH_SETTINGS
     from runnable.settings import check_path
 
     setting = PATH_SETTINGS.get((section, type_name))
@@ -118,9 +118,9 @@ def check_none(path: str) -> Any:
 
 
 def check_hand(path: str) -> Any:
-    import runnable.config
+    import runnable.config.loading
 
-    return runnable.config.load(path)
+    return runnable.config.loading.load(path)
 
 
 def check_pydantic(path: str) -> Any:
