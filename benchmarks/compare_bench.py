@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from list_bench import time_cli  # a fresh `runnable` process, timed (benchmarks/ is on sys.path)
+
 from runnable.backends.runlog import FileSystemRunLogStore
 from runnable.record import FileEntry, RunRecord
 
@@ -43,16 +45,6 @@ def make_records(folder: Path, count: int) -> None:
                      "loss": [[s, 1 - accuracy * s / 19] for s in range(20)]},
             files=files,
         ))
-
-
-def time_cli(folder: Path, *args: str) -> float:
-    begin = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "runnable", *args], cwd=folder, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, check=False)
-    elapsed = time.perf_counter() - begin
-    if done.returncode != 0:
-        raise SystemExit(f"runnable {' '.join(args)} failed: {done.stderr}")
-    return elapsed
 
 
 def main() -> None:
