@@ -104,8 +104,22 @@ def _refuse_unknown(data: dict[str, Any], cls: type, what: str) -> None:
         )
 
 
+class _Hashed:
+    """What a file entry and an input entry share: one ``{algorithm: digest}`` pair in ``hash``."""
+
+    hash: dict[str, str]
+
+    @property
+    def algorithm(self) -> str:
+        return next(iter(self.hash))
+
+    @property
+    def digest(self) -> str:
+        return next(iter(self.hash.values()))
+
+
 @dataclass
-class FileEntry:
+class FileEntry(_Hashed):
     """One cataloged file of a run."""
 
     path: str  # relative to the working folder, POSIX separators
@@ -116,14 +130,6 @@ class FileEntry:
     # True if the file was not changed after the job started: it was in the working folder before
     # the run (left by an earlier one), and the run did not write it. Only in the JSON when True.
     stale: bool = False
-
-    @property
-    def algorithm(self) -> str:
-        return next(iter(self.hash))
-
-    @property
-    def digest(self) -> str:
-        return next(iter(self.hash.values()))
 
     @property
     def md5(self) -> str | None:
@@ -170,7 +176,7 @@ class FileEntry:
 
 
 @dataclass
-class InputEntry:
+class InputEntry(_Hashed):
     """One file a job read (``Catalog(get=...)``): hashed before the job started, never stored.
 
     ``source`` names the earliest successful run that stored the same content (``run_id``, ``path``)
@@ -181,14 +187,6 @@ class InputEntry:
     size: int
     hash: dict[str, str]
     source: dict[str, Any] | None = None
-
-    @property
-    def algorithm(self) -> str:
-        return next(iter(self.hash))
-
-    @property
-    def digest(self) -> str:
-        return next(iter(self.hash.values()))
 
     @property
     def source_run(self) -> str | None:
