@@ -33,9 +33,29 @@ from runnable.version import __version__
 if TYPE_CHECKING:
     from runnable.history.comparison import compare
     from runnable.history.runs import Run, get_run, runs, which
+    from runnable.pipeline.dsl import (
+        Conditional,
+        Loop,
+        Map,
+        NotebookTask,
+        Parallel,
+        Pipeline,
+        PythonTask,
+        ShellTask,
+        Stub,
+    )
+
+
+# Pipelines are imported on first use: a job does not pay for them.
+_PIPELINE_NAMES = ("Conditional", "Loop", "Map", "NotebookTask", "Parallel", "Pipeline", "PythonTask", "ShellTask",
+                   "Stub")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _PIPELINE_NAMES:
+        from runnable.pipeline import dsl
+
+        return getattr(dsl, name)
     # The history API is imported on first use: a job that never lists runs does not pay for it.
     if name in ("Run", "get_run", "runs", "which"):
         from runnable.history import runs as history
@@ -49,15 +69,22 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Catalog",
     "CatalogError",
+    "Conditional",
     "ConfigurationError",
     "InputError",
     "IntegrityError",
     "JobFailedError",
+    "Loop",
+    "Map",
     "MissingExtraError",
     "NotebookJob",
+    "NotebookTask",
+    "Parallel",
     "ParameterError",
     "PatternError",
+    "Pipeline",
     "PythonJob",
+    "PythonTask",
     "RecordError",
     "RestoreError",
     "Run",
@@ -66,6 +93,8 @@ __all__ = [
     "RunnableError",
     "SecretError",
     "ShellJob",
+    "ShellTask",
+    "Stub",
     "UsageError",
     "__version__",
     "compare",

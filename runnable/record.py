@@ -262,6 +262,9 @@ class RunRecord:
     # {name: entry}: pickled() returns, stored in the catalog like files (content-addressed)
     objects: dict[str, FileEntry] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
+    # A pipeline's step tree (``runnable.pipeline.record``): one entry per step, in the order they
+    # ran, a composite step's branches nested under it. Absent from a job's record (and its JSON).
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def catalog_content(self) -> list[str]:
@@ -282,6 +285,9 @@ class RunRecord:
                 data[f.name] = {name: [list(point) for point in history] for name, history in value.items()}
             elif f.name == "objects":
                 data[f.name] = {name: entry.to_dict() for name, entry in value.items()}
+            elif f.name == "steps":
+                if value:  # a job's record keeps the shape it always had
+                    data[f.name] = copy.deepcopy(value)
             else:
                 data[f.name] = copy.deepcopy(value)
         return data
@@ -318,6 +324,7 @@ class RunRecord:
                 metrics=_metrics(data.get("metrics") or {}),
                 objects={str(k): FileEntry.from_dict(v) for k, v in dict(data.get("objects") or {}).items()},
                 schema=int(data.get("schema", 1)),
+                steps=_steps(data.get("steps") or []),
             )
         except KeyError as exc:
             raise RecordError(f"run record is missing the field {exc.args[0]!r}") from exc
@@ -340,6 +347,15 @@ def json_text(record: RunRecord, indent: int | None) -> str:
     except ValueError:
         nulled = json.loads(json.dumps(data, default=str), parse_constant=lambda _word: None)
         return json.dumps(nulled, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+
+
+def _steps(data: Any) -> list[dict[str, Any]]:
+    """A record's ``steps``: a list of objects, each with a name and a status (checked in full by
+    ``runnable.pipeline.record`` where a step's files are read)."""
+    if not isinstance(data, list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str)
+                                             and s.get("status") in STATUSES for s in data):
+        raise RecordError("the record's steps must be a list of objects, each with a name and a status")
+    return [dict(s) for s in data]
 
 
 def _metrics(data: Any) -> dict[str, list[list[float]]]:

@@ -153,6 +153,12 @@ def show_record(record: RunRecord, wide: bool = False) -> None:
         width = max(len(name) for name in record.metrics)
         for name, history in record.metrics.items():
             click.echo(f"  {name.ljust(width)}  {metric_line(history, is_terminal())}")
+    if record.steps:
+        from runnable.pipeline.record import tree
+
+        click.echo("\nsteps:")
+        for line in tree(record.steps, "  "):
+            click.echo(line)
     if record.objects:
         click.echo("\npickled returns (load with runnable.get_run(id).load(name)):")
         for name, entry in record.objects.items():

@@ -1,0 +1,33 @@
+"""Pipelines: steps that run in order inside ONE run, passing parameters and files through its catalog.
+
+Design (the modules of this package, each one idea):
+
+* ``dsl`` - what the user writes: ``Pipeline``, the tasks ``PythonTask``, ``ShellTask``,
+  ``NotebookTask``, ``Stub`` and the composites ``Parallel``, ``Map``, ``Conditional``, ``Loop``.
+  Plain objects; nothing is checked until the pipeline runs (upstream scripts set ``on_failure``
+  after construction), and then everything is checked before anything runs.
+* ``graph`` - the validated, immutable graph: every step gets a dotted name (``fan.a.train``, a Map's
+  iterations ``each.3.train``), and a bad definition (a duplicate name, a parameter no one provides,
+  a ``get`` no earlier step puts, an unknown ``break_on``, a reducer that is not a function) is one
+  ``ConfigurationError`` line naming the step. Its ``structure`` (names and kinds) is what
+  ``retry`` compares.
+* ``steps`` - one task step = one ``runnable.run.attempt.Attempt``, the very machinery a job's run
+  uses (output capture, inputs hashed before, files and pickled returns stored after, secrets
+  masked), into a step-sized record whose fields are folded into the run's record.
+* ``engine`` - ``PipelineRunner``, a ``JobRunner`` whose work is the traversal: one run id, one
+  catalog folder, one record written last; between steps the record is rewritten RUNNING with the
+  steps done so far (data first, record after: a killed run's record never shows a step SUCCESS
+  whose files are missing, and ``retry`` can start from it).
+* ``branches`` - concurrent branches of ``Parallel`` and ``Map`` as forked processes (``max_workers``),
+  each sending its step entries and returns back to the parent, which alone writes the record.
+* ``record`` - the step entries of the record (``RunRecord.steps``) and the step tree ``runs show`` draws.
+* ``retry`` - ``runnable retry RUN_ID``: a new run, linked to the original, that reuses the returns and
+  files of the steps that succeeded and runs the rest.
+
+Record of a pipeline run: a ``RunRecord`` whose ``job`` is ``{"kind": "pipeline", "name", "structure"}``
+(``"retry_of"`` for a retry), whose ``files``/``objects``/``metrics`` hold every step's, and whose
+``steps`` lists per step: name, kind, status, attempts, start, end, parameters (in), returns (out),
+inputs (with the producing step), outputs (paths), objects, execution_log, error, and ``branches``
+for a composite step. A job's record is the same record with no ``steps``: a job is a pipeline of
+one task in spirit.
+"""

@@ -1,0 +1,378 @@
+"""Run a pipeline as one run: ``PipelineRunner`` is a ``JobRunner`` whose work is the traversal.
+
+The run is reserved, captured, and its record written last exactly as a job's (``runner.py``); inside,
+``Traversal`` runs the steps in order, each task as one attempt (``steps.py``), composite steps by
+their rule (module docstring of ``runnable.pipeline``). After each top-level step the record is
+rewritten RUNNING with the steps so far: their files are stored before, so a killed run's record
+lists only steps whose files exist, and ``retry`` starts after the last step that succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runnable.errors import JobFailedError, RunnableError
+from runnable.jobs import BaseJob, JobContext
+from runnable.pipeline import graph
+from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
+from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline, Stub
+from runnable.pipeline.steps import fetch_inputs, finish, new_entry, run_task
+from runnable.record import FAIL, SUCCESS, FileEntry, InputEntry, RunRecord
+from runnable.run import metrics as _metrics
+from runnable.run.runner import JobRunner
+
+if TYPE_CHECKING:
+    from runnable.catalog import Catalog
+
+ENV_RETRY_RUN_ID = "RUNNABLE_RETRY_RUN_ID"
+
+
+class PipelineJob(BaseJob):
+    """The pipeline seen as the one job of its run: what the record's ``job`` describes."""
+
+    kind = "pipeline"
+
+    def __init__(self, pipeline: Pipeline, retry_of: str | None = None) -> None:
+        super().__init__(name=None)
+        self.pipeline = pipeline
+        self.retry_of = retry_of
+
+    def default_name(self) -> str:
+        return "pipeline"
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {**super().describe(), "structure": graph.structure(self.pipeline)}
+        if self.retry_of:
+            described["retry_of"] = self.retry_of
+        return described
+
+
+class PipelineFailed(JobFailedError):
+    """A step failed and no ``on_failure`` took over (or one ended with terminate_with_failure)."""
+
+
+@dataclass
+class Produced:
+    """What steps produced, to fold into the run's record (a branch's process sends its own back)."""
+
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    objects: dict[str, FileEntry] = field(default_factory=dict)
+    metrics: dict[str, list[list[float]]] = field(default_factory=dict)
+    inputs: list[InputEntry] = field(default_factory=list)
+    # path -> (producing step, entry): where a later step's get finds it
+    by_path: dict[str, tuple[str, FileEntry]] = field(default_factory=dict)
+
+    def add(self, other: Produced) -> None:
+        self.files.update(other.files)
+        self.objects.update(other.objects)
+        _metrics.merge(self.metrics, other.metrics)
+        self.inputs += other.inputs
+        self.by_path.update(other.by_path)
+
+
+@dataclass
+class Branch:
+    """How a sequence of steps ended: status, entries, the values its steps returned."""
+
+    status: str = SUCCESS
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    returned: dict[str, Any] = field(default_factory=dict)
+    recorded: dict[str, Any] = field(default_factory=dict)  # the returns the record keeps (JSON)
+    failed: str | None = None  # "step 'x' failed: reason"
+    produced: Produced = field(default_factory=Produced)
+    terminated: bool = False
+
+
+class PipelineRunner(JobRunner):
+    """``JobRunner`` for a pipeline: ``PipelineRunner(pipeline, storage, store, ...).run()``."""
+
+    def __init__(self, pipeline: Pipeline, *args: Any, retry_of: RunRecord | None = None,
+                 max_workers: int = MAX_WORKERS_DEFAULT, **kwargs: Any) -> None:
+        super().__init__(PipelineJob(pipeline, retry_of.run_id if retry_of else None), *args, **kwargs)
+        self.pipeline = pipeline
+        self.retry_of = retry_of
+        self.max_workers = max_workers
+
+    def run(self) -> RunRecord:
+        # Every definition error, before the run is reserved: nothing runs, nothing is recorded.
+        graph.check(self.pipeline, set(self.options.parameters))
+        if self.retry_of is not None:
+            from runnable.pipeline.retry import check_same_structure
+
+            check_same_structure(self.retry_of, self.pipeline)
+        return super().run()
+
+    def _work(self, record: RunRecord) -> Callable[[JobContext], dict[str, Any]] | None:
+        return lambda context: Traversal(self, record, context).run()
+
+    def checkpoint(self, record: RunRecord) -> None:
+        """Rewrite the RUNNING record with the steps so far (their files are stored already)."""
+        self._mask(record)
+        try:
+            self.run_log_store.put(record)
+        except (OSError, RunnableError) as exc:  # the final record is what counts; say it, go on
+            import sys
+
+            sys.stderr.write(f"runnable: warning: the record of run {record.run_id} could not be updated "
+                             f"after a step ({exc})\n")
+
+
+class Traversal:
+    """Runs the steps of one pipeline run (see the module docstring)."""
+
+    def __init__(self, runner: PipelineRunner, record: RunRecord, context: JobContext) -> None:
+        self.runner = runner
+        self.attempt = runner.attempt
+        self.record = record
+        self.scratch = context.scratch
+        self.context = context
+        self.parameters = dict(context.parameters)
+        self.produced = Produced()
+        self.in_child = False
+        self.reused: dict[str, dict[str, Any]] = {}
+        if runner.retry_of is not None:
+            from runnable.pipeline.retry import succeeded_steps
+
+            self.reused = succeeded_steps(runner.retry_of)
+
+    def run(self) -> dict[str, Any]:
+        self.record.steps = []
+        result = self.steps(self.runner.pipeline, "", dict(self.parameters), self.record.steps)
+        self.fold(result.produced)
+        # The attempt records the context's metrics as the run's: every step's, merged.
+        self.context.metrics = dict(self.record.metrics)
+        if result.status != SUCCESS:
+            raise PipelineFailed(result.failed or "the pipeline ended with terminate_with_failure")
+        return result.recorded
+
+    def fold(self, produced: Produced) -> None:
+        """Put what the steps so far produced (``produced`` holds all of it) into the run's record;
+        the files of a later step win on a path."""
+        files = {f.path: f for f in self.record.files}
+        files.update(produced.files)
+        self.record.files = list(files.values())
+        self.record.objects.update(produced.objects)
+        self.record.metrics = {name: list(history) for name, history in produced.metrics.items()}
+        known = {(i.path, i.digest) for i in self.record.inputs}
+        self.record.inputs += [i for i in produced.inputs if (i.path, i.digest) not in known]
+
+    # -- a sequence of steps ------------------------------------------------------------------
+    def steps(self, pipeline: Pipeline, prefix: str, parameters: dict[str, Any],
+              entries: list[dict[str, Any]]) -> Branch:
+        branch = Branch(entries=entries)
+        for step in pipeline.steps:
+            path = prefix + step.name
+            if path in self.reused:
+                self._reuse(path, parameters, branch)
+                continue
+            entry, values, ok, why = self.step(step, path, prefix, parameters, branch.produced)
+            entries.append(entry)
+            if not prefix and not self.in_child:
+                self.fold(branch.produced)
+                self.runner.checkpoint(self.record)
+            if ok:
+                parameters.update(values)
+                branch.returned.update(values)
+                branch.recorded.update(entry.get("returns") or {})
+                if step.terminate_with_failure:
+                    branch.status, branch.failed = FAIL, f"step {path!r} ended the pipeline with terminate_with_failure"
+                    return branch
+                if step.terminate_with_success:
+                    branch.terminated = True
+                    return branch
+                continue
+            if step.on_failure is not None:
+                entry["on_failure"] = []
+                recovery = self.steps(step.on_failure, f"{path}.on_failure.", parameters, entry["on_failure"])
+                branch.produced.add(recovery.produced)
+                branch.returned.update(recovery.returned)
+                branch.recorded.update(recovery.recorded)
+                branch.status, branch.failed = recovery.status, recovery.failed
+                return branch
+            branch.status, branch.failed = FAIL, f"step {path!r} failed: {why}"
+            return branch
+        return branch
+
+    def step(self, step: BaseStep, path: str, prefix: str, parameters: dict[str, Any],
+             produced: Produced) -> tuple[dict[str, Any], dict[str, Any], bool, str]:
+        """Run one step; (entry, values it returned, succeeded, why it failed)."""
+        if isinstance(step, BaseTask):
+            return self._task(step, path, prefix, parameters, produced)
+        started = time.perf_counter()
+        entry = new_entry(path, step.kind)
+        values: dict[str, Any] = {}
+        why = ""
+        try:
+            if isinstance(step, Stub):
+                pass
+            elif isinstance(step, (Parallel, Map)):
+                values, why = self._concurrent(step, path, parameters, produced, entry)
+            elif isinstance(step, Conditional):
+                values, why = self._conditional(step, path, parameters, produced, entry)
+            elif isinstance(step, Loop):
+                values, why = self._loop(step, path, parameters, produced, entry)
+        except RunnableError as exc:  # a bad value met at run time (a Map over a non-list, a reducer)
+            why = str(exc)
+        error = {"type": "StepFailed", "message": why} if why else None
+        finish(entry, error, started)
+        if values:
+            entry["returns"] = _jsonable(values)
+        return entry, values, not why, why
+
+    def _task(self, task: BaseTask, path: str, prefix: str, parameters: dict[str, Any],
+              produced: Produced) -> tuple[dict[str, Any], dict[str, Any], bool, str]:
+        known = self.produced.by_path | produced.by_path
+
+        def fetch(catalog: Catalog) -> dict[str, dict[str, Any]]:
+            shell = RunRecord(run_id=self.record.run_id, status=SUCCESS, job={}, start="")
+            return fetch_inputs(shell, known, self.attempt, catalog)
+
+        cataloged = [*(f.path for f in self.record.files), *produced.files]
+        outcome = run_task(self.attempt, task, path, self.record.run_id, parameters, prefix, fetch, cataloged,
+                           self.scratch)
+        if outcome.interrupt is not None:
+            raise outcome.interrupt
+        record = outcome.record
+        for entry in record.files:
+            produced.files[entry.path] = entry
+            produced.by_path[entry.path] = (path, entry)
+        if record.execution_log is not None:
+            produced.files[record.execution_log.path] = record.execution_log
+        produced.objects.update(record.objects)
+        _metrics.merge(produced.metrics, record.metrics)
+        produced.inputs += [i for i in record.inputs if not i.source or i.source.get("run_id") != self.record.run_id]
+        why = ""
+        if outcome.failure is not None:
+            from runnable.run.report import reason
+
+            why = reason(outcome.failure)
+        return outcome.entry, outcome.values, outcome.failure is None, why
+
+    # -- composite steps ------------------------------------------------------------------------
+    def _concurrent(self, step: Parallel | Map, path: str, parameters: dict[str, Any], produced: Produced,
+                    entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if isinstance(step, Parallel):
+            keys = list(step.branches)
+            pipelines = [step.branches[k] for k in keys]
+            inputs = [dict(parameters) for _ in keys]
+        else:
+            items = parameters.get(step.iterate_on)
+            if not isinstance(items, (list, tuple)):
+                return {}, (f"map step {path!r}: iterate_on={step.iterate_on!r} must be a list, not "
+                            f"the {type(items).__name__} {items!r}")
+            keys = [str(i) for i in range(len(items))]
+            pipelines = [step.branch] * len(items)
+            inputs = [{**parameters, step.iterate_as: item} for item in items]
+        entry["branches"] = {}
+        known = self.produced.by_path | produced.by_path
+
+        def branch_work(key: str, pipeline: Pipeline, given: dict[str, Any]) -> Callable[[], Branch]:
+            def work() -> Branch:
+                self.in_child = True
+                self.produced = Produced(by_path=dict(known))
+                result = self.steps(pipeline, f"{path}.{key}.", given, [])
+                result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if p not in known}
+                return result
+            return work
+
+        results = run_concurrently([branch_work(k, p, g) for k, p, g in zip(keys, pipelines, inputs, strict=True)],
+                                   self.runner.max_workers, self.scratch)
+        failures: list[str] = []
+        returned: dict[str, list[Any]] = {}
+        merged: dict[str, Any] = {}
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, Died):
+                entry["branches"][key] = []
+                failures.append(f"branch {key!r} failed: {result.why}")
+                continue
+            entry["branches"][key] = result.entries
+            produced.add(result.produced)
+            if result.status != SUCCESS:
+                failures.append(result.failed or f"branch {key!r} failed")
+            for name, value in result.returned.items():
+                returned.setdefault(name, []).append(value)
+                merged[name] = value
+        if failures:
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            return {}, failures[0] + more
+        if isinstance(step, Parallel):
+            return merged, ""
+        reducer = graph.reducer(step, path)
+        if reducer is None:
+            return returned, ""
+        values = {}
+        for name, collected in returned.items():
+            try:
+                values[name] = reducer(*collected)
+            except Exception as exc:  # noqa: BLE001 - the user's reducer: its failure fails the step
+                return {}, f"map step {path!r}: the reducer failed on {name!r}: {type(exc).__name__}: {exc}"
+        return values, ""
+
+    def _conditional(self, step: Conditional, path: str, parameters: dict[str, Any], produced: Produced,
+                     entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        value = parameters.get(step.parameter)
+        key = str(value).lower() if isinstance(value, bool) else str(value)
+        if key not in step.branches:
+            return {}, (f"conditional step {path!r}: parameter {step.parameter!r} is {value!r}, which names no "
+                        f"branch; the branches are {', '.join(map(repr, step.branches))}")
+        entry["branches"] = {key: []}
+        result = self.steps(step.branches[key], f"{path}.{key}.", dict(parameters), entry["branches"][key])
+        produced.add(result.produced)
+        entry["taken"] = key
+        return (result.returned, "") if result.status == SUCCESS else ({}, result.failed or "")
+
+    def _loop(self, step: Loop, path: str, parameters: dict[str, Any], produced: Produced,
+              entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        entry["branches"] = {}
+        returned: dict[str, Any] = {}
+        current = dict(parameters)
+        for index in range(step.max_iterations):
+            current[step.index_as] = index
+            entry["branches"][str(index)] = []
+            result = self.steps(step.branch, f"{path}.{index}.", current, entry["branches"][str(index)])
+            produced.add(result.produced)
+            if result.status != SUCCESS:
+                return {}, result.failed or ""
+            returned.update(result.returned)
+            entry["iterations"] = index + 1
+            if result.returned.get(step.break_on):
+                break
+        return returned, ""
+
+    # -- retry -----------------------------------------------------------------------------------
+    def _reuse(self, path: str, parameters: dict[str, Any], branch: Branch) -> None:
+        from runnable.pipeline.retry import reuse_step
+
+        entry, values, produced = reuse_step(self.runner, self.record, self.reused[path], Path(self.scratch))
+        branch.entries.append(entry)
+        branch.produced.add(produced)
+        parameters.update(values)
+        branch.returned.update(values)
+        branch.recorded.update(entry.get("returns") or {})
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    out = {}
+    for name, value in values.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[name] = value
+    return out
+
+
+def execute_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[str] | None,
+                     parameters_file: str | os.PathLike[str] | None, run_id: str | None,
+                     tags: list[str]) -> RunRecord | None:
+    """``pipeline.execute()``: the configuration, parameters and options as for a job, then run."""
+    from runnable.pipeline.local import run_locally
+
+    return run_locally(pipeline, configuration_file, parameters_file, run_id, tags)

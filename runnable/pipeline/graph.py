@@ -1,0 +1,208 @@
+"""The checked pipeline: dotted step names, and every definition error found before anything runs.
+
+``check(pipeline, parameters)`` walks the steps in the order they would run, tracking which
+parameters exist at each step (the initial ones, then each task's returns) and which files earlier
+steps put, and raises one ``ConfigurationError`` line for the first problem:
+
+* a step name that is empty, holds '/' or '.', or is used twice in one pipeline;
+* a Python function argument (without a default) that no parameter and no earlier return provides;
+* a ``get`` (without ``get_from``) that no earlier step's ``put`` can have stored;
+* a Map's ``iterate_on`` or a Conditional's ``parameter`` that does not exist there, a Loop's
+  ``break_on`` its branch does not return, a reducer that is not a function.
+
+``structure(pipeline)`` lists ``path:kind`` for every step, branches included: what ``retry`` compares.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+from typing import Any
+
+from runnable.errors import ConfigurationError
+from runnable.pipeline.dsl import (
+    BaseStep,
+    BaseTask,
+    Conditional,
+    Loop,
+    Map,
+    Parallel,
+    Pipeline,
+    PythonTask,
+    ShellTask,
+)
+
+
+def check(pipeline: Pipeline, parameters: set[str]) -> None:
+    """Raise ConfigurationError, in one line, for the first definition error (module docstring)."""
+    if not isinstance(pipeline, Pipeline):
+        raise ConfigurationError(f"expected a runnable.Pipeline, not {type(pipeline).__name__}")
+    _walk(pipeline, "", set(parameters), [])
+
+
+def _where(path: str) -> str:
+    return f"pipeline step {path!r}"
+
+
+def check_name(name: Any, where: str) -> str:
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/.\0"):
+        raise ConfigurationError(
+            f"{where}: the name {name!r} cannot be used: a step or branch name must be non-empty text without "
+            "'/' or '.' ('.' joins the names of nested steps, as in 'fan.a.train'); rename it"
+        )
+    return name
+
+
+def _walk(pipeline: Pipeline, prefix: str, available: set[str], puts: list[str]) -> set[str]:
+    """Check ``pipeline``'s steps; return the parameters that exist after it. ``puts`` grows."""
+    where = f"pipeline {prefix.rstrip('.')!r}" if prefix else "pipeline"
+    if not isinstance(pipeline, Pipeline):
+        raise ConfigurationError(f"{where}: a branch must be a runnable.Pipeline, not {type(pipeline).__name__}")
+    if not pipeline.steps:
+        raise ConfigurationError(f"{where} has no steps; give it at least one (a Stub will do)")
+    seen: set[str] = set()
+    for step in pipeline.steps:
+        if not isinstance(step, BaseStep):
+            raise ConfigurationError(f"{where}: {step!r} is not a step (PythonTask, ShellTask, NotebookTask, Stub, "
+                                     "Parallel, Map, Conditional or Loop)")
+        name = check_name(step.name, where)
+        path = prefix + name
+        if name in seen:
+            raise ConfigurationError(f"{where}: two steps are named {name!r}; step names must be unique in a "
+                                     "pipeline (the record and the catalog tell steps apart by name)")
+        seen.add(name)
+        if step.terminate_with_success and step.terminate_with_failure:
+            raise ConfigurationError(f"{_where(path)} sets both terminate_with_success and terminate_with_failure; "
+                                     "choose one")
+        before = set(available)
+        if step.on_failure is not None:
+            _walk(step.on_failure, f"{path}.on_failure.", set(before), list(puts))
+        available |= _check_step(step, path, before, puts)
+    return available
+
+
+def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str]) -> set[str]:
+    if isinstance(step, BaseTask):
+        return _check_task(step, path, available, puts)
+    if isinstance(step, (Parallel, Conditional)):
+        branches = step.branches
+        if not branches:
+            raise ConfigurationError(f"{_where(path)} has no branches; give it at least one")
+        if isinstance(step, Conditional) and step.parameter not in available:
+            raise ConfigurationError(f"{_where(path)}: parameter={step.parameter!r} is neither a parameter of the run "
+                                     f"nor returned by an earlier step; {_known(available)}")
+        produced: set[str] = set()
+        branch_puts: list[str] = []
+        for key, branch in branches.items():
+            check_name(key, _where(path))
+            mine = list(puts)
+            produced |= _walk(branch, f"{path}.{key}.", set(available), mine)
+            branch_puts += mine[len(puts):]
+        puts += branch_puts
+        return produced
+    if isinstance(step, Map):
+        if step.iterate_on not in available:
+            raise ConfigurationError(f"{_where(path)}: iterate_on={step.iterate_on!r} is neither a parameter of the "
+                                     f"run nor returned by an earlier step; {_known(available)}")
+        if not isinstance(step.iterate_as, str) or not step.iterate_as.isidentifier():
+            raise ConfigurationError(f"{_where(path)}: iterate_as={step.iterate_as!r} must be a parameter name")
+        reducer(step, path)  # a reducer that is not a function fails now
+        return _walk(step.branch, f"{path}.*.", available | {step.iterate_as}, puts) - available - {step.iterate_as}
+    if isinstance(step, Loop):
+        if not isinstance(step.max_iterations, int) or isinstance(step.max_iterations, bool) or step.max_iterations < 1:
+            raise ConfigurationError(f"{_where(path)}: max_iterations={step.max_iterations!r} must be a whole number "
+                                     "of at least 1")
+        after = _walk(step.branch, f"{path}.*.", available | {step.index_as}, puts)
+        if step.break_on not in after - available:
+            raise ConfigurationError(f"{_where(path)}: break_on={step.break_on!r} is not returned by a step of its "
+                                     "branch; return a boolean of that name from the branch's last task")
+        return after - {step.index_as}
+    return set()  # a Stub
+
+
+def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str]) -> set[str]:
+    names = [r.name for r in task.returns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigurationError(f"{_where(path)} names the return {twice[0]!r} more than once")
+    if isinstance(task, ShellTask) and any(r.kind != "json" for r in task.returns):
+        raise ConfigurationError(f"{_where(path)}: a shell task returns exported variables, which are text: "
+                                 "declare its returns as plain names")
+    if isinstance(task, PythonTask):
+        missing = [n for n in required_arguments(task.function) if n not in available]
+        if missing:
+            raise ConfigurationError(
+                f"{_where(path)}: {getattr(task.function, '__qualname__', 'the function')}() needs the parameter "
+                f"{missing[0]!r}, which neither the run's parameters nor an earlier step's returns provide; "
+                f"{_known(available)}")
+    catalog = task.catalog
+    if catalog is not None and catalog.get and catalog.get_from is None:
+        for pattern in catalog.get:
+            if not any(_overlaps(pattern, put) for put in puts):
+                raise ConfigurationError(
+                    f"{_where(path)}: get pattern {pattern!r} names no file an earlier step puts; inside a pipeline "
+                    "get reads this run's catalog: put it in an earlier step, or add get_from=RUN_ID to read "
+                    "another run's")
+    if catalog is not None:
+        puts.extend(catalog.put)
+    return set(names)
+
+
+def required_arguments(function: Callable[..., Any]) -> list[str]:
+    """The arguments ``function`` cannot be called without (no default, not ``*args``/``**kwargs``)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing can be told
+        return []
+    return [p.name for p in signature.parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _overlaps(get: str, put: str) -> bool:
+    """True if a file ``get`` selects could be one ``put`` stored (either pattern may be a glob, and
+    a folder pattern covers everything below it)."""
+    g, p = get.rstrip("/"), put.rstrip("/")
+    return (g == p or fnmatchcase(g, p) or fnmatchcase(p, g) or g.startswith(p + "/") or p.startswith(g + "/")
+            or fnmatchcase(g, p + "/*") or fnmatchcase(p, g + "/*"))
+
+
+def _known(available: set[str]) -> str:
+    return f"known here: {', '.join(sorted(available))}" if available else "no parameter is known here"
+
+
+def reducer(step: Map, path: str) -> Callable[..., Any] | None:
+    """The Map's reducer as a function (upstream writes it as the text of a lambda)."""
+    given = step.reducer
+    if given is None or callable(given):
+        return given
+    if isinstance(given, str) and given.strip().startswith("lambda"):
+        try:
+            function = eval(given, {"__builtins__": __builtins__})  # noqa: S307 - the user's own code, as upstream
+        except SyntaxError as exc:
+            raise ConfigurationError(f"{_where(path)}: reducer {given!r} is not valid Python ({exc.msg})") from None
+        if callable(function):
+            return function  # type: ignore[no-any-return]
+    raise ConfigurationError(f"{_where(path)}: reducer={given!r} must be a function or the text of a lambda such "
+                             "as 'lambda *x: max(x)'")
+
+
+def structure(pipeline: Pipeline, prefix: str = "") -> list[str]:
+    """``path:kind`` of every step, nested ones included, in order: what ``retry`` compares.
+
+    >>> from runnable.pipeline.dsl import Stub
+    >>> structure(Pipeline(steps=[Stub(name="a")]))
+    ['a:stub']
+    """
+    out: list[str] = []
+    for step in pipeline.steps:
+        path = prefix + step.name
+        out.append(f"{path}:{step.kind}")
+        if step.on_failure is not None:
+            out += structure(step.on_failure, f"{path}.on_failure.")
+        if isinstance(step, (Parallel, Conditional)):
+            for key, branch in step.branches.items():
+                out += structure(branch, f"{path}.{key}.")
+        elif isinstance(step, (Map, Loop)):
+            out += structure(step.branch, f"{path}.*.")
+    return out

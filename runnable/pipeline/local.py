@@ -1,0 +1,79 @@
+"""``pipeline.execute()`` on the local executor: options as a job gets them, then ``PipelineRunner``.
+
+The configuration, the parameters (``parameters_file``, ``RUNNABLE_PRM_*``), the run id and the tags
+are read exactly as for a job (``runnable.run.execute``). The secrets of every task are resolved
+before anything runs (a missing one fails the run unstarted) and masked everywhere in the run.
+``RUNNABLE_RETRY_RUN_ID`` makes the run a retry of that run (``runnable.pipeline.retry``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from runnable import params as _params
+from runnable.backends import secrets as _secrets
+from runnable.config import loading as _config
+from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline
+from runnable.record import RunRecord
+from runnable.run.execute import ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS, _check_command_line, _tags
+from runnable.run.runner import RunOptions
+
+ENV_RETRY_RUN_ID = "RUNNABLE_RETRY_RUN_ID"
+
+
+def run_locally(pipeline: Pipeline, configuration_file: str | os.PathLike[str] | None,
+                parameters_file: str | os.PathLike[str] | None, run_id: str | None, tags: list[str],
+                retry_of: str | None = None) -> RunRecord:
+    from runnable.pipeline.engine import PipelineRunner
+
+    for name, value in (("configuration_file", configuration_file), ("parameters_file", parameters_file),
+                        ("job_id", run_id)):
+        _check_command_line(name, value)
+    configuration = _config.load(configuration_file)
+    parameters_file = parameters_file or os.environ.get(ENV_PARAMETERS_FILE) or None
+    options = RunOptions(
+        run_id=run_id or os.environ.get(ENV_RUN_ID) or None,
+        parameters=_params.collect(parameters_file),
+        tags=_tags(tags) + _tags(os.environ.get(ENV_TAGS, "").split(",")),
+        parameters_file=str(parameters_file) if parameters_file else None,
+        configuration_file=str(configuration.path) if configuration.path else None,
+    )
+    storage = configuration.storage_service().build()
+    run_log_store = configuration["run-log-store"].build()
+    original = None
+    retry_of = retry_of or os.environ.get(ENV_RETRY_RUN_ID) or None
+    if retry_of:
+        from runnable.pipeline.retry import original_run
+
+        original = original_run(retry_of, run_log_store)
+    names = sorted({name for task in tasks(pipeline) for name in task.secrets})
+    options.secrets = _secrets.resolve(configuration.secrets_backend(), names)  # fails before anything runs
+    values = list(options.secrets.values())
+    runner = PipelineRunner(pipeline, storage, run_log_store, algorithm=configuration.hash_algorithm,
+                            options=options, catalog_type=configuration["catalog"].type,
+                            make_filter=(lambda: _secrets.Masker(values)) if values else None,
+                            retry_of=original)
+    return runner.run()
+
+
+def tasks(pipeline: Pipeline) -> Iterator[BaseTask]:
+    """Every task of ``pipeline``, nested ones and on_failure paths included."""
+    for step in pipeline.steps:
+        yield from _tasks_of(step)
+
+
+def _tasks_of(step: BaseStep) -> Iterator[BaseTask]:
+    if isinstance(step, BaseTask):
+        yield step
+    branches: list[Any] = []
+    if isinstance(step, (Parallel, Conditional)):
+        branches = list(step.branches.values())
+    elif isinstance(step, (Map, Loop)):
+        branches = [step.branch]
+    if step.on_failure is not None:
+        branches.append(step.on_failure)
+    for branch in branches:
+        if isinstance(branch, Pipeline):
+            yield from tasks(branch)

@@ -1,0 +1,56 @@
+"""The step entries of a pipeline's record (``RunRecord.steps``) and the tree ``runs show`` draws.
+
+One entry per step that started, in the order they ran::
+
+    {"name": "train", "path": "train", "kind": "python", "status": "SUCCESS", "attempts": 1,
+     "start": "...", "end": "...", "duration_seconds": 0.1,
+     "parameters": {...}, "returns": {...}, "metrics": {...}, "inputs": [InputEntry...],
+     "outputs": ["model.pkl"], "objects": ["model"], "execution_log": "train.execution.log",
+     "error": {"type", "message", "traceback"},           # a failed step
+     "branches": {"a": [entries], ...},                     # Parallel, Map (by item index), Loop, Conditional
+     "on_failure": [entries],                               # the on_failure pipeline, when it ran
+     "reused_from": "RUN_ID"}                               # a retry's step copied from the original
+
+>>> print("\\n".join(tree([{"name": "a", "path": "a", "kind": "stub", "status": "SUCCESS"}])))
+SUCCESS  a  (stub)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def tree(entries: list[dict[str, Any]], indent: str = "") -> list[str]:
+    """The step tree as text lines: status, name, kind, time, and why a step failed."""
+    return list(_lines(entries, indent))
+
+
+def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
+    for entry in entries:
+        kind = entry.get("kind", "?")
+        seconds = entry.get("duration_seconds")
+        timing = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) and seconds >= 0.005 else ""
+        reused = f"  reused from {entry['reused_from']}" if entry.get("reused_from") else ""
+        yield f"{indent}{str(entry.get('status', '?')).ljust(7)}  {entry.get('name')}  ({kind}){timing}{reused}"
+        error = entry.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            first = str(error["message"]).splitlines()[0] if str(error["message"]) else ""
+            yield f"{indent}         error: {error.get('type')}: {first}"
+        for key, branch in (entry.get("branches") or {}).items():
+            yield f"{indent}         [{key}]"
+            yield from _lines(branch, indent + "           ")
+        if entry.get("on_failure"):
+            yield f"{indent}         on_failure:"
+            yield from _lines(entry["on_failure"], indent + "           ")
+
+
+def failed_steps(entries: list[dict[str, Any]]) -> list[str]:
+    """The dotted paths of the steps that failed, innermost first within a composite."""
+    out: list[str] = []
+    for entry in entries:
+        for branch in (entry.get("branches") or {}).values():
+            out += failed_steps(branch)
+        if entry.get("status") == "FAIL":
+            out.append(str(entry.get("path", entry.get("name"))))
+    return out

@@ -1,0 +1,134 @@
+"""Retry a failed pipeline run: a new run, linked to the original, that starts from its failed steps.
+
+``runnable retry RUN_ID`` (or ``RUNNABLE_RETRY_RUN_ID=RUN_ID python pipeline.py``) runs the pipeline
+again as a new run whose record's ``job.retry_of`` names the original. Each top-level step that
+succeeded in the original is not run again: its returns become parameters again (pickled ones read
+back from the original's catalog, checked against their hash), its files are stored into the new
+run's catalog from the original's, and its entry is copied with ``reused_from``. A composite step
+(Parallel, Map, ...) is reused whole or run again whole.
+
+The pipeline's structure (every step's dotted name and kind) must be the one the original ran;
+otherwise the retry is refused before anything runs, naming the first difference. The code inside
+a function may change: that is the point of a retry.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runnable.errors import ConfigurationError, RunNotFoundError, UsageError
+from runnable.files.put import store_single
+from runnable.pipeline import graph
+from runnable.record import SUCCESS, FileEntry, RunRecord
+
+if TYPE_CHECKING:
+    from runnable.backends.protocols import RunLogStore
+    from runnable.pipeline.dsl import Pipeline
+    from runnable.pipeline.engine import PipelineRunner, Produced
+
+
+def original_run(run_id: str, store: RunLogStore) -> RunRecord:
+    """The record of the run to retry; UsageError in one line if it cannot be retried."""
+    try:
+        record = store.get(run_id)
+    except RunNotFoundError as exc:
+        raise UsageError(f"cannot retry: {exc.args[0]}") from None
+    if record.job.get("kind") != "pipeline":
+        raise UsageError(f"cannot retry run {run_id}: it ran a {record.job.get('kind')} job, not a pipeline; "
+                         "run the job again instead")
+    if record.status == SUCCESS:
+        raise UsageError(f"cannot retry run {run_id}: it succeeded, so there is nothing to run again")
+    return record
+
+
+def check_same_structure(original: RunRecord, pipeline: Pipeline) -> None:
+    """ConfigurationError naming the first difference between the original's steps and ``pipeline``'s."""
+    before = [str(s) for s in original.job.get("structure") or []]
+    now = graph.structure(pipeline)
+    if before == now:
+        return
+    for index, (old, new) in enumerate(zip(before, now, strict=False)):
+        if old != new:
+            raise ConfigurationError(f"cannot retry run {original.run_id}: the pipeline changed since: step "
+                                     f"{index + 1} was {old!r} and is now {new!r}; run it as a new run instead")
+    longer, which = (before, "had") if len(before) > len(now) else (now, "now has")
+    raise ConfigurationError(f"cannot retry run {original.run_id}: the pipeline {which} the step "
+                             f"{longer[min(len(before), len(now))]!r} the other lacks; run it as a new run instead")
+
+
+def succeeded_steps(original: RunRecord) -> dict[str, dict[str, Any]]:
+    """The original's top-level steps that succeeded, by name, up to its first one that did not."""
+    out = {}
+    for entry in original.steps:
+        if entry.get("status") != SUCCESS:
+            break
+        out[str(entry["path"])] = entry
+    return out
+
+
+def _all_outputs(entry: dict[str, Any]) -> list[str]:
+    paths = list(entry.get("outputs") or [])
+    if entry.get("execution_log"):
+        paths.append(entry["execution_log"])
+    for branch in (entry.get("branches") or {}).values():
+        for child in branch:
+            paths += _all_outputs(child)
+    for child in entry.get("on_failure") or []:
+        paths += _all_outputs(child)
+    return paths
+
+
+def _all_objects(entry: dict[str, Any]) -> list[str]:
+    names = list(entry.get("objects") or [])
+    for branch in (entry.get("branches") or {}).values():
+        for child in branch:
+            names += _all_objects(child)
+    return names
+
+
+def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any],
+               scratch: Path) -> tuple[dict[str, Any], dict[str, Any], Produced]:
+    """Copy a succeeded step of the original into this run: (entry, returned values, produced files)."""
+    from runnable.history.runs import History
+    from runnable.pipeline.engine import Produced
+
+    original = runner.retry_of
+    assert original is not None  # only called for a retry
+    run = History(runner.storage, runner.run_log_store).get(original.run_id)
+    produced = Produced()
+    by_path = {f.path: f for f in original.files}
+    folder = Path(tempfile.mkdtemp(prefix="reuse-", dir=scratch))
+    for rel in _all_outputs(entry):
+        if rel not in by_path:
+            continue
+        stored = by_path[rel]
+        if stored.stored:  # a hash-only entry has no copy to bring: it stays hash-only
+            stored = _copy(runner, record.run_id, stored, original.run_id, folder / "file")
+        produced.files[rel] = stored
+        produced.by_path[rel] = (str(entry["path"]), stored)
+    values: dict[str, Any] = dict(entry.get("returns") or {})
+    for qualified in _all_objects(entry):
+        value = run.load(qualified)
+        produced.objects[qualified] = _copy(runner, record.run_id, original.objects[qualified], original.run_id,
+                                            folder / "object")
+        if "." not in qualified:  # a top-level step's return: a parameter again
+            values[qualified] = value
+    reused = copy.deepcopy(entry)
+    reused["reused_from"] = original.run_id
+    return reused, values, produced
+
+
+def _copy(runner: PipelineRunner, run_id: str, entry: FileEntry, source_run: str, local: Path) -> FileEntry:
+    """Store the original's copy of ``entry`` into run ``run_id``, checked against its hash as it is read."""
+    import io
+    import shutil
+
+    from runnable.history.verify import VerifiedReader, open_stored
+
+    stream = open_stored(runner.storage, source_run, entry)
+    with io.BufferedReader(VerifiedReader(stream, entry)) as source, open(local, "wb") as target:
+        shutil.copyfileobj(source, target)
+    return store_single(runner.storage, run_id, entry.path, local, runner.algorithm)
