@@ -328,3 +328,8 @@ def jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return {"type": type(value).__qualname__, "repr": repr(value)[:2000]}
+
+
+# For pipelines: a parameter read from the environment, and how its text is read when no annotation says.
+FromEnv = _FromEnv
+guess = _guess

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runnable import params as _params
 from runnable.errors import JobFailedError, RunnableError
 from runnable.jobs import BaseJob, JobContext
 from runnable.pipeline import graph
@@ -194,7 +195,9 @@ class Traversal:
                 branch.recorded.update(recovery.recorded)
                 branch.status, branch.failed = recovery.status, recovery.failed
                 return branch
-            branch.status, branch.failed = FAIL, f"step {path!r} failed: {why}"
+            # A composite step's reason already names the inner step that failed.
+            inner = not isinstance(step, (BaseTask, Stub)) and why.startswith("step '")
+            branch.status, branch.failed = FAIL, why if inner else f"step {path!r} failed: {why}"
             return branch
         return branch
 
@@ -261,10 +264,10 @@ class Traversal:
             pipelines = [step.branches[k] for k in keys]
             inputs = [dict(parameters) for _ in keys]
         else:
-            items = parameters.get(step.iterate_on)
+            items = _value(parameters, step.iterate_on)
             if not isinstance(items, (list, tuple)):
-                return {}, (f"map step {path!r}: iterate_on={step.iterate_on!r} must be a list, not "
-                            f"the {type(items).__name__} {items!r}")
+                return {}, (f"iterate_on={step.iterate_on!r} must be a list, not the {type(items).__name__} "
+                            f"{items!r}")
             keys = [str(i) for i in range(len(items))]
             pipelines = [step.branch] * len(items)
             inputs = [{**parameters, step.iterate_as: item} for item in items]
@@ -310,16 +313,16 @@ class Traversal:
             try:
                 values[name] = reducer(*collected)
             except Exception as exc:  # noqa: BLE001 - the user's reducer: its failure fails the step
-                return {}, f"map step {path!r}: the reducer failed on {name!r}: {type(exc).__name__}: {exc}"
+                return {}, f"the reducer failed on {name!r}: {type(exc).__name__}: {exc}"
         return values, ""
 
     def _conditional(self, step: Conditional, path: str, parameters: dict[str, Any], produced: Produced,
                      entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        value = parameters.get(step.parameter)
+        value = _value(parameters, step.parameter)
         key = str(value).lower() if isinstance(value, bool) else str(value)
         if key not in step.branches:
-            return {}, (f"conditional step {path!r}: parameter {step.parameter!r} is {value!r}, which names no "
-                        f"branch; the branches are {', '.join(map(repr, step.branches))}")
+            return {}, (f"parameter {step.parameter!r} is {value!r}, which names no branch; the branches are "
+                        f"{', '.join(map(repr, step.branches))}")
         entry["branches"] = {key: []}
         result = self.steps(step.branches[key], f"{path}.{key}.", dict(parameters), entry["branches"][key])
         produced.add(result.produced)
@@ -354,6 +357,13 @@ class Traversal:
         parameters.update(values)
         branch.returned.update(values)
         branch.recorded.update(entry.get("returns") or {})
+
+
+def _value(parameters: dict[str, Any], name: str) -> Any:
+    """A parameter as a step's rule reads it: a ``RUNNABLE_PRM_*`` text is read as JSON when it is
+    (a function's argument is converted by its annotation instead, see ``runnable.params``)."""
+    value = parameters.get(name)
+    return _params.guess(value) if isinstance(value, _params.FromEnv) else value
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class _ShellStep(ShellJob):
         if missing:
             raise ParameterError(f"the command did not export {missing[0]!r}, which the task declares in returns; "
                                  f"add 'export {missing[0]}=...' to it")
-        return {name: _params._guess(variables[name]) for name in self.returns}
+        return {name: _params.guess(variables[name]) for name in self.returns}
 
 
 def _job_name(task: BaseTask) -> str:
