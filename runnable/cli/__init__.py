@@ -18,6 +18,12 @@ def _register() -> None:
 
     cli.add_command(execute.execute_job)
 
+    from runnable.cli import pipeline  # pipelines: execute, execute-step, retry
+
+    cli.add_command(pipeline.execute)
+    cli.add_command(pipeline.execute_step)
+    cli.add_command(pipeline.retry)
+
     from runnable.cli import catalog, gc, logs, runs  # run history (issue 4)
 
     cli.add_command(runs.runs_group)

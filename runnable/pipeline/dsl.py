@@ -200,6 +200,10 @@ class Pipeline:
         from runnable.errors import JobFailedError, RunnableError
         from runnable.pipeline.engine import execute_pipeline
 
+        if CAPTURED is not None:  # ``runnable execute-step`` loads the script only to find the pipeline
+            CAPTURED.append(self)
+            return None
+
         all_tags = [*_as_list(tag), *_as_list(tags)]
         try:
             return execute_pipeline(self, configuration_file, parameters_file, run_id, all_tags)
@@ -207,6 +211,11 @@ class Pipeline:
             raise exc.with_traceback(None) from None
         except RunnableError as exc:
             raise exc.with_traceback(None) from exc.__cause__
+
+
+# Set by ``runnable execute-step`` while it loads a script: ``execute()`` then records the pipeline
+# here instead of running it, whether the script calls it at the top or from main().
+CAPTURED: list[Pipeline] | None = None
 
 
 def _as_list(value: Sequence[str] | str | None) -> list[str]:

@@ -26,7 +26,8 @@ def records(folder: Path) -> list[dict[str, Any]]:
     store = folder / ".run_log_store"
     if not store.is_dir():
         return []
-    return [json.loads(p.read_text()) for p in sorted(store.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)]
+    found = [json.loads(p.read_text()) for p in sorted(store.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)]
+    return [r for r in found if isinstance(r, dict) and "run_id" in r]  # not the store's own index files
 
 
 def only_record(folder: Path) -> dict[str, Any]:

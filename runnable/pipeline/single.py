@@ -1,0 +1,165 @@
+"""One step of a pipeline as part of a run: what ``runnable execute-step RUN_ID FILE STEP`` does.
+
+Independent of how it is launched (a container of the local-container executor, an Argo pod): the
+step reads everything from the run's record and catalog, never from the launcher.
+
+1. the run's record is read, or made (RUNNING, exclusively) by the first step to arrive;
+2. the step's parameters are the run's, plus the returns of every step that succeeded before it
+   (pickled ones read back from the catalog, checked by hash); its ``get`` files come from the
+   run's catalog as in a local run;
+3. the step runs as one attempt (``steps.run_task``), storing its files and log;
+4. the record is rewritten with the step's entry: RUNNING while steps remain, FAIL if it failed,
+   SUCCESS after the last top-level step.
+
+Known gap: two steps of one run finishing at the same moment (parallel branches in separate
+containers) each rewrite the record; the later write wins, so the orchestrator must run the steps
+of one run one at a time until the record is made append-only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from runnable.backends import secrets as _secrets
+from runnable.backends.protocols import RunLogStore, Storage
+from runnable.config import loading as _config
+from runnable.errors import JobFailedError, RunNotFoundError, UsageError
+from runnable.pipeline import graph
+from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Parallel, Pipeline
+from runnable.pipeline.engine import PipelineJob
+from runnable.pipeline.local import tasks
+from runnable.pipeline.steps import fetch_inputs, run_task
+from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord
+from runnable.run import metrics as _metrics
+from runnable.run.attempt import Attempt
+from runnable.run.runner import JobRunner, RunOptions, now
+
+
+def find_step(pipeline: Pipeline, path: str) -> tuple[BaseStep, bool]:
+    """The step at dotted ``path`` (through Parallel and Conditional branches) and whether it is the
+    last step of the top-level pipeline; UsageError naming the known steps if there is none."""
+    parts = path.split(".")
+    current = pipeline
+    for depth, part in enumerate(parts):
+        step = next((s for s in current.steps if s.name == part), None)
+        if step is None:
+            break
+        if depth == len(parts) - 1:
+            return step, depth == 0 and step is pipeline.steps[-1]
+        if not isinstance(step, (Parallel, Conditional)) or depth + 1 >= len(parts) or parts[depth + 1] not in step.branches:
+            break
+        current = step.branches[parts[depth + 1]]
+        parts = parts[:depth + 1] + parts[depth + 2:]  # the branch key is consumed
+    known = ", ".join(s.split(":")[0] for s in graph.structure(pipeline) if "*" not in s)
+    raise UsageError(f"the pipeline has no step {path!r}; its steps are: {known}")
+
+
+def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_file: str | None) -> RunRecord:
+    configuration = _config.load(configuration_file)
+    storage: Storage = configuration.storage_service().build()
+    store: RunLogStore = configuration["run-log-store"].build()
+    step, last = find_step(pipeline, path)
+    if not isinstance(step, BaseTask):
+        raise UsageError(f"step {path!r} is a {step.kind} step; execute-step runs tasks (run its branches' tasks)")
+    record = _record(pipeline, run_id, store, storage, configuration)
+    parameters, produced = _state(record, storage, store)
+    graph.check(pipeline, set(record.parameters))
+    names = sorted({name for task in tasks(pipeline) for name in task.secrets})
+    secrets = _secrets.resolve(configuration.secrets_backend(), names)
+    attempt = Attempt(storage, store, configuration.hash_algorithm, Path.cwd().absolute(), secrets=secrets)
+    scratch = Path(tempfile.mkdtemp(prefix="runnable-step-"))
+    saved = {k: os.environ.get(k) for k in secrets}
+    os.environ.update(secrets)
+    try:
+        shell = RunRecord(run_id=run_id, status=SUCCESS, job={}, start="")
+        prefix = path[: -len(step.name)]
+        outcome = run_task(attempt, step, path, run_id, parameters, prefix,
+                           lambda catalog: fetch_inputs(shell, produced, attempt, catalog),
+                           [f.path for f in record.files], scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    record = store.get(run_id)  # again: another step may have written it meanwhile
+    record.steps = [e for e in record.steps if e.get("path") != path] + [outcome.entry]
+    files = {f.path: f for f in record.files}
+    files.update({f.path: f for f in outcome.record.files})
+    if outcome.record.execution_log is not None:
+        files[outcome.record.execution_log.path] = outcome.record.execution_log
+    record.files = list(files.values())
+    record.objects.update(outcome.record.objects)
+    _metrics.merge(record.metrics, outcome.record.metrics)
+    failed = outcome.failure is not None and step.on_failure is None
+    if failed or last or step.terminate_with_success or step.terminate_with_failure:
+        record.status = FAIL if failed or step.terminate_with_failure else SUCCESS
+        record.end = now()
+        if failed:
+            record.error = {"type": "PipelineFailed", "message": f"step {path!r} failed: {outcome.entry['error']['message']}"}
+    JobRunner(PipelineJob(pipeline), storage, store, options=RunOptions(secrets=secrets))._mask(record)
+    store.put(record)
+    if outcome.failure is not None:
+        raise JobFailedError(f"step {path!r} of run {run_id} failed: {outcome.entry['error']['message']}")
+    return record
+
+
+def _record(pipeline: Pipeline, run_id: str, store: RunLogStore, storage: Storage, configuration: Any) -> RunRecord:
+    try:
+        return store.get(run_id)
+    except RunNotFoundError:
+        pass
+    from runnable import params as _params
+
+    runner = JobRunner(PipelineJob(pipeline), storage, store, algorithm=configuration.hash_algorithm,
+                       options=RunOptions(run_id=run_id, parameters=_params.collect(
+                           os.environ.get("RUNNABLE_PARAMETERS_FILE") or None)))
+    record = runner._new_record()
+    record.run_id = run_id
+    if not store.create(record):  # another step made it first
+        return store.get(run_id)
+    runner.attempt.begin_run(run_id)
+    record.catalog["run_folder"] = storage.run_location(run_id)
+    store.put(record)
+    return record
+
+
+def _state(record: RunRecord, storage: Storage, store: RunLogStore) -> tuple[dict[str, Any], dict[str, tuple[str, FileEntry]]]:
+    """The parameters after the steps that succeeded so far, and the files they put (by path)."""
+    from runnable.history.runs import History
+
+    parameters: dict[str, Any] = dict(record.parameters)
+    produced: dict[str, tuple[str, FileEntry]] = {}
+    by_path = {f.path: f for f in record.files}
+    run = None
+    for entry in _flat(record.steps):
+        if entry.get("status") != SUCCESS:
+            continue
+        parameters.update(entry.get("returns") or {})
+        for name, history in (entry.get("metrics") or {}).items():
+            values = [point[1] for point in history]
+            parameters[name] = values[0] if len(values) == 1 else values
+        for qualified in entry.get("objects") or []:
+            run = run or History(storage, store).get(record.run_id)
+            parameters[qualified.rsplit(".", 1)[-1] if "." in qualified else qualified] = run.load(qualified)
+        for rel in entry.get("outputs") or []:
+            if rel in by_path:
+                produced[rel] = (str(entry["path"]), by_path[rel])
+    return parameters, produced
+
+
+def _flat(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for entry in entries:
+        out.append(entry)
+        for branch in (entry.get("branches") or {}).values():
+            out += _flat(branch)
+    return out
+
+
+__all__ = ["RUNNING", "execute_one_step", "find_step"]
