@@ -35,7 +35,7 @@ class _ShellStep(ShellJob):
     """A shell job whose returns are the variables its command exported."""
 
     def __init__(self, task: BaseTask, command: str) -> None:
-        super().__init__(command=command, catalog=task.catalog, name=_job_name(task), secrets=task.secrets)
+        super().__init__(command=command, catalog=task.catalog, name=task.name, secrets=task.secrets)
         self.returns = [r.name for r in task.returns]
 
     def run(self, context: JobContext) -> dict[str, Any]:
@@ -60,18 +60,64 @@ class _ShellStep(ShellJob):
         return {name: _params.guess(variables[name]) for name in self.returns}
 
 
-def _job_name(task: BaseTask) -> str:
-    return task.name
+class _NotebookStep(NotebookJob):
+    """A notebook job whose returns are read from the notebook's variables once it ran: a last cell,
+    added to a copy of the notebook, pickles them into the step's scratch folder."""
+
+    def __init__(self, task: NotebookTask, path: str) -> None:
+        super().__init__(notebook=task.notebook, catalog=task.catalog, name=task.name, secrets=task.secrets,
+                         kernel=task.kernel)
+        self.declared_returns = task.returns
+        self.path = path
+
+    @property
+    def output_name(self) -> str:  # one per step: two steps may run the same notebook
+        return f"{self.path}.executed.ipynb"
+
+    def run(self, context: JobContext) -> dict[str, Any]:
+        if not self.declared_returns:
+            return super().run(context)
+        source = self.notebook if self.notebook.is_absolute() else context.working_folder / self.notebook
+        if not source.is_file():
+            raise FileNotFoundError(f"notebook {str(self.notebook)!r} does not exist in {context.working_folder}")
+        content = json.loads(source.read_bytes())
+        values_file = context.scratch / "notebook-returns.pickle"
+        names = [r.name for r in self.declared_returns]
+        code = (f"import pickle as _runnable_pickle\n"
+                f"with open({str(values_file)!r}, 'wb') as _runnable_file:\n"
+                f"    _runnable_pickle.dump({{_n: globals()[_n] for _n in {names!r} if _n in globals()}}, _runnable_file)\n")
+        content.setdefault("cells", []).append({"cell_type": "code", "execution_count": None, "id": "runnable-returns",
+                                                "metadata": {"tags": ["runnable-returns"]}, "outputs": [],
+                                                "source": code})
+        copy = context.scratch / "notebook" / source.name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_text(json.dumps(content))
+        original = self.notebook
+        self.notebook = copy
+        try:
+            super().run(context)
+        finally:
+            self.notebook = original
+        found = pickle.loads(values_file.read_bytes())  # noqa: S301 - written by the notebook just run
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise ParameterError(f"the notebook has no variable {missing[0]!r}, which the task declares in returns; "
+                                 "assign it in a cell")
+        from runnable.returns import collect
+
+        collected = collect(self.declared_returns, [found[name] for name in names], context.scratch)
+        context.metrics.update(collected.metrics)
+        context.objects.extend(collected.objects)
+        return collected.values
 
 
-def job_of(task: BaseTask) -> BaseJob:
-    """The job a task runs as."""
+def job_of(task: BaseTask, path: str) -> BaseJob:
+    """The job a task runs as (``path``: the step's dotted name)."""
     if isinstance(task, PythonTask):
-        return PythonJob(function=task.function, catalog=task.catalog, returns=task.returns, name=_job_name(task),
+        return PythonJob(function=task.function, catalog=task.catalog, returns=task.returns, name=task.name,
                          secrets=task.secrets)
     if isinstance(task, NotebookTask):
-        return NotebookJob(notebook=task.notebook, catalog=task.catalog, name=_job_name(task),
-                           secrets=task.secrets, kernel=task.kernel)
+        return _NotebookStep(task, path)
     return _ShellStep(task, getattr(task, "command", ""))
 
 
@@ -114,9 +160,9 @@ def run_task(attempt: Attempt, task: BaseTask, path: str, run_id: str, parameter
     """
     started = time.perf_counter()
     entry = new_entry(path, task.kind)
-    job = job_of(task)
+    job = job_of(task, path)
     scratch = Path(tempfile.mkdtemp(prefix="step-", dir=scratch_root))
-    given = parameters if not isinstance(job, ShellJob) else _plain_only(parameters)
+    given = parameters if isinstance(job, PythonJob) else _plain_only(parameters)
     context = JobContext(parameters=dict(given), environment={}, working_folder=attempt.working_folder,
                          scratch=scratch)
     record = RunRecord(run_id=run_id, status=RUNNING, job=job.describe(), start=entry["start"])
