@@ -179,6 +179,10 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
         if annotation is str:
             return str(value)
         value = _guess(value)
+    if annotation in (int, float, str) and type(value) is annotation:
+        # Already what the annotation asks: pydantic would return it as is, after a 0.15 s import
+        # in every process that converts (each branch of a pipeline's Map, for one).
+        return value
     from pydantic import TypeAdapter, ValidationError  # imported on use: a heavy import
 
     try:
