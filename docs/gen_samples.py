@@ -33,6 +33,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
 PAGES = [REPO / "README.md", DOCS / "history.md", DOCS / "jobs.md", DOCS / "configuration.md", DOCS / "lineage.md",
+         DOCS / "pipelines.md",
          DOCS / "compare.md"]
 SHOWN_FOLDER = "/tmp/demo/project"  # the working folder as the pages show it
 
@@ -204,7 +205,7 @@ def play(folder: Path) -> dict[str, str]:
     they share nothing, and the whole takes about half as long as one after the other (a test runs it).
     """
     others = {"lineage": play_lineage, "compare": play_compare, "jobs": play_jobs,
-              "configuration": play_configuration}
+              "configuration": play_configuration, "pipelines": play_pipelines}
     with ThreadPoolExecutor(max_workers=len(others)) as pool:
         futures = [pool.submit(play_one, folder.parent / name, {}) for name, play_one in others.items()]
         samples = play_history(folder)
@@ -361,6 +362,30 @@ def play_jobs(folder: Path, samples: dict[str, str]) -> dict[str, str]:
     return samples
 
 
+def play_pipelines(folder: Path, samples: dict[str, str]) -> dict[str, str]:
+    """The examples of docs/pipelines.md, run from examples/pipelines/ with the run ids the page shows."""
+    folder.mkdir()
+    examples = REPO / "examples" / "pipelines"
+    for name in ("sequential.py", "parallel.py", "on_failure.py", "retry.py"):
+        (folder / name).write_text((examples / name).read_text())
+    (folder / "params.yaml").write_text((examples / "params.yaml").read_text())
+    s = Session(folder)
+    samples["pipelines-sequential-script"] = (examples / "sequential.py").read_text()
+    samples["pipelines-sequential"] = s.run("python sequential.py", run_id="steady-turing-0101")
+    samples["pipelines-show"] = s.run("runnable runs show steady-turing-0101", exit_status=False)
+    s.run("python parallel.py", run_id="brisk-curie-0202")
+    steps_only = "sed -n '/^steps:/,/^$/p'"
+    samples["pipelines-parallel-show"] = s.run(
+        f"runnable runs show brisk-curie-0202 | {steps_only}", exit_status=False,
+        command=f"{shlex.quote(sys.executable)} -m runnable runs show brisk-curie-0202 | {steps_only}")
+    samples["pipelines-on-failure"] = s.run("python on_failure.py", run_id="calm-noether-0303")
+    failed = s.run("python retry.py", run_id="eager-hopper-0404")
+    (folder / "ready").write_text("")
+    retried = s.run("runnable retry eager-hopper-0404", run_id="eager-hopper-0405")
+    samples["pipelines-retry"] = failed + "$ touch ready\n" + retried
+    return samples
+
+
 BAD_CONFIG = """\
 job-executor:
   type: local-container
@@ -442,7 +467,7 @@ def comparable(text: str) -> str:
         current.append(line)
     sections.append(current)
     return "\n".join("\n".join(s[:1] + (sorted(s[1:]) if s[0].startswith("$ runnable logs ") else s[1:]))
-                     for s in sections)
+                     for s in sections if s)
 
 
 def blocks(page: str) -> Iterator[re.Match[str]]:

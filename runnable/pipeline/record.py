@@ -11,8 +11,9 @@ One entry per step that started, in the order they ran::
      "on_failure": [entries],                               # the on_failure pipeline, when it ran
      "reused_from": "RUN_ID"}                               # a retry's step copied from the original
 
->>> print("\\n".join(tree([{"name": "a", "path": "a", "kind": "stub", "status": "SUCCESS"}])))
-SUCCESS  a  (stub)
+>>> print("\\n".join(tree([{"name": "a", "path": "a", "kind": "stub", "status": "SUCCESS",
+...                        "duration_seconds": 0.004}])))
+SUCCESS  a  (stub)  0.00s
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
     for entry in entries:
         kind = entry.get("kind", "?")
         seconds = entry.get("duration_seconds")
-        timing = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) and seconds >= 0.005 else ""
+        timing = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
         reused = f"  reused from {entry['reused_from']}" if entry.get("reused_from") else ""
         yield f"{indent}{str(entry.get('status', '?')).ljust(7)}  {entry.get('name')}  ({kind}){timing}{reused}"
         error = entry.get("error")
