@@ -34,6 +34,10 @@ BUILTIN: dict[str, dict[str, tuple[str, str | None]]] = {
         "env": ("runnable.backends.secrets:EnvSecrets", None),
         "dotenv": ("runnable.backends.secrets:DotEnvSecrets", None),
     },
+    "pipeline-executor": {
+        "local": ("runnable.pipeline.executors:LocalPipelineExecutor", None),
+        "local-container": ("runnable.pipeline.executors:LocalContainerPipelineExecutor", None),
+    },
 }
 
 

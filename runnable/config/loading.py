@@ -40,7 +40,7 @@ ENV_IN_EXECUTOR = "RUNNABLE_IN_EXECUTOR"
 # would run instead of running it.
 ENV_DRY_RUN = "RUNNABLE_DRY_RUN"
 
-SECTIONS = ("catalog", "run-log-store", "job-executor", "secrets")
+SECTIONS = ("catalog", "run-log-store", "job-executor", "secrets", "pipeline-executor")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ PATH_SETTINGS: dict[tuple[str, str], PathSetting] = {
 LOCATION_KEYS = {section: s.key for (section, type_name), s in PATH_SETTINGS.items() if type_name == "file-system"}
 
 #: The type of each section the file leaves out.
-DEFAULT_TYPES = {"catalog": "file-system", "run-log-store": "file-system", "job-executor": "local", "secrets": "env"}
+DEFAULT_TYPES = {"catalog": "file-system", "run-log-store": "file-system", "job-executor": "local", "secrets": "env",
+                 "pipeline-executor": "local"}
 
 
 def _defaults(section: str, type_name: str) -> dict[str, Any]:
@@ -275,7 +276,7 @@ def parse(data: Any, source: str = "<dict>", path: Path | None = None) -> Config
             config = {**DEFAULTS[section]["config"], **config}
         service = Service(section, type_name, dict(config))
         service.validate(source)
-        if section == "job-executor" and type_name in BUILTIN[section]:
+        if section in ("job-executor", "pipeline-executor") and type_name in BUILTIN[section]:
             # The built-in executors' constructors only check their settings: building one here
             # reports a wrong value (a relative working_dir, a cron typo) when the file is loaded.
             try:

@@ -20,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -118,8 +119,13 @@ class LocalContainerExecutor:
         secrets: dict[str, str],
         working_folder: Path,
         engine: str,
+        inner: Callable[[str, str], list[str]] | None = None,
     ) -> ContainerCommand:
-        """The ``run`` command for this job; no side effects, so tests can check it field by field."""
+        """The ``run`` command for this job; no side effects, so tests can check it field by field.
+
+        ``inner(script, config)`` gives the command inside (a pipeline's step: ``execute-step``);
+        by default ``runnable execute-job``.
+        """
         if configuration.path is None:
             raise ConfigurationError(
                 "the local-container executor passes its configuration file into the container, but this "
@@ -174,7 +180,10 @@ class LocalContainerExecutor:
             env_values[name] = value
         argv += self.run_args
         argv.append(self.image)
-        argv += remote.inner_arguments(script, config_inside, run_id, list(options.tags))
+        if inner is not None:
+            argv += inner(script, config_inside)
+        else:
+            argv += remote.inner_arguments(script, config_inside, run_id, list(options.tags))
         return ContainerCommand(argv, env_values, run_id)
 
     def _user(self, engine: str) -> str | None:

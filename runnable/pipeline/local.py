@@ -1,4 +1,4 @@
-"""``pipeline.execute()`` on the local executor: options as a job gets them, then ``PipelineRunner``.
+"""``pipeline.execute()``: options as a job gets them, then the configured pipeline executor.
 
 The configuration, the parameters (``parameters_file``, ``RUNNABLE_PRM_*``), the run id and the tags
 are read exactly as for a job (``runnable.run.execute``). The secrets of every task are resolved
@@ -25,9 +25,7 @@ ENV_RETRY_RUN_ID = "RUNNABLE_RETRY_RUN_ID"
 
 def run_locally(pipeline: Pipeline, configuration_file: str | os.PathLike[str] | None,
                 parameters_file: str | os.PathLike[str] | None, run_id: str | None, tags: list[str],
-                retry_of: str | None = None) -> RunRecord:
-    from runnable.pipeline.engine import PipelineRunner
-
+                retry_of: str | None = None) -> RunRecord | None:
     for name, value in (("configuration_file", configuration_file), ("parameters_file", parameters_file),
                         ("job_id", run_id)):
         _check_command_line(name, value)
@@ -40,22 +38,22 @@ def run_locally(pipeline: Pipeline, configuration_file: str | os.PathLike[str] |
         parameters_file=str(parameters_file) if parameters_file else None,
         configuration_file=str(configuration.path) if configuration.path else None,
     )
-    storage = configuration.storage_service().build()
-    run_log_store = configuration["run-log-store"].build()
     original = None
     retry_of = retry_of or os.environ.get(ENV_RETRY_RUN_ID) or None
     if retry_of:
         from runnable.pipeline.retry import original_run
 
-        original = original_run(retry_of, run_log_store)
+        original = original_run(retry_of, configuration["run-log-store"].build())
     names = sorted({name for task in tasks(pipeline) for name in task.secrets})
     options.secrets = _secrets.resolve(configuration.secrets_backend(), names)  # fails before anything runs
-    values = list(options.secrets.values())
-    runner = PipelineRunner(pipeline, storage, run_log_store, algorithm=configuration.hash_algorithm,
-                            options=options, catalog_type=configuration["catalog"].type,
-                            make_filter=(lambda: _secrets.Masker(values)) if values else None,
-                            retry_of=original)
-    return runner.run()
+    if configuration.in_executor:  # inside a container: the steps run here
+        from runnable.pipeline.executors import LocalPipelineExecutor
+
+        executor: Any = LocalPipelineExecutor()
+    else:
+        executor = configuration["pipeline-executor"].build()
+    result: RunRecord | None = executor.execute(pipeline, configuration, options, original)
+    return result
 
 
 def tasks(pipeline: Pipeline) -> Iterator[BaseTask]:

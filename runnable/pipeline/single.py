@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,8 @@ from runnable.backends.protocols import RunLogStore, Storage
 from runnable.config import loading as _config
 from runnable.errors import JobFailedError, RunNotFoundError, UsageError
 from runnable.pipeline import graph
-from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Parallel, Pipeline
+from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Parallel, Pipeline, Stub
 from runnable.pipeline.engine import PipelineJob
-from runnable.pipeline.local import tasks
 from runnable.pipeline.steps import fetch_inputs, run_task
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord
 from runnable.run import metrics as _metrics
@@ -40,20 +40,24 @@ from runnable.run.runner import JobRunner, RunOptions, now
 
 
 def find_step(pipeline: Pipeline, path: str) -> tuple[BaseStep, bool]:
-    """The step at dotted ``path`` (through Parallel and Conditional branches) and whether it is the
-    last step of the top-level pipeline; UsageError naming the known steps if there is none."""
+    """The step at dotted ``path`` (through Parallel and Conditional branches and on_failure paths)
+    and whether it is the last step of the top-level pipeline; UsageError naming the known steps."""
     parts = path.split(".")
-    current = pipeline
-    for depth, part in enumerate(parts):
-        step = next((s for s in current.steps if s.name == part), None)
+    current, index, depth = pipeline, 0, 0
+    while index < len(parts):
+        step = next((s for s in current.steps if s.name == parts[index]), None)
         if step is None:
             break
-        if depth == len(parts) - 1:
+        if index == len(parts) - 1:
             return step, depth == 0 and step is pipeline.steps[-1]
-        if not isinstance(step, (Parallel, Conditional)) or depth + 1 >= len(parts) or parts[depth + 1] not in step.branches:
+        following = parts[index + 1]
+        if following == "on_failure" and step.on_failure is not None:
+            current = step.on_failure
+        elif isinstance(step, (Parallel, Conditional)) and following in step.branches:
+            current = step.branches[following]
+        else:
             break
-        current = step.branches[parts[depth + 1]]
-        parts = parts[:depth + 1] + parts[depth + 2:]  # the branch key is consumed
+        index, depth = index + 2, depth + 1  # the step's name, then its branch key
     known = ", ".join(s.split(":")[0] for s in graph.structure(pipeline) if "*" not in s)
     raise UsageError(f"the pipeline has no step {path!r}; its steps are: {known}")
 
@@ -63,13 +67,15 @@ def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_f
     storage: Storage = configuration.storage_service().build()
     store: RunLogStore = configuration["run-log-store"].build()
     step, last = find_step(pipeline, path)
+    if isinstance(step, Stub):
+        return _stub(pipeline, run_id, path, step, last, store, storage, configuration)
     if not isinstance(step, BaseTask):
         raise UsageError(f"step {path!r} is a {step.kind} step; execute-step runs tasks (run its branches' tasks)")
     record = _record(pipeline, run_id, store, storage, configuration)
     parameters, produced = _state(record, storage, store)
     graph.check(pipeline, set(record.parameters))
-    names = sorted({name for task in tasks(pipeline) for name in task.secrets})
-    secrets = _secrets.resolve(configuration.secrets_backend(), names)
+    # This step's secrets only: its container is given those, by name, and no others.
+    secrets = _secrets.resolve(configuration.secrets_backend(), step.secrets)
     attempt = Attempt(storage, store, configuration.hash_algorithm, Path.cwd().absolute(), secrets=secrets)
     scratch = Path(tempfile.mkdtemp(prefix="runnable-step-"))
     saved = {k: os.environ.get(k) for k in secrets}
@@ -106,6 +112,23 @@ def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_f
     store.put(record)
     if outcome.failure is not None:
         raise JobFailedError(f"step {path!r} of run {run_id} failed: {outcome.entry['error']['message']}")
+    return record
+
+
+def _stub(pipeline: Pipeline, run_id: str, path: str, step: Stub, last: bool, store: RunLogStore,
+          storage: Storage, configuration: Any) -> RunRecord:
+    """A stub step: an entry that succeeded, nothing run."""
+    from runnable.pipeline.steps import finish, new_entry
+
+    _record(pipeline, run_id, store, storage, configuration)
+    entry = new_entry(path, step.kind)
+    finish(entry, None, time.perf_counter())
+    record = store.get(run_id)
+    record.steps = [e for e in record.steps if e.get("path") != path] + [entry]
+    if last or step.terminate_with_success or step.terminate_with_failure:
+        record.status = FAIL if step.terminate_with_failure else SUCCESS
+        record.end = now()
+    store.put(record)
     return record
 
 

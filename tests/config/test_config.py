@@ -40,6 +40,7 @@ def test_defaults_are_the_local_setup(workdir: Path) -> None:
         "run-log-store": ("file-system", {"log_folder": ".run_log_store"}),
         "job-executor": ("local", {}),
         "secrets": ("env", {}),
+        "pipeline-executor": ("local", {}),
     }
 
 
