@@ -13,6 +13,7 @@ and import start-up per item; a fork costs ~2 ms, and functions defined in ``__m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -39,21 +40,32 @@ def run_concurrently(work: Sequence[Callable[[], Any]], max_workers: int, scratc
     running: dict[int, tuple[int, Path]] = {}  # pid -> (index, result file)
     results: list[Any] = [None] * len(work)
     token = f"{os.getpid()}-{id(work)}"
-    while pending or running:
-        while pending and len(running) < max(1, max_workers):
-            index, function = pending.pop(0)
-            result_file = scratch / f"branch-{token}-{index}.pickle"
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                _child(function, result_file)
-            running[pid] = (index, result_file)
-        pid, status = os.wait()
-        if pid not in running:
-            continue
-        index, result_file = running.pop(pid)
-        results[index] = _read(result_file, status)
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, max_workers):
+                index, function = pending.pop(0)
+                result_file = scratch / f"branch-{token}-{index}.pickle"
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:  # the child: never returns
+                    _child(function, result_file)
+                running[pid] = (index, result_file)
+            pid, status = os.waitpid(-1, 0)
+            if pid not in running:
+                continue
+            index, result_file = running.pop(pid)
+            results[index] = _read(result_file, status)
+    except BaseException:
+        # Ctrl-C or SIGTERM in the pipeline's process: its branches end with it, recording FAIL
+        # themselves (SIGTERM is their Terminated too), rather than running on unwatched.
+        for pid in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in running:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        raise
     return results
 
 

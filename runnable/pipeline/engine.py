@@ -288,12 +288,19 @@ class Traversal:
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
         merged: dict[str, Any] = {}
+        stored: dict[str, tuple[str, str]] = {}  # path -> (branch, digest): two branches, two contents?
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, Died):
                 entry["branches"][key] = []
                 failures.append(f"branch {key!r} failed: {result.why}")
                 continue
             entry["branches"][key] = result.entries
+            for rel, file in result.produced.files.items():
+                other = stored.setdefault(rel, (key, file.digest))
+                if other[1] != file.digest and not rel.endswith(".execution.log"):
+                    failures.append(f"branches {other[0]!r} and {key!r} of step {path!r} both stored {rel!r}, with "
+                                    "different contents, at the same time; give each branch's files their own "
+                                    "names (with the item or the branch in the name)")
             produced.add(result.produced)
             if result.status != SUCCESS:
                 failures.append(result.failed or f"branch {key!r} failed")

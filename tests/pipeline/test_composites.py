@@ -141,3 +141,75 @@ Pipeline(steps=[fan, PythonTask(name="show", function=show)]).execute()
     record = only_record(tmp_path)
     assert step(record, "fan.maps.each.1.sq")["returns"] == {"squared": 9, "pid": step(record, "fan.maps.each.1.sq")["returns"]["pid"]}
     assert os.getpid() not in (step(record, "fan.maps.each.0.sq")["returns"]["pid"],)
+
+
+def test_a_failing_parallel_branch_fails_the_step_after_the_other_finishes(tmp_path: Path) -> None:
+    done = run(tmp_path, COMMON + """
+import time
+def slow():
+    time.sleep(0.3)
+    with open("slow-done.txt", "w") as f:
+        f.write("done")
+def broken():
+    raise KeyError("missing column")
+fan = Parallel(name="fan", branches={"slow": PythonTask(name="s", function=slow).as_pipeline(),
+                                     "bad": PythonTask(name="b", function=broken).as_pipeline()})
+Pipeline(steps=[fan, Stub(name="after")]).execute()
+""")
+    assert done.returncode == 1
+    record = only_record(tmp_path)
+    assert [s["path"] for s in record["steps"]] == ["fan"]
+    assert step(record, "fan.slow.s")["status"] == "SUCCESS" and (tmp_path / "slow-done.txt").exists()
+    assert "step 'fan.bad.b' failed: KeyError: 'missing column'" in record["error"]["message"]
+
+
+def test_conditional_without_a_branch_for_the_value_and_a_failing_loop(tmp_path: Path) -> None:
+    done = run(tmp_path, COMMON + """
+choose = Conditional(name="choose", parameter="kind", branches={"csv": Stub(name="t").as_pipeline()})
+Pipeline(steps=[choose]).execute()
+""", env={"RUNNABLE_PRM_kind": "xml"})
+    assert done.returncode == 1
+    message = only_record(tmp_path)["error"]["message"]
+    assert message == "step 'choose' failed: parameter 'kind' is 'xml', which names no branch; the branches are 'csv'"
+    looped = tmp_path / "loop"
+    looped.mkdir()
+    done = run(looped, COMMON + """
+def once(index):
+    if index == 1:
+        raise ValueError("second round fails")
+    return False
+body = PythonTask(name="once", function=once, returns=["stop"]).as_pipeline()
+Pipeline(steps=[Loop(name="again", branch=body, max_iterations=3, break_on="stop")]).execute()
+""")
+    assert done.returncode == 1
+    record = only_record(looped)
+    assert step(record, "again.0.once")["status"] == "SUCCESS" and step(record, "again.1.once")["status"] == "FAIL"
+    assert "step 'again.1.once' failed: ValueError: second round fails" in record["error"]["message"]
+
+
+def test_concurrent_branches_storing_one_path_with_different_contents_fail_the_step(tmp_path: Path) -> None:
+    done = run(tmp_path, COMMON + """
+def write(label):
+    with open("out.txt", "w") as f:
+        f.write(label * 3)
+branch = PythonTask(name="w", function=write, catalog=Catalog(put=["out.txt"])).as_pipeline()
+Pipeline(steps=[Map(name="each", branch=branch, iterate_on="labels", iterate_as="label")]).execute()
+""", env={"RUNNABLE_PRM_labels": '["a", "b"]'})
+    assert done.returncode == 1
+    assert "both stored 'out.txt', with different contents, at the same time" in only_record(tmp_path)["error"]["message"]
+
+
+def test_secrets_never_reach_a_step_log_or_the_record(tmp_path: Path) -> None:
+    done = run(tmp_path, """
+        import os
+        from runnable import Pipeline, PythonTask, ShellTask
+        def show():
+            print("token is", os.environ["API_TOKEN"])
+        Pipeline(steps=[PythonTask(name="py", function=show, secrets=["API_TOKEN"]),
+                        ShellTask(name="sh", command='echo "shell sees $API_TOKEN"', secrets=["API_TOKEN"])]).execute()
+        """, env={"API_TOKEN": "tok-98765-secret"})
+    assert done.returncode == 0, done.stderr
+    assert "tok-98765-secret" not in done.stdout + done.stderr
+    for file in [*(tmp_path / ".catalog").rglob("*.log"), *(tmp_path / ".run_log_store").glob("*.json")]:
+        assert "tok-98765-secret" not in file.read_text(errors="replace"), file
+    assert "token is" in (tmp_path / ".catalog" / only_record(tmp_path)["run_id"] / "py.execution.log").read_text()

@@ -170,3 +170,36 @@ def test_execute_step_runs_one_step_of_a_run(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "execute-step", "stepwise", "pipe.py", "nope")
     assert bad.returncode == 2 and "the pipeline has no step 'nope'; its steps are: make, use" in bad.stderr
     assert json.loads((tmp_path / ".run_log_store" / "stepwise.json").read_text())["status"] == "SUCCESS"
+
+
+def test_sigterm_during_branches_ends_them_and_records_fail(tmp_path: Path) -> None:
+    write(tmp_path, """
+        import os, time
+        from runnable import Parallel, Pipeline, PythonTask
+        def wait():
+            with open(f"pid-{os.getpid()}", "w") as f:
+                f.write("")
+            print("waiting", flush=True)
+            time.sleep(60)
+        Pipeline(steps=[Parallel(name="fan", branches={k: PythonTask(name="w", function=wait).as_pipeline()
+                                                       for k in "ab"})]).execute()
+        """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    process = subprocess.Popen([sys.executable, "pipe.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("pid-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode != 0
+    record = only_record(tmp_path)
+    assert record["status"] == "FAIL"
+    for marker in tmp_path.glob("pid-*"):
+        pid = int(marker.name[4:])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"branch process {pid} still runs")
