@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runnable import params as _params
+from runnable.backends.protocols import local_folder
 from runnable.errors import JobFailedError, RunnableError
 from runnable.jobs import BaseJob, JobContext
 from runnable.pipeline import graph
@@ -69,11 +70,21 @@ class Produced:
     by_path: dict[str, tuple[str, FileEntry]] = field(default_factory=dict)
 
     def add(self, other: Produced) -> None:
-        self.files.update(other.files)
+        for entry in other.files.values():
+            keep(self.files, entry)
         self.objects.update(other.objects)
         _metrics.merge(self.metrics, other.metrics)
         self.inputs += other.inputs
         self.by_path.update(other.by_path)
+
+
+def keep(files: dict[str, FileEntry], entry: FileEntry) -> None:
+    """Add ``entry`` to ``files`` by path: a later step's file wins, unless it is the same content
+    found again (stale: a Map item's ``put`` glob that also matched an earlier item's file)."""
+    old = files.get(entry.path)
+    if old is not None and entry.stale and not old.stale and old.digest == entry.digest:
+        return
+    files[entry.path] = entry
 
 
 @dataclass
@@ -112,10 +123,14 @@ class PipelineRunner(JobRunner):
         return lambda context: Traversal(self, record, context).run()
 
     def checkpoint(self, record: RunRecord) -> None:
-        """Rewrite the RUNNING record with the steps so far (their files are stored already)."""
-        self._mask(record)
+        """Rewrite the RUNNING record with the steps so far (their files are stored already).
+
+        A copy is masked: masking rebuilds the record's fields, and the traversal keeps appending
+        to the lists it holds."""
+        copy = RunRecord.from_dict(record.to_dict())
+        self._mask(copy)
         try:
-            self.run_log_store.put(record)
+            self.run_log_store.put(copy)
         except (OSError, RunnableError) as exc:  # the final record is what counts; say it, go on
             import sys
 
@@ -135,6 +150,10 @@ class Traversal:
         self.parameters = dict(context.parameters)
         self.produced = Produced()
         self.in_child = False
+        # Branches are forked only with local folders: the S3 client's runtime (obstore's threads)
+        # does not survive a fork, and a child's first request would wait for ever. With S3 the
+        # branches run one after another in this process.
+        self.forkable = local_folder(runner.storage) is not None and local_folder(runner.run_log_store) is not None
         self.reused: dict[str, dict[str, Any]] = {}
         if runner.retry_of is not None:
             from runnable.pipeline.retry import succeeded_steps
@@ -155,7 +174,8 @@ class Traversal:
         """Put what the steps so far produced (``produced`` holds all of it) into the run's record;
         the files of a later step win on a path."""
         files = {f.path: f for f in self.record.files}
-        files.update(produced.files)
+        for entry in produced.files.values():
+            keep(files, entry)
         self.record.files = list(files.values())
         self.record.objects.update(produced.objects)
         self.record.metrics = {name: list(history) for name, history in produced.metrics.items()}
@@ -242,8 +262,10 @@ class Traversal:
             raise outcome.interrupt
         record = outcome.record
         for entry in record.files:
-            produced.files[entry.path] = entry
-            produced.by_path[entry.path] = (path, entry)
+            keep(produced.files, entry)
+            produced.by_path.setdefault(entry.path, (path, entry))
+            if not entry.stale:  # the step that wrote it, not one whose glob only found it
+                produced.by_path[entry.path] = (path, entry)
         if record.execution_log is not None:
             produced.files[record.execution_log.path] = record.execution_log
         produced.objects.update(record.objects)
@@ -276,15 +298,22 @@ class Traversal:
 
         def branch_work(key: str, pipeline: Pipeline, given: dict[str, Any]) -> Callable[[], Branch]:
             def work() -> Branch:
+                saved = self.in_child, self.produced  # put back when the branch ran in this process
                 self.in_child = True
                 self.produced = Produced(by_path=dict(known))
-                result = self.steps(pipeline, f"{path}.{key}.", given, [])
+                try:
+                    result = self.steps(pipeline, f"{path}.{key}.", given, [])
+                finally:
+                    self.in_child, self.produced = saved
                 result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if p not in known}
                 return result
             return work
 
-        results = run_concurrently([branch_work(k, p, g) for k, p, g in zip(keys, pipelines, inputs, strict=True)],
-                                   self.runner.max_workers, self.scratch)
+        work = [branch_work(k, p, g) for k, p, g in zip(keys, pipelines, inputs, strict=True)]
+        if self.forkable:
+            results = run_concurrently(work, self.runner.max_workers, self.scratch)
+        else:
+            results = [branch() for branch in work]
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
         merged: dict[str, Any] = {}

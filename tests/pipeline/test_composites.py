@@ -213,3 +213,5 @@ def test_secrets_never_reach_a_step_log_or_the_record(tmp_path: Path) -> None:
     for file in [*(tmp_path / ".catalog").rglob("*.log"), *(tmp_path / ".run_log_store").glob("*.json")]:
         assert "tok-98765-secret" not in file.read_text(errors="replace"), file
     assert "token is" in (tmp_path / ".catalog" / only_record(tmp_path)["run_id"] / "py.execution.log").read_text()
+    # Masking the record between steps must not cut the step tree short.
+    assert [s["path"] for s in only_record(tmp_path)["steps"]] == ["py", "sh"]
