@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from runnable.errors import ConfigurationError, RunNotFoundError, UsageError
 from runnable.files.put import store_single
 from runnable.pipeline import graph
-from runnable.record import SUCCESS, FileEntry, RunRecord
+from runnable.record import RUNNING, SUCCESS, FileEntry, RunRecord
 
 if TYPE_CHECKING:
     from runnable.backends.protocols import RunLogStore
@@ -41,6 +41,18 @@ def original_run(run_id: str, store: RunLogStore) -> RunRecord:
                          "run the job again instead")
     if record.status == SUCCESS:
         raise UsageError(f"cannot retry run {run_id}: it succeeded, so there is nothing to run again")
+    if record.status == RUNNING:
+        from datetime import datetime
+
+        from runnable.run.liveness import owner_alive
+
+        try:
+            started = datetime.fromisoformat(record.start)
+        except ValueError:
+            started = None
+        if owner_alive(record.environment, started) is not False:  # alive, or on another machine
+            raise UsageError(f"cannot retry run {run_id}: it is still running (or its machine cannot tell); "
+                             "wait for it to end, or retry once `runnable runs list` shows it failed")
     return record
 
 

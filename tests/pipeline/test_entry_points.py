@@ -203,3 +203,67 @@ def test_sigterm_during_branches_ends_them_and_records_fail(tmp_path: Path) -> N
         except ProcessLookupError:
             continue
         raise AssertionError(f"branch process {pid} still runs")
+
+
+def test_retry_refuses_a_run_that_is_still_running(tmp_path: Path) -> None:
+    write(tmp_path, SLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    process = subprocess.Popen([sys.executable, "pipe.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "sleeping" in line:
+                break
+        run_id = only_record(tmp_path)["run_id"]
+        done = run_cli(tmp_path, "retry", run_id)
+        assert done.returncode == 2
+        assert f"cannot retry run {run_id}: it is still running" in done.stderr
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    assert len(records(tmp_path)) == 1
+
+
+def test_history_commands_on_pipeline_runs(tmp_path: Path) -> None:
+    write(tmp_path, MAIN_FORM)
+    for run_id, a in (("pipe-a", "1"), ("pipe-b", "5")):
+        done = run_cli(tmp_path, "execute", "pipe.py", "--run-id", run_id, env={"RUNNABLE_PRM_a": a})
+        assert done.returncode == 0, done.stderr
+    diff = run_cli(tmp_path, "runs", "diff", "pipe-a", "pipe-b")
+    assert diff.returncode in (0, 1), diff.stderr
+    assert "a" in diff.stdout and "5" in diff.stdout
+    logs = run_cli(tmp_path, "logs", "pipe-a")
+    assert logs.returncode == 0, logs.stderr
+    lineage = run_cli(tmp_path, "runs", "lineage", "pipe-a")
+    assert lineage.returncode == 0, lineage.stderr
+    gone = run_cli(tmp_path, "gc", "--keep-last", "1", "--yes")
+    assert gone.returncode == 0, gone.stderr
+    assert [r["run_id"] for r in records(tmp_path)] == ["pipe-b"]
+    assert not (tmp_path / ".catalog" / "pipe-a").exists() and (tmp_path / ".catalog" / "pipe-b").is_dir()
+    assert run_cli(tmp_path, "catalog", "verify", "pipe-b").returncode == 0
+
+
+def test_lineage_from_a_job_into_a_pipeline_step(tmp_path: Path) -> None:
+    done = run_python("""
+from pathlib import Path
+from runnable import Catalog, PythonJob
+def make(): Path("raw.csv").write_text("a\\n1\\n")
+PythonJob(function=make, catalog=Catalog(put=["raw.csv"])).execute(job_id="source-job")
+""", tmp_path)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "raw.csv").unlink()
+    done = run_python("""
+from pathlib import Path
+from runnable import Catalog, Pipeline, PythonTask
+def use(): print(Path("raw.csv").read_text().split())
+Pipeline(steps=[PythonTask(name="use", function=use,
+                           catalog=Catalog(get=["raw.csv"], get_from="source-job"))]).execute(run_id="the-pipe")
+""", tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = next(r for r in records(tmp_path) if r["run_id"] == "the-pipe")
+    assert [i["source"]["run_id"] for i in record["inputs"]] == ["source-job"]
+    up = run_cli(tmp_path, "runs", "lineage", "the-pipe")
+    assert up.returncode == 0 and "source-job" in up.stdout, up.stdout + up.stderr
+    down = run_cli(tmp_path, "runs", "lineage", "source-job", "--down")
+    assert "the-pipe" in down.stdout, down.stdout + down.stderr
