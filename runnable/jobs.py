@@ -175,6 +175,9 @@ class PythonJob(BaseJob):
     """
 
     kind = "python"
+    # Warn about a parameter that looks like a misspelled argument. A pipeline's step does not: the
+    # run's parameters and every earlier step's returns reach every step, most meant for others.
+    checks_spelling: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -216,7 +219,7 @@ class PythonJob(BaseJob):
     def run(self, context: JobContext) -> dict[str, Any]:
         kwargs = _params.bind(self.function, context.parameters)
         function = getattr(self.function, "__qualname__", self.name)
-        for given, argument in _params.misspelled(self.function, context.parameters):
+        for given, argument in _params.misspelled(self.function, context.parameters) if self.checks_spelling else []:
             sys.stderr.write(f"runnable: warning: parameter {given!r} was not passed: {function}() takes no "
                              f"argument of that name (did you mean {argument!r}?)\n")
         context.resolved_parameters = {name: _params.jsonable(v) for name, v in kwargs.items()}

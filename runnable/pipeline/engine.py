@@ -40,7 +40,7 @@ class PipelineJob(BaseJob):
     kind = "pipeline"
 
     def __init__(self, pipeline: Pipeline, retry_of: str | None = None) -> None:
-        super().__init__(name=None)
+        super().__init__(name=pipeline.name if pipeline.name != "pipeline" else None)
         self.pipeline = pipeline
         self.retry_of = retry_of
 

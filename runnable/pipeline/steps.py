@@ -111,11 +111,15 @@ class _NotebookStep(NotebookJob):
         return collected.values
 
 
+class _PythonStep(PythonJob):
+    checks_spelling = False
+
+
 def job_of(task: BaseTask, path: str) -> BaseJob:
     """The job a task runs as (``path``: the step's dotted name)."""
     if isinstance(task, PythonTask):
-        return PythonJob(function=task.function, catalog=task.catalog, returns=task.returns, name=task.name,
-                         secrets=task.secrets)
+        return _PythonStep(function=task.function, catalog=task.catalog, returns=task.returns, name=task.name,
+                           secrets=task.secrets)
     if isinstance(task, NotebookTask):
         return _NotebookStep(task, path)
     return _ShellStep(task, getattr(task, "command", ""))

@@ -101,3 +101,17 @@ def test_summary_is_json_with_the_run(tmp_path: Path) -> None:
         """)
     summary = json.loads(done.stdout[done.stdout.index("{"):])
     assert summary["status"] == "SUCCESS" and summary["run_id"] == only_record(tmp_path)["run_id"]
+
+
+def test_other_steps_parameters_raise_no_misspelling_warning_and_the_name_is_kept(tmp_path: Path) -> None:
+    done = run(tmp_path, """
+        from runnable import Pipeline, PythonTask
+        def count(): return 3
+        def use(n_row: int = 1): print("used", n_row)
+        Pipeline(steps=[PythonTask(name="count", function=count, returns=["n_rows"]),
+                        PythonTask(name="use", function=use)], name="nightly").execute()
+        """)
+    assert done.returncode == 0, done.stderr
+    assert "did you mean" not in done.stderr and "used 1" in done.stdout
+    record = only_record(tmp_path)
+    assert record["job"]["name"] == "nightly" and record["execution_log"]["path"] == "nightly.execution.log"
