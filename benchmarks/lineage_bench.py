@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 JOB = '''
 import sys
@@ -143,6 +144,52 @@ def bench_small(folder: Path, repeat: int) -> None:
     paired("small", folder, repeat, job(folder, "small/"), job(folder, ""),
            lambda: sh("sh", "-c", "find small -type f -print0 | xargs -0 md5sum > /dev/null", cwd=folder),
            ("small",), 1.5)
+    small_parts(folder, repeat)
+
+
+def small_parts(folder: Path, repeat: int) -> None:
+    """What `get` on the 10,000 files costs, part by part, in this process (warm, the index holding
+    the runs above): the floor a job cannot go under, against md5sum's whole time."""
+    from runnable.backends.runlog import FileSystemRunLogStore
+    from runnable.files.hashcache import HashCache
+    from runnable.files.patterns import expand
+    from runnable.history.contentindex import ContentIndex, key_of
+    from runnable.record import InputEntry, RunRecord
+    from runnable.run.inputs import collect
+
+    parts: dict[str, list[float]] = {}
+
+    def part(name: str, fn: Callable[[], object]) -> object:
+        begin = time.perf_counter()
+        out = fn()
+        parts.setdefault(name, []).append(time.perf_counter() - begin)
+        return out
+
+    store = FileSystemRunLogStore(folder / ".run_log_store")
+    scratch = FileSystemRunLogStore(folder / "scratch-store")
+    cache = HashCache(None, enabled=False)
+    def once(n: int) -> None:
+        warm(folder, "small")
+        part("md5sum (find | xargs md5sum)",
+             lambda: sh("sh", "-c", "find small -type f -print0 | xargs -0 md5sum > /dev/null", cwd=folder))
+        selection: Any = part("select (walk, lstat, safety rules)", lambda: expand(["small/"], folder))
+        digests: Any = part("hash (open, read, md5)",
+                            lambda: [cache.hash(m.path, "md5") for m in selection.files])
+        index = ContentIndex(store)
+        part("look up sources (load the index + 10,000 lookups)",
+             lambda: [index.holders(key_of("md5", d)) for d, _ in digests])
+        part("collect() whole (select + hash + look up + entries)",
+             lambda: collect(["small/"], folder, "md5", ContentIndex(store), cache=cache))
+        inputs = [InputEntry(m.rel, size, {"md5": d}, None)
+                  for m, (d, size) in zip(selection.files, digests, strict=True)]
+        record = RunRecord(f"parts-{n:04d}", "SUCCESS", {"name": "parts"}, "2026-01-01T00:00:00", inputs=inputs)
+        part("write the record (10,000 inputs, atomic)", lambda: scratch.put(record))
+        part("write the index entry", lambda: ContentIndex(scratch).add(record))
+
+    for n in range(repeat):
+        once(n)
+    for name, times in parts.items():
+        show(f"small part: {name}", times)
 
 
 def bench_second(folder: Path, repeat: int, gib: float) -> None:
