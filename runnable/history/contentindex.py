@@ -158,11 +158,13 @@ class _Row:
 
 class _Snapshot:
     """The snapshot's header (runs covered; ``empty``: finished runs that hold nothing, so have no
-    entry, optional: older snapshots lack it) and its sorted body, searched in place."""
+    entry; ``readers``: the covered runs that read an input, whose entries lineage downstream
+    reads; both optional: older snapshots lack them) and its sorted body, searched in place."""
 
     def __init__(self, raw: bytes | None) -> None:
         self.runs: set[str] = set()
         self.empty: set[str] = set()
+        self.readers: set[str] | None = None  # None: not known (an older snapshot), read every entry
         self.body = b""
         if not raw:
             return
@@ -173,12 +175,14 @@ class _Snapshot:
                 return
             runs = {str(r) for r in header["runs"]}
             empty = {str(r) for r in header.get("empty", [])}
-            for run_id in runs | empty:
+            readers = {str(r) for r in header["readers"]} if "readers" in header else None
+            for run_id in runs | empty | (readers or set()):
                 check_run_id(run_id)
         except (ValueError, KeyError, TypeError, AttributeError, RecordError):
             return  # damaged: rebuilt, never trusted
         self.runs = runs
         self.empty = empty - runs
+        self.readers = None if readers is None else readers & runs
         self.body = body
 
     def _first(self, target: bytes) -> int:
@@ -356,6 +360,9 @@ class ContentIndex:
         head: dict[str, Any] = {"version": SNAPSHOT_VERSION, "runs": sorted(runs)}
         if empty:
             head["empty"] = sorted(empty - runs)
+        kept = runs - fresh
+        if old.readers is not None or not kept & old.runs:
+            head["readers"] = sorted((old.readers or set()) & kept | {r for r, e in extra.items() if e["inputs"]})
         header = json.dumps(head, separators=(",", ":")).encode()
         raw = header + b"\n" + b"\n".join(lines) + (b"\n" if lines else b"")
         store.write_content_snapshot(raw)
@@ -398,8 +405,12 @@ class ContentIndex:
         self._load()
         out: dict[str, list[tuple[str, str]]] = {}
         store = self.store
+        known = self._snapshot.readers
         for run_id in sorted(self._alive):
-            # Inputs are only in the entries (see _lines): one read per run, for this rare question.
+            # Inputs are only in the entries (see _lines): one read per run that read something
+            # (the snapshot names them), for this rare question.
+            if known is not None and run_id not in known and run_id not in self._extra:
+                continue
             entry = self._extra.get(run_id)
             if entry is None and isinstance(store, ContentIndexedRunLogStore):
                 entry = _parse_entry(store.read_content(run_id), run_id)

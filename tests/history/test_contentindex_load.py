@@ -165,3 +165,38 @@ print("HISTORY" if "runnable.history.runs" in sys.modules else "NO-HISTORY")
     proc = run_python(code, workdir)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("NO-HISTORY"), proc.stdout[-200:]
+
+
+class EntryCountingStore(FileSystemRunLogStore):
+    """The real file-system store, counting the index entries read."""
+
+    entries_read: list[str]
+
+    def read_content(self, run_id: str) -> bytes | None:
+        self.entries_read.append(run_id)
+        return super().read_content(run_id)
+
+
+def test_lineage_down_reads_only_the_entries_of_runs_that_read_something(tmp_path: Path) -> None:
+    store = EntryCountingStore(tmp_path / ".run_log_store")
+    store.entries_read = []
+    makers = [RunRecord(f"maker-{n:04d}", "SUCCESS", {"name": "make"}, f"2026-01-01T00:{n:02d}:00",
+                        files=[FileEntry("out.txt", 10, {"md5": f"{n:032x}"}, True)]) for n in range(20)]
+    reader = _reader("reader-0099", 3, "2026-01-02T00:00:00")  # read what maker-0001 and -0002 stored
+    for record in [*makers, reader]:
+        store.put(record)
+        ContentIndex(store).add(record)
+    ContentIndex(store).rebuild()  # a snapshot covering all 21 runs
+    store.entries_read = []
+    root = tree(History(FileSystemStorage(tmp_path / ".catalog"), store), "maker-0001", down=True)
+    assert [c.run_id for c in root.children] == ["reader-0099"]
+    assert store.entries_read == ["reader-0099"]  # not the 20 entries of runs that read nothing
+    # An older snapshot (no list of readers): every entry is read, the answer is the same.
+    merged = store.root / ".content" / ".merged.json"
+    head, _, body = merged.read_bytes().partition(b"\n")
+    header = json.loads(head)
+    del header["readers"]
+    merged.write_bytes(json.dumps(header).encode() + b"\n" + body)
+    store.entries_read = []
+    root = tree(History(FileSystemStorage(tmp_path / ".catalog"), store), "maker-0001", down=True)
+    assert [c.run_id for c in root.children] == ["reader-0099"] and len(store.entries_read) == 21
