@@ -86,18 +86,23 @@ class Project:
         return out
 
 
-def make_project(folder: Path, env: dict[str, str] | None = None) -> Project:
+def make_project(folder: Path, env: dict[str, str] | None = None, config: str | None = None) -> Project:
+    """The training runs and, on the default local stores, the lineage chain; with ``config``, the
+    training runs only, in the stores that configuration names (S3)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.py").write_text(TRAIN)
     for run_id, params, tags in TRAIN_RUNS:
         (folder / "params.yaml").write_text(json.dumps(params))
         args = ["execute-job", "train.py", "--run-id", run_id, "--parameters", "params.yaml"]
+        if config:
+            args += ["--config", config]
         for tag in tags:
             args += ["--tag", tag]
         result = run_cli(folder, *args, env=env)
         assert result.returncode == (1 if params.get("fail") else 0), result.stderr
-    chain = run_chain(folder)
-    return Project(folder, chain)
+    if config:
+        return Project(folder, ("", "", ""))
+    return Project(folder, run_chain(folder))
 
 
 class Server:
