@@ -55,6 +55,8 @@ def line_chart(series: Mapping[str, Sequence[Sequence[float]]], title: str = "",
     if y1 == y0:
         y0, y1 = y0 - (abs(y0) or 1) * 0.1, y1 + (abs(y1) or 1) * 0.1
     plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
+    legend_h = 16 * len(lines) if len(lines) > 1 else 0  # one line per series, under the plot
+    full_h = height + legend_h
 
     def x(value: float) -> float:
         return _LEFT + (value - x0) / (x1 - x0) * plot_w
@@ -62,7 +64,7 @@ def line_chart(series: Mapping[str, Sequence[Sequence[float]]], title: str = "",
     def y(value: float) -> float:
         return _TOP + (1 - (value - y0) / (y1 - y0)) * plot_h
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {full_h}" width="{width}" height="{full_h}" '
              f'role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg">',
              f'<title>{label}</title>',
              f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" fill="#fbfcfd" stroke="#d0d7de"/>']
@@ -86,8 +88,8 @@ def line_chart(series: Mapping[str, Sequence[Sequence[float]]], title: str = "",
     if len(lines) > 1:
         for i, name in enumerate(lines):
             colour = COLOURS[i % len(COLOURS)]
-            ly = _TOP + 6 + i * 14
-            parts.append(f'<rect x="{_LEFT + 6}" y="{ly}" width="10" height="3" fill="{colour}"/>'
-                         f'<text x="{_LEFT + 20}" y="{ly + 4}" class="legend">{escape(name)}</text>')
+            ly = height + 4 + i * 16
+            parts.append(f'<rect x="{_LEFT}" y="{ly}" width="14" height="3" fill="{colour}"/>'
+                         f'<text x="{_LEFT + 20}" y="{ly + 5}" class="legend">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+from markupsafe import Markup
+
 from runnable.history.runs import History
 from runnable.ui import templates
 
@@ -20,5 +22,6 @@ def render_report(history: History, run_id: str) -> str:
     from runnable.ui.pages.run import run_context
 
     context = run_context(history, run_id, standalone=True)
-    css = resources.files("runnable.ui").joinpath("static", "style.css").read_text(encoding="utf-8")
+    # Our own stylesheet, trusted as markup: escaped, its quoted font names would break inside <style>.
+    css = Markup(resources.files("runnable.ui").joinpath("static", "style.css").read_text(encoding="utf-8"))
     return templates.render("run.html", css=css, title=history.store.location, **context)
