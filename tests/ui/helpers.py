@@ -25,7 +25,9 @@ from pathlib import Path
 from runnable import Catalog, PythonJob, log_metric
 
 def png(width, height, rgb):
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    # a left-to-right fade from white to rgb
+    row = b"".join(bytes(255 - (255 - c) * x // (width - 1) for c in rgb) for x in range(width))
+    raw = b"".join(b"\x00" + row for _ in range(height))
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
@@ -41,7 +43,7 @@ NOTEBOOK = {"cells": [
 def train(lr: float = 0.1, epochs: int = 5, note: str = "", fail: bool = False):
     Path("plots").mkdir(exist_ok=True)
     colour = (40, 110, 220) if lr >= 0.05 else (220, 60, 50)
-    Path("plots/loss.png").write_bytes(png(24, 16, colour))
+    Path("plots/loss.png").write_bytes(png(160, 90, colour))
     Path("table.csv").write_text("epoch,loss\n" + "".join(f"{e},{1 / (1 + e * lr):.4f}\n" for e in range(epochs)))
     Path("summary.json").write_text(json.dumps({"lr": lr, "epochs": epochs, "note": note}))
     Path("notes.md").write_text(f"# Notes\n\nlearning rate {lr}\n")

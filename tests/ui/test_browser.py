@@ -92,7 +92,7 @@ def test_open_a_run_see_its_image_and_charts(page: Any, server: Server) -> None:
     page.wait_for_url("**/runs/ui-train-0001")
     image = page.locator("article[data-path='plots/loss.png'] img")
     image.wait_for()
-    page.wait_for_function("img => img.complete && img.naturalWidth === 24", arg=image.element_handle())
+    page.wait_for_function("img => img.complete && img.naturalWidth === 160", arg=image.element_handle())
     assert page.locator("figure[data-metric='loss'] svg polyline").count() == 1
     assert page.locator("figure[data-metric='accuracy'] svg polyline").count() == 1
     assert page.locator("article[data-path='table.csv'] table tr").count() == 6
@@ -132,7 +132,7 @@ def test_open_a_generated_report(page: Any, ui_project: Project, tmp_path: Path)
     assert run_cli(ui_project.folder, "report", "ui-train-0002", "-o", str(target)).returncode == 0
     page.goto(target.as_uri())
     image = page.locator("article[data-path='plots/loss.png'] img")
-    page.wait_for_function("img => img.complete && img.naturalWidth === 24", arg=image.element_handle())
+    page.wait_for_function("img => img.complete && img.naturalWidth === 160", arg=image.element_handle())
     assert page.locator("figure[data-metric='loss'] svg polyline").count() == 1
     assert page.locator("text=learning rate 0.01").count() == 1
     shot(page, "report.png")

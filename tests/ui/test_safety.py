@@ -212,3 +212,17 @@ def test_without_the_extra_one_line_says_what_to_install(tmp_path: Path) -> None
             f"Error: the run browser needs {'starlette, uvicorn, jinja2' if args == ['ui'] else 'jinja2'}; "
             "install it with: pip install 'runnable[ui]'"]
     assert socket  # the module is used by the fixture's server; keep the import honest
+
+
+def test_no_method_but_get_is_answered(server: Server, ui_project: Project) -> None:
+    before = ui_project.files()
+    parts = urlsplit(server.url)
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        for path in ("/", "/runs/ui-train-0001", "/runs/ui-train-0001/files/table.csv", "/api/runs"):
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            connection.request(method, path, body=b"x")
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            assert response.status == 405, (method, path)
+    assert ui_project.files() == before
