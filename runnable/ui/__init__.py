@@ -10,9 +10,10 @@ optional extra ``runnable[ui]``, imported only when one of those two commands ru
 
     app = create_app(History.from_config(None))   # an ASGI app; serve it with uvicorn
 
-Layout: ``app`` (routes and security headers), ``pages/`` (one module per page), ``table`` (the runs
-table's filter, sort and paging), ``previews`` (what a file looks like, from its head), ``charts``
-(metric histories as SVG written here), ``report`` (the one-file page), ``templates/``, ``static/``.
+Layout: ``app`` (routes and security headers), ``pages/`` (one module per page), ``rendering`` (the
+Jinja2 environment, autoescaped), ``table`` (the runs table's filter, sort and paging),
+``previews`` (what a file looks like, from its head), ``charts`` (metric histories as SVG written
+here), ``report`` (the one-file page), ``templates/``, ``static/``.
 """
 
 from __future__ import annotations

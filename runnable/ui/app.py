@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from runnable.errors import RecordError, RunNotFoundError
 from runnable.history.runs import History
-from runnable.ui import templates
+from runnable.ui import rendering
 
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -66,7 +66,7 @@ class SecurityHeaders:
 def page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A rendered template as an HTML response."""
     context.setdefault("standalone", False)
-    return HTMLResponse(templates.render(name, **context), status_code=status_code)
+    return HTMLResponse(rendering.render(name, **context), status_code=status_code)
 
 
 def create_app(history: History, title: str = "") -> Starlette:

@@ -14,7 +14,7 @@ from importlib import resources
 from markupsafe import Markup
 
 from runnable.history.runs import History
-from runnable.ui import templates
+from runnable.ui import rendering
 
 
 def render_report(history: History, run_id: str) -> str:
@@ -24,4 +24,4 @@ def render_report(history: History, run_id: str) -> str:
     context = run_context(history, run_id, standalone=True)
     # Our own stylesheet, trusted as markup: escaped, its quoted font names would break inside <style>.
     css = Markup(resources.files("runnable.ui").joinpath("static", "style.css").read_text(encoding="utf-8"))
-    return templates.render("run.html", css=css, title=history.store.location, **context)
+    return rendering.render("run.html", css=css, title=history.store.location, **context)
