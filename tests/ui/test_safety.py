@@ -226,3 +226,15 @@ def test_no_method_but_get_is_answered(server: Server, ui_project: Project) -> N
             connection.close()
             assert response.status == 405, (method, path)
     assert ui_project.files() == before
+
+
+def test_head_gives_the_headers_without_reading_the_file(server: Server, ui_project: Project) -> None:
+    parts = urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("HEAD", "/runs/ui-train-0001/files/table.csv")
+    response = connection.getresponse()
+    assert response.read() == b""
+    connection.close()
+    assert response.status == 200
+    assert response.getheader("content-length") == str(len(stored_bytes(ui_project, "ui-train-0001", "table.csv")))
+    assert response.getheader("content-disposition", "").startswith("attachment;")

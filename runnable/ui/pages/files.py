@@ -73,6 +73,10 @@ class CheckedFileResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD":  # the headers only: nothing to read
+            await run_in_threadpool(self.handle.close)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         try:
             held = await run_in_threadpool(self.handle.read, CHUNK)
             while held:
