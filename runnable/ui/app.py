@@ -93,6 +93,7 @@ def create_app(history: History, title: str = "") -> Starlette:
         Route("/api/status", runs.status_json),
         Route("/runs/{run_id}", run.run_page),
         Route("/runs/{run_id}/files/{path:path}", files.file_response),
+        Route("/runs/{run_id}/report", run.report_download),
         Route("/runs/{run_id}/lineage", lineage.lineage_page),
         Route("/compare", compare.compare_page),
         Mount("/static", StaticFiles(packages=[("runnable.ui", "static")]), name="static"),

@@ -172,12 +172,20 @@ def test_a_running_run_updates_without_a_reload(browser: Any, tmp_path: Path) ->
         status = page.locator("tr[data-run='live-run-0001'] .status")
         assert status.text_content() == "RUNNING"
         page.evaluate("window.__same_document = true")  # gone if the page reloads
+        run_page = browser.new_page()
+        run_page.goto(served.url + "/runs/live-run-0001")
+        assert run_page.locator("#live").count() == 1 and run_page.locator("h1 .status").text_content() == "RUNNING"
         (folder / "release").write_text("go")
         page.wait_for_function(
             "() => document.querySelector(\"tr[data-run='live-run-0001'] .status\").textContent === 'SUCCESS'",
             timeout=20_000)
         assert page.evaluate("window.__same_document") is True
+        # the run's own page reloads itself once the run has ended, and then shows its log
+        run_page.wait_for_function("() => document.querySelector('h1 .status').textContent === 'SUCCESS'",
+                                   timeout=20_000)
+        assert run_page.locator("#live").count() == 0
         page.close()
+        run_page.close()
     finally:
         (folder / "release").write_text("go")
         job.communicate(timeout=60)

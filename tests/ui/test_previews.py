@@ -27,9 +27,10 @@ def odd():
     Path("empty.txt").write_text("")
     Path("many.txt").write_text("".join(f"line {i}\n" for i in range(1000)))
     Path("nb.ipynb").write_text("not a notebook")
+    Path("t.parquet").write_bytes(b"PAR1 not really PAR1")
 
 PythonJob(function=odd, catalog=Catalog(put=["big.csv", "blob.dat", "broken.json", "empty.txt", "many.txt",
-                                            "nb.ipynb"])).execute()
+                                            "nb.ipynb", "t.parquet"])).execute()
 '''
 
 
@@ -72,6 +73,12 @@ def test_binary_broken_and_empty_files(odd_server: tuple[Server, Path]) -> None:
     many = article(html, "many.txt")
     assert "line 199" in many and "line 200" not in many and "the first 200 lines" in many
     assert "not a readable notebook; shown as text" in article(html, "nb.ipynb")
+    try:
+        import pyarrow  # noqa: F401 - optional: runnable does not install it
+    except ImportError:
+        assert "a Parquet preview needs pyarrow (pip install pyarrow); download it" in article(html, "t.parquet")
+    else:
+        assert "not a readable Parquet file" in article(html, "t.parquet")
 
 
 def test_kinds_by_suffix() -> None:

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.ui.helpers import XSS, Project
+from tests.ui.helpers import XSS, Project, Server
+from tests.ui.http import get
 
 
 def test_report_is_one_self_contained_file(ui_project: Project, tmp_path: Path) -> None:
@@ -53,3 +54,16 @@ def test_report_of_an_unknown_run_is_one_line(ui_project: Project, tmp_path: Pat
     assert len(lines) == 1 and lines[0].startswith("Error: no run 'ui-train-000' in the run-log store")
     assert "did you mean ui-train-000" in lines[0]
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_run_page_offers_its_report_as_a_file(server: Server, ui_project: Project, tmp_path: Path) -> None:
+    page = get(server.url, "/runs/ui-train-0001").text
+    assert 'href="/runs/ui-train-0001/report"' in page
+    answer = get(server.url, "/runs/ui-train-0001/report")
+    assert answer.status == 200
+    assert answer.headers["content-disposition"] == 'attachment; filename="ui-train-0001.html"'
+    assert answer.headers["content-type"] == "application/octet-stream"
+    target = tmp_path / "cli.html"
+    assert run_cli(ui_project.folder, "report", "ui-train-0001", "-o", str(target)).returncode == 0
+    assert answer.body == target.read_bytes()  # the same file the command writes
+    assert get(server.url, "/runs/nope-0001/report").status == 404

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from runnable.history.runs import History, Run
 from runnable.record import RUNNING, RunRecord
@@ -50,3 +50,14 @@ def run_page(request: Request) -> HTMLResponse:
     history = history_of(request)
     context = run_context(history, request.path_params["run_id"], standalone=False)
     return page("run.html", title=request.app.state.title, **context)
+
+
+def report_download(request: Request) -> Response:
+    """The page as ``runnable report`` writes it, offered as a file (``RUN_ID.html``): an attachment,
+    so it is saved, not rendered here."""
+    from runnable.ui.report import render_report
+
+    run_id = history_of(request).get(request.path_params["run_id"]).run_id
+    text = render_report(history_of(request), run_id)
+    return Response(text.encode(), media_type="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{run_id}.html"'})
