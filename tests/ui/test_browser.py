@@ -191,3 +191,20 @@ def test_a_running_run_updates_without_a_reload(browser: Any, tmp_path: Path) ->
         job.communicate(timeout=60)
         if served is not None:
             served.stop()
+
+
+def test_a_cataloged_html_file_downloads_and_never_runs(browser: Any, server: Server, ui_project: Project,
+                                                        tmp_path: Path) -> None:
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server.url + "/runs/ui-train-0001")
+    for path in ("page.html", "drawing.svg"):
+        with page.expect_download() as caught:
+            page.click(f"article[data-path='{path}'] a.download")
+        saved = tmp_path / path
+        caught.value.save_as(saved)
+        assert saved.read_bytes() == (ui_project.folder / ".catalog" / "ui-train-0001" / path).read_bytes()
+    assert page.title() == "ui-train-0001 - runnable" and not dialogs
+    context.close()
