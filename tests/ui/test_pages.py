@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 from tests.ui.helpers import XSS, Project, Server
 from tests.ui.http import get
@@ -131,3 +133,20 @@ def test_user_values_are_escaped(server: Server) -> None:
     text = get(server.url, "/runs/ui-train-0001").text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;&#34;q&#39;.txt" in text
+
+
+def test_an_unreadable_record_is_a_row_and_a_clear_page(ui_project: Project, tmp_path: Path) -> None:
+    own = tmp_path / "own"
+    shutil.copytree(ui_project.folder, own, symlinks=True)
+    (own / ".run_log_store" / "ui-train-0002.json").write_text('{"run_id": "ui-train-0002", "status": "MAYBE"')
+    served = Server(own)
+    try:
+        table = get(served.url, "/").text
+        assert 'data-run="ui-train-0002" class="row-unreadable"' in table
+        page = get(served.url, "/runs/ui-train-0002")
+        assert page.status == 422
+        assert "ui-train-0002.json is not valid JSON" in page.text and "Traceback" not in page.text
+        assert get(served.url, "/runs/ui-train-0001").status == 200  # the others are untouched
+    finally:
+        err = served.stop()
+    assert "Traceback" not in err
