@@ -35,6 +35,11 @@ def _register() -> None:
 
     cli.add_command(status.status)
 
+    from runnable.cli import ui  # the run browser; its web stack is imported only when it runs
+
+    cli.add_command(ui.ui)
+    cli.add_command(ui.report)
+
 
 _register()
 

@@ -4,14 +4,17 @@ Every stored file is known by its full hash, so any file anywhere can be traced 
 made it by its content, not its name. Reading every record to answer that costs seconds at 10,000
 runs; the index answers in milliseconds. It is kept in two layers in the run-log store:
 
-* one small *entry* per finished run (``.content/{run_id}.json``), written after its record and
-  only by that run: concurrent runs never write the same file, and a crash between the record and
-  the entry leaves the index stale (the run is missing from it), never wrong. An entry is written
-  once (``rebuild`` rewrites all of them, and the snapshot with them);
+* one small *entry* per finished run that stored or read a file (``.content/{run_id}.json``),
+  written after its record and only by that run: concurrent runs never write the same file, and a
+  crash between the record and the entry leaves the index stale (the run is missing from it),
+  never wrong. An entry is written once (``rebuild`` rewrites all of them, and the snapshot with
+  them). A run that stored and read nothing writes none (it cost ~8 ms a run, for nothing);
 * a *snapshot* (``.content/.merged.json``), a cache any reader replaces atomically: a header line
-  naming the runs it covers, then one line per (content, run, path), sorted, so one content is
-  found by a binary search in the bytes, without parsing 100,000 lines. Entries not covered yet
-  are read and merged in memory; the snapshot is rewritten once they are more than a few.
+  naming the runs it covers (and the runs found to hold nothing, so their records are not read
+  again), then one line per (content, run, path), sorted, so one content is found by a binary
+  search in the bytes, without parsing 100,000 lines. Entries not covered yet are read and merged
+  in memory; the snapshot is rewritten once they are more than a few, or hold many lines: each
+  entry is then parsed by one reader, not by every later run.
 
 Which entries exist is the only thing checked on every read (a listing of names, no record read):
 runs whose entry is gone (``gc``) are left out, runs with no entry (written by an older runnable,
@@ -41,8 +44,9 @@ SNAPSHOT_VERSION = 3  # 3: no input rows (see _lines)
 # rewriting 100,000 lines costs ~0.3 s, merging a few entries in memory ~0.1 ms each.
 REWRITE_AFTER = 64
 REWRITE_SHARE = 0.02
-# ... or when the entries waiting hold this many lines: each load turns them into sorted lines
-# (~8 us a line), which a job with 10,000 inputs would otherwise pay on every run.
+# ... or when the entries waiting hold this many files and inputs: each load parses them (a
+# 10,000-input entry: ~5 ms) and sorts their file lines (~8 us a line), which every later job
+# would otherwise pay until 64 runs are waiting.
 REWRITE_LINES = 5_000
 _FILE = b"F"
 _INPUT = b"I"
@@ -87,8 +91,16 @@ def entry_of(record: RunRecord) -> dict[str, Any]:
         "job": str(record.job.get("name", "")),
         "start": record.start,
         "files": [[key_of(f.algorithm, f.digest), f.path, f.size, f.stored] for f in record.files],
-        "inputs": [[key_of(i.algorithm, i.digest), i.path] for i in record.inputs],
+        "inputs": [[_first_key(i.hash), i.path] for i in record.inputs],
     }
+
+
+def _first_key(hashes: dict[str, str]) -> str:
+    # key_of(entry.algorithm, entry.digest) without its two property calls and iterators: 10,000
+    # inputs took 24 ms through them, half of writing the entry.
+    for algorithm, digest in hashes.items():
+        return f"{algorithm}:{digest}"
+    raise RecordError("an entry with no hash")  # never: a record's entries always hold one
 
 
 def _encode(data: Any) -> bytes:
@@ -145,10 +157,14 @@ class _Row:
 
 
 class _Snapshot:
-    """The snapshot's header (runs covered) and its sorted body, searched in place."""
+    """The snapshot's header (runs covered; ``empty``: finished runs that hold nothing, so have no
+    entry; ``readers``: the covered runs that read an input, whose entries lineage downstream
+    reads; both optional: older snapshots lack them) and its sorted body, searched in place."""
 
     def __init__(self, raw: bytes | None) -> None:
         self.runs: set[str] = set()
+        self.empty: set[str] = set()
+        self.readers: set[str] | None = None  # None: not known (an older snapshot), read every entry
         self.body = b""
         if not raw:
             return
@@ -158,11 +174,15 @@ class _Snapshot:
             if header.get("version") != SNAPSHOT_VERSION:
                 return
             runs = {str(r) for r in header["runs"]}
-            for run_id in runs:
+            empty = {str(r) for r in header.get("empty", [])}
+            readers = {str(r) for r in header["readers"]} if "readers" in header else None
+            for run_id in runs | empty | (readers or set()):
                 check_run_id(run_id)
         except (ValueError, KeyError, TypeError, AttributeError, RecordError):
             return  # damaged: rebuilt, never trusted
         self.runs = runs
+        self.empty = empty - runs
+        self.readers = None if readers is None else readers & runs
         self.body = body
 
     def _first(self, target: bytes) -> int:
@@ -220,6 +240,8 @@ class ContentIndex:
         """Index a finished run; call after its record is written (the record commits the run)."""
         if record.status == RUNNING or not isinstance(self.store, ContentIndexedRunLogStore):
             return
+        if not record.files and not record.inputs:
+            return  # nothing to find it by: a reader notes it as empty in the snapshot (see _load)
         self.store.write_content(record.run_id, _encode(entry_of(record)))
         self._loaded = False
 
@@ -236,18 +258,22 @@ class ContentIndex:
         if not isinstance(store, ContentIndexedRunLogStore):
             return 0
         ids = set(store.iter_ids())
-        entries = {}
+        entries, empty = {}, set()
         for run_id in ids:
             record = self._read(run_id)
-            if record is not None and record.status != RUNNING:
-                entries[run_id] = entry_of(record)
-                store.write_content(run_id, _encode(entries[run_id]))
+            if record is None or record.status == RUNNING:
+                continue
+            if not record.files and not record.inputs:
+                empty.add(run_id)
+                continue
+            entries[run_id] = entry_of(record)
+            store.write_content(run_id, _encode(entries[run_id]))
         for run_id in list(_content_ids(store)):
-            if run_id not in ids:
+            if run_id not in entries:  # a run gone, or one that holds nothing (written by an older runnable)
                 store.delete_content(run_id)
-        self._write_snapshot(store, _Snapshot(None), entries)
+        self._write_snapshot(store, _Snapshot(None), entries, empty=empty)
         self._loaded = False
-        return len(entries)
+        return len(entries) + len(empty)
 
     # -- reading --------------------------------------------------------------------------------
     def _read(self, run_id: str) -> RunRecord | None:
@@ -281,10 +307,18 @@ class ContentIndex:
             if entry is not None:
                 extra[run_id] = entry
         # Finished runs with no entry (or a damaged one): written by an older runnable, or their
-        # writer crashed between the record and the entry. Indexed now, from their records.
-        for run_id in set(store.iter_ids()) - (alive & snapshot.runs) - set(extra):
+        # writer crashed between the record and the entry, or they hold nothing (no entry is
+        # written then). Indexed now, from their records; the empty ones noted in the snapshot.
+        ids = set(store.iter_ids())
+        empty = snapshot.empty & ids
+        found_empty = 0
+        for run_id in ids - (alive & snapshot.runs) - set(extra) - empty:
             record = self._read(run_id)
             if record is None or record.status == RUNNING:
+                continue
+            if not record.files and not record.inputs:
+                empty.add(run_id)
+                found_empty += 1
                 continue
             extra[run_id] = entry_of(record)
             try:
@@ -292,14 +326,14 @@ class ContentIndex:
             except OSError:
                 pass  # a read-only store is still answered, from the record
             alive.add(run_id)
-        self.reread = len(extra)
-        gone = len(snapshot.runs - alive)
-        covered = max(len(snapshot.runs), 1)
-        waiting = sum(len(e["files"]) for e in extra.values())
-        if (len(extra) + gone > max(REWRITE_AFTER, REWRITE_SHARE * covered) or waiting > REWRITE_LINES
-                or (not snapshot.runs and extra)):
+        self.reread = len(extra) + found_empty
+        gone = len(snapshot.runs - alive) + len(snapshot.empty - empty)
+        covered = max(len(snapshot.runs) + len(snapshot.empty), 1)
+        waiting = sum(len(e["files"]) + len(e["inputs"]) for e in extra.values())
+        if (len(extra) + found_empty + gone > max(REWRITE_AFTER, REWRITE_SHARE * covered)
+                or waiting > REWRITE_LINES or (not snapshot.runs and not snapshot.empty and (extra or found_empty))):
             try:
-                snapshot = self._write_snapshot(store, snapshot, extra, keep=alive)
+                snapshot = self._write_snapshot(store, snapshot, extra, keep=alive, empty=empty)
                 extra = {}
             except OSError:
                 pass  # only a cache: answered from memory
@@ -310,15 +344,26 @@ class ContentIndex:
 
     @staticmethod
     def _write_snapshot(store: ContentIndexedRunLogStore, old: _Snapshot, extra: dict[str, dict[str, Any]],
-                        keep: set[str] | None = None) -> _Snapshot:
+                        keep: set[str] | None = None, empty: set[str] | None = None) -> _Snapshot:
         runs = (old.runs & keep if keep is not None else set(old.runs)) | set(extra)
         fresh = set(extra)  # runs indexed anew replace their old lines
-        lines = [line for line in old.all_lines()
-                 if (run := line.split(b"\t", 3)[2].decode()) in runs and run not in fresh]
+        if old.runs <= runs and not fresh & old.runs:
+            # Nothing gone, nothing replaced (the common case: new runs only): every old line is
+            # kept without finding its run (a split and a decode a line, ~40 ms at 100,000 lines).
+            lines = old.all_lines()
+        else:
+            lines = [line for line in old.all_lines()
+                     if (run := line.split(b"\t", 3)[2].decode()) in runs and run not in fresh]
         for entry in extra.values():
             lines.extend(_lines(entry))
-        lines.sort()
-        header = json.dumps({"version": SNAPSHOT_VERSION, "runs": sorted(runs)}, separators=(",", ":")).encode()
+        lines.sort()  # the old lines are one sorted run: ~n comparisons, not n log n
+        head: dict[str, Any] = {"version": SNAPSHOT_VERSION, "runs": sorted(runs)}
+        if empty:
+            head["empty"] = sorted(empty - runs)
+        kept = runs - fresh
+        if old.readers is not None or not kept & old.runs:
+            head["readers"] = sorted((old.readers or set()) & kept | {r for r, e in extra.items() if e["inputs"]})
+        header = json.dumps(head, separators=(",", ":")).encode()
         raw = header + b"\n" + b"\n".join(lines) + (b"\n" if lines else b"")
         store.write_content_snapshot(raw)
         return _Snapshot(raw)
@@ -360,12 +405,20 @@ class ContentIndex:
         self._load()
         out: dict[str, list[tuple[str, str]]] = {}
         store = self.store
+        known = self._snapshot.readers
         for run_id in sorted(self._alive):
-            # Inputs are only in the entries (see _lines): one read per run, for this rare question.
+            # Inputs are only in the entries (see _lines): one read per run that read something
+            # (the snapshot names them), for this rare question.
+            if known is not None and run_id not in known and run_id not in self._extra:
+                continue
             entry = self._extra.get(run_id)
             if entry is None and isinstance(store, ContentIndexedRunLogStore):
                 entry = _parse_entry(store.read_content(run_id), run_id)
-            for key, path in (entry or {}).get("inputs", []):
+            inputs = _inputs_of(entry, run_id) if entry is not None else None
+            if inputs is None:  # damaged or hand-edited: what the record says (or nothing)
+                record = self._read(run_id)
+                inputs = [] if record is None else [(key_of(i.algorithm, i.digest), i.path) for i in record.inputs]
+            for key, path in inputs:
                 out.setdefault(key, []).append((run_id, path))
         return out
 
@@ -449,7 +502,11 @@ def _content_ids(store: ContentIndexedRunLogStore) -> Iterator[str]:
 def _parse_entry(raw: bytes | None, run_id: str) -> dict[str, Any] | None:
     """The entry of ``run_id``, or None when it is damaged or hand-edited (any field not as the index
     writes it: sizes are integers >= 0, keys ``algorithm:hex``, paths relative): the record is read
-    instead (see _load), never a traceback."""
+    instead (see _load), never a traceback.
+
+    Its inputs are only checked to be a list here: they are checked one by one when read
+    (``_inputs_of``, for ``readers``). Checking 10,000 of them cost ~50 ms, on every load, for
+    every entry waiting outside the snapshot, and only lineage downstream reads them."""
     if raw is None:
         return None
     try:
@@ -457,11 +514,22 @@ def _parse_entry(raw: bytes | None, run_id: str) -> dict[str, Any] | None:
         if entry.get("version") != ENTRY_VERSION or entry.get("run_id") != run_id:
             return None
         files = [[k, p, s, bool(st)] for k, p, s, st in entry["files"]]
-        inputs = [[k, p] for k, p in entry.get("inputs", [])]
-        if not all(_valid(k, run_id, p) and type(s) is int and s >= 0 for k, p, s, _ in files):
+        inputs = entry.get("inputs", [])
+        if not isinstance(inputs, list):
             return None
-        if not all(_valid(k, run_id, p) for k, p in inputs):
+        if not all(_valid(k, run_id, p) and type(s) is int and s >= 0 for k, p, s, _ in files):
             return None
         return {**entry, "files": files, "inputs": inputs}
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _inputs_of(entry: dict[str, Any], run_id: str) -> list[tuple[str, str]] | None:
+    """The (key, path) of every input of a parsed entry, or None if any is not as the index writes it
+    (the run's record is read instead)."""
+    out = []
+    for item in entry.get("inputs", []):
+        if not isinstance(item, list) or len(item) != 2 or not _valid(item[0], run_id, item[1]):
+            return None
+        out.append((item[0], item[1]))
+    return out

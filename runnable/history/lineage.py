@@ -24,6 +24,7 @@ from runnable.history.contentindex import ContentIndex, Holder, key_of
 
 if TYPE_CHECKING:
     from runnable.history.runs import History
+    from runnable.record import RunRecord
 
 MIN_PREFIX = 8
 _HEX = frozenset("0123456789abcdef")
@@ -112,58 +113,88 @@ class Node:
         return root
 
 
-def _links_up(history: History, run_id: str) -> list[tuple[str, list[str]]]:
+class _Records:
+    """The records a tree reads, each read (and its inputs keyed) once: a reader of 10,000 of a
+    run's outputs was read back 10,000 times to check each link, and again to sort."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self._records: dict[str, RunRecord | None] = {}
+        self._inputs: dict[str, set[tuple[str, str]]] = {}
+
+    def record(self, run_id: str) -> RunRecord:
+        """The record (KeyError or ValueError as ``History.record`` raises them, every time)."""
+        if run_id not in self._records:
+            try:
+                self._records[run_id] = self.history.record(run_id)
+            except (KeyError, ValueError):
+                self._records[run_id] = None
+                raise
+        found = self._records[run_id]
+        if found is None:
+            return self.history.record(run_id)  # raises again, with its message
+        return found
+
+    def get(self, run_id: str) -> RunRecord | None:
+        try:
+            return self.record(run_id)
+        except (KeyError, ValueError):
+            return None  # deleted since, or unreadable: not an answer
+
+    def read_by(self, reader: str, key: str, path: str) -> bool:
+        """Whether ``reader``'s record says it read content ``key`` as ``path``: the index's entries
+        only say where to look (as ``ContentIndex.holders`` checks its answers against the records)."""
+        if reader not in self._inputs:
+            record = self.get(reader)
+            self._inputs[reader] = set() if record is None else {
+                (i.path, key_of(i.algorithm, i.digest)) for i in record.inputs}
+        return (path, key) in self._inputs[reader]
+
+
+def _links_up(records: _Records, run_id: str) -> list[tuple[str, list[str]]]:
     """(source run, input paths) of a run's inputs, in input order."""
     out: dict[str, list[str]] = {}
-    for entry in history.record(run_id).inputs:
+    for entry in records.record(run_id).inputs:
         if entry.source_run and entry.source_run != run_id:
             out.setdefault(entry.source_run, []).append(entry.path)
     return list(out.items())
 
 
-def _links_down(history: History, run_id: str, readers: dict[str, list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
+def _links_down(records: _Records, run_id: str, readers: dict[str, list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
     out: dict[str, list[str]] = {}
-    for f in history.record(run_id).files:
+    for f in records.record(run_id).files:
         key = key_of(f.algorithm, f.digest)
         for reader, path in readers.get(key, []):
-            if reader != run_id and _read_by(history, reader, key, path):
+            if reader != run_id and records.read_by(reader, key, path):
                 out.setdefault(reader, []).append(path)
     return list(out.items())
 
 
-def _read_by(history: History, reader: str, key: str, path: str) -> bool:
-    """Whether ``reader``'s record says it read content ``key`` as ``path``: the index's entries only
-    say where to look (as ``ContentIndex.holders`` checks its answers against the records)."""
-    try:
-        inputs = history.record(reader).inputs
-    except (KeyError, ValueError):
-        return False  # deleted since, or unreadable: not an answer
-    return any(i.path == path and key_of(i.algorithm, i.digest) == key for i in inputs)
-
-
-def _start(history: History, run_id: str) -> str:
-    try:
-        return history.record(run_id).start
-    except (KeyError, ValueError):
-        return ""
+def _start(records: _Records, run_id: str) -> str:
+    record = records.get(run_id)
+    return "" if record is None else record.start
 
 
 def tree(history: History, run_id: str, down: bool = False) -> Node:
-    """The lineage tree rooted at ``run_id``: upstream (default) or downstream."""
+    """The lineage tree rooted at ``run_id``: upstream (default) or downstream.
+
+    Downstream reads the index's input lists once (``ContentIndex.readers``) and each record it
+    names at most once."""
     readers = ContentIndex(history.store).readers() if down else {}
+    records = _Records(history)
     seen: set[str] = set()
 
     def node(rid: str, via: list[str]) -> tuple[Node, Iterator[tuple[str, list[str]]] | None]:
         """The node of ``rid`` and its links still to follow (None when it is shown already)."""
-        record = history.record(rid)
+        record = records.record(rid)
         here = Node(rid, str(record.job.get("name", "")), record.status, record.start, via)
         if rid in seen:
             here.seen = True
             return here, None
         seen.add(rid)
-        links = _links_down(history, rid, readers) if down else _links_up(history, rid)
+        links = _links_down(records, rid, readers) if down else _links_up(records, rid)
         if down:  # readers in the order they ran (upstream keeps the order of the inputs)
-            links.sort(key=lambda link: (_start(history, link[0]), link[0]))
+            links.sort(key=lambda link: (_start(records, link[0]), link[0]))
         return here, iter(links)
 
     # Depth first with an explicit stack, in the order recursion would visit: a chain of 1,100

@@ -12,19 +12,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runnable import params as _params
 from runnable.backends.protocols import local_folder
 from runnable.errors import JobFailedError, RunnableError
 from runnable.jobs import BaseJob, JobContext
 from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
 from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline, Stub
+from runnable.pipeline.state import Branch, Produced, jsonable, keep, parameter_value
 from runnable.pipeline.steps import fetch_inputs, finish, new_entry, run_task
-from runnable.record import FAIL, SUCCESS, FileEntry, InputEntry, RunRecord
+from runnable.record import FAIL, SUCCESS, RunRecord
 from runnable.run import metrics as _metrics
 from runnable.run.runner import JobRunner
 
@@ -56,48 +55,6 @@ class PipelineJob(BaseJob):
 
 class PipelineFailed(JobFailedError):
     """A step failed and no ``on_failure`` took over (or one ended with terminate_with_failure)."""
-
-
-@dataclass
-class Produced:
-    """What steps produced, to fold into the run's record (a branch's process sends its own back)."""
-
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    objects: dict[str, FileEntry] = field(default_factory=dict)
-    metrics: dict[str, list[list[float]]] = field(default_factory=dict)
-    inputs: list[InputEntry] = field(default_factory=list)
-    # path -> (producing step, entry): where a later step's get finds it
-    by_path: dict[str, tuple[str, FileEntry]] = field(default_factory=dict)
-
-    def add(self, other: Produced) -> None:
-        for entry in other.files.values():
-            keep(self.files, entry)
-        self.objects.update(other.objects)
-        _metrics.merge(self.metrics, other.metrics)
-        self.inputs += other.inputs
-        self.by_path.update(other.by_path)
-
-
-def keep(files: dict[str, FileEntry], entry: FileEntry) -> None:
-    """Add ``entry`` to ``files`` by path: a later step's file wins, unless it is the same content
-    found again (stale: a Map item's ``put`` glob that also matched an earlier item's file)."""
-    old = files.get(entry.path)
-    if old is not None and entry.stale and not old.stale and old.digest == entry.digest:
-        return
-    files[entry.path] = entry
-
-
-@dataclass
-class Branch:
-    """How a sequence of steps ended: status, entries, the values its steps returned."""
-
-    status: str = SUCCESS
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    returned: dict[str, Any] = field(default_factory=dict)
-    recorded: dict[str, Any] = field(default_factory=dict)  # the returns the record keeps (JSON)
-    failed: str | None = None  # "step 'x' failed: reason"
-    produced: Produced = field(default_factory=Produced)
-    terminated: bool = False
 
 
 class PipelineRunner(JobRunner):
@@ -244,7 +201,7 @@ class Traversal:
         error = {"type": "StepFailed", "message": why} if why else None
         finish(entry, error, started)
         if values:
-            entry["returns"] = _jsonable(values)
+            entry["returns"] = jsonable(values)
         return entry, values, not why, why
 
     def _task(self, task: BaseTask, path: str, prefix: str, parameters: dict[str, Any],
@@ -286,7 +243,7 @@ class Traversal:
             pipelines = [step.branches[k] for k in keys]
             inputs = [dict(parameters) for _ in keys]
         else:
-            items = _value(parameters, step.iterate_on)
+            items = parameter_value(parameters, step.iterate_on)
             if not isinstance(items, (list, tuple)):
                 return {}, (f"iterate_on={step.iterate_on!r} must be a list, not the {type(items).__name__} "
                             f"{items!r}")
@@ -354,7 +311,7 @@ class Traversal:
 
     def _conditional(self, step: Conditional, path: str, parameters: dict[str, Any], produced: Produced,
                      entry: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        value = _value(parameters, step.parameter)
+        value = parameter_value(parameters, step.parameter)
         key = str(value).lower() if isinstance(value, bool) else str(value)
         if key not in step.branches:
             return {}, (f"parameter {step.parameter!r} is {value!r}, which names no branch; the branches are "
@@ -393,26 +350,6 @@ class Traversal:
         parameters.update(values)
         branch.returned.update(values)
         branch.recorded.update(entry.get("returns") or {})
-
-
-def _value(parameters: dict[str, Any], name: str) -> Any:
-    """A parameter as a step's rule reads it: a ``RUNNABLE_PRM_*`` text is read as JSON when it is
-    (a function's argument is converted by its annotation instead, see ``runnable.params``)."""
-    value = parameters.get(name)
-    return _params.guess(value) if isinstance(value, _params.FromEnv) else value
-
-
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    out = {}
-    for name, value in values.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        out[name] = value
-    return out
 
 
 def execute_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[str] | None,

@@ -27,7 +27,8 @@ from runnable.record import RUNNING, SUCCESS, FileEntry, RunRecord
 if TYPE_CHECKING:
     from runnable.backends.protocols import RunLogStore
     from runnable.pipeline.dsl import Pipeline
-    from runnable.pipeline.engine import PipelineRunner, Produced
+    from runnable.pipeline.engine import PipelineRunner
+    from runnable.pipeline.state import Produced
 
 
 def original_run(run_id: str, store: RunLogStore) -> RunRecord:
@@ -105,7 +106,7 @@ def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any],
                scratch: Path) -> tuple[dict[str, Any], dict[str, Any], Produced]:
     """Copy a succeeded step of the original into this run: (entry, returned values, produced files)."""
     from runnable.history.runs import History
-    from runnable.pipeline.engine import Produced
+    from runnable.pipeline.state import Produced
 
     original = runner.retry_of
     assert original is not None  # only called for a retry

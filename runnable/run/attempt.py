@@ -183,7 +183,6 @@ class Attempt:
         from runnable.backends.protocols import local_folder
         from runnable.files.hashcache import HashCache
         from runnable.history.contentindex import ContentIndex
-        from runnable.history.runs import History
         from runnable.run.inputs import collect, resolve_run
         from runnable.run.inputs import fetch as fetch_run
 
@@ -191,6 +190,8 @@ class Attempt:
         fetched = None
         sources: dict[str, dict[str, Any]] = {}
         if catalog.get_from is not None:
+            from runnable.history.runs import History  # only here: ~30 ms of imports a run otherwise
+
             fetched = resolve_run(catalog.get_from, History(self.storage, self.run_log_store))
             root = local_folder(self.run_log_store)
             protected = [("run-log store", self.run_log_store.location, root)] if root is not None else []

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runnable.backends.protocols import Storage
 from runnable.errors import InputError, RunNotFoundError
@@ -32,8 +33,10 @@ from runnable.files.hashcache import HashCache
 from runnable.files.hashing import SourceChangedError
 from runnable.files.patterns import expand
 from runnable.history.contentindex import ContentIndex, key_of, source_of
-from runnable.history.runs import History
 from runnable.record import SUCCESS, InputEntry, RunRecord
+
+if TYPE_CHECKING:  # only get_from needs the history: importing it (and what it imports) cost ~30 ms a run
+    from runnable.history.runs import History
 
 LATEST = "latest"
 

@@ -190,6 +190,7 @@ Pipeline(steps=[Loop(name="again", branch=body, max_iterations=3, break_on="stop
 def test_concurrent_branches_storing_one_path_with_different_contents_fail_the_step(tmp_path: Path) -> None:
     done = run(tmp_path, COMMON + """
 def write(label):
+    time.sleep(0.4 if label == "b" else 0)  # a has stored its copy before b writes: each stores its own
     with open("out.txt", "w") as f:
         f.write(label * 3)
 branch = PythonTask(name="w", function=write, catalog=Catalog(put=["out.txt"])).as_pipeline()

@@ -1,0 +1,1 @@
+"""One module per page of the run browser; each reads through the history API only."""
