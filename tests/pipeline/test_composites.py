@@ -216,3 +216,19 @@ def test_secrets_never_reach_a_step_log_or_the_record(tmp_path: Path) -> None:
     assert "token is" in (tmp_path / ".catalog" / only_record(tmp_path)["run_id"] / "py.execution.log").read_text()
     # Masking the record between steps must not cut the step tree short.
     assert [s["path"] for s in only_record(tmp_path)["steps"]] == ["py", "sh"]
+
+
+def test_a_branch_process_killed_by_a_signal_fails_its_step(tmp_path: Path) -> None:
+    done = run(tmp_path, COMMON + """
+import signal
+def die(label):
+    if label == "b":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return label
+branch = PythonTask(name="d", function=die, returns=["y"]).as_pipeline()
+Pipeline(steps=[Map(name="each", branch=branch, iterate_on="labels", iterate_as="label")]).execute()
+""", env={"RUNNABLE_PRM_labels": '["a", "b"]'})
+    assert done.returncode == 1
+    record = only_record(tmp_path)
+    assert step(record, "each.0.d")["status"] == "SUCCESS" and step(record, "each")["branches"]["1"] == []
+    assert "branch '1' failed: its process was killed by signal SIGKILL" in record["error"]["message"]

@@ -39,3 +39,15 @@ def test_notebook_task_gets_parameters_and_returns_variables(tmp_path: Path) -> 
     assert step(record, "nb")["returns"] == {"doubled": 42}
     executed = tmp_path / ".catalog" / record["run_id"] / "nb.executed.ipynb"
     assert "doubled 42" in executed.read_text()
+
+
+def test_a_failing_notebook_fails_its_step_and_keeps_the_executed_notebook(tmp_path: Path) -> None:
+    _notebook(tmp_path / "double.ipynb")
+    done = run(tmp_path, """
+        from runnable import NotebookTask, Pipeline
+        Pipeline(steps=[NotebookTask(name="nb", notebook="double.ipynb", returns=["tripled"])]).execute()
+        """)
+    assert done.returncode == 1
+    record = only_record(tmp_path)
+    assert "the notebook has no variable 'tripled'" in step(record, "nb")["error"]["message"]
+    assert "nb.executed.ipynb" in {f["path"] for f in record["files"]}
