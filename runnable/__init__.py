@@ -11,6 +11,7 @@ from runnable.catalog import Catalog
 from runnable.errors import (
     CatalogError,
     ConfigurationError,
+    DefinitionError,
     InputError,
     IntegrityError,
     JobFailedError,
@@ -71,6 +72,7 @@ __all__ = [
     "CatalogError",
     "Conditional",
     "ConfigurationError",
+    "DefinitionError",
     "InputError",
     "IntegrityError",
     "JobFailedError",

@@ -2,7 +2,8 @@
 
     RunnableError
     ├── ConfigurationError (ValueError)     bad configuration file, unknown service type or key
-    │   └── MissingExtraError (ImportError)  a backend needs an optional dependency
+    │   ├── MissingExtraError (ImportError)  a backend needs an optional dependency
+    │   └── DefinitionError                  a pipeline's definition is refused before anything runs
     ├── PatternError (ValueError)           a put pattern is absolute, escapes the working folder, ...
     ├── ParameterError (ValueError)         a parameter is missing or cannot be converted
     ├── SecretError (KeyError)              a secret the job asks for is not available
@@ -34,6 +35,12 @@ class ConfigurationError(RunnableError, ValueError):
 
 class MissingExtraError(ConfigurationError, ImportError):
     """A configured backend needs an optional dependency that is not installed."""
+
+
+class DefinitionError(ConfigurationError):
+    """A pipeline's definition is refused before anything runs: a duplicate step name, a parameter no
+    one provides, a ``get`` no earlier step puts, a structure that changed since the run retried.
+    An uncaught one ends ``python pipeline.py`` with its one line, without a traceback."""
 
 
 class PatternError(RunnableError, ValueError):

@@ -14,6 +14,7 @@ PUBLIC = [
     "CatalogError",
     "Conditional",
     "ConfigurationError",
+    "DefinitionError",
     "InputError",
     "IntegrityError",
     "JobFailedError",

@@ -9,7 +9,7 @@ Design (the modules of this package, each one idea):
 * ``graph`` - the validated, immutable graph: every step gets a dotted name (``fan.a.train``, a Map's
   iterations ``each.3.train``), and a bad definition (a duplicate name, a parameter no one provides,
   a ``get`` no earlier step puts, an unknown ``break_on``, a reducer that is not a function) is one
-  ``ConfigurationError`` line naming the step. Its ``structure`` (names and kinds) is what
+  ``DefinitionError`` line naming the step. Its ``structure`` (names and kinds) is what
   ``retry`` compares.
 * ``steps`` - one task step = one ``runnable.run.attempt.Attempt``, the very machinery a job's run
   uses (output capture, inputs hashed before, files and pickled returns stored after, secrets

@@ -210,6 +210,9 @@ class Pipeline:
         except JobFailedError as exc:
             raise exc.with_traceback(None) from None
         except RunnableError as exc:
+            from runnable.run.report import report_uncaught_failures_in_one_line
+
+            report_uncaught_failures_in_one_line()  # a DefinitionError ends the script in its one line
             raise exc.with_traceback(None) from exc.__cause__
 
 

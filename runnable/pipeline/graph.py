@@ -2,7 +2,7 @@
 
 ``check(pipeline, parameters)`` walks the steps in the order they would run, tracking which
 parameters exist at each step (the initial ones, then each task's returns) and which files earlier
-steps put, and raises one ``ConfigurationError`` line for the first problem:
+steps put, and raises one ``DefinitionError`` line for the first problem:
 
 * a step name that is empty, holds '/' or '.', or is used twice in one pipeline;
 * a Python function argument (without a default) that no parameter and no earlier return provides;
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
-from runnable.errors import ConfigurationError
+from runnable.errors import DefinitionError
 from runnable.pipeline.dsl import (
     BaseStep,
     BaseTask,
@@ -35,9 +35,9 @@ from runnable.pipeline.dsl import (
 
 
 def check(pipeline: Pipeline, parameters: set[str]) -> None:
-    """Raise ConfigurationError, in one line, for the first definition error (module docstring)."""
+    """Raise DefinitionError, in one line, for the first definition error (module docstring)."""
     if not isinstance(pipeline, Pipeline):
-        raise ConfigurationError(f"expected a runnable.Pipeline, not {type(pipeline).__name__}")
+        raise DefinitionError(f"expected a runnable.Pipeline, not {type(pipeline).__name__}")
     _walk(pipeline, "", set(parameters), [])
 
 
@@ -47,7 +47,7 @@ def _where(path: str) -> str:
 
 def check_name(name: Any, where: str) -> str:
     if not isinstance(name, str) or not name.strip() or any(c in name for c in "/.\0"):
-        raise ConfigurationError(
+        raise DefinitionError(
             f"{where}: the name {name!r} cannot be used: a step or branch name must be non-empty text without "
             "'/' or '.' ('.' joins the names of nested steps, as in 'fan.a.train'); rename it"
         )
@@ -58,22 +58,22 @@ def _walk(pipeline: Pipeline, prefix: str, available: set[str], puts: list[str])
     """Check ``pipeline``'s steps; return the parameters that exist after it. ``puts`` grows."""
     where = f"pipeline {prefix.rstrip('.')!r}" if prefix else "pipeline"
     if not isinstance(pipeline, Pipeline):
-        raise ConfigurationError(f"{where}: a branch must be a runnable.Pipeline, not {type(pipeline).__name__}")
+        raise DefinitionError(f"{where}: a branch must be a runnable.Pipeline, not {type(pipeline).__name__}")
     if not pipeline.steps:
-        raise ConfigurationError(f"{where} has no steps; give it at least one (a Stub will do)")
+        raise DefinitionError(f"{where} has no steps; give it at least one (a Stub will do)")
     seen: set[str] = set()
     for step in pipeline.steps:
         if not isinstance(step, BaseStep):
-            raise ConfigurationError(f"{where}: {step!r} is not a step (PythonTask, ShellTask, NotebookTask, Stub, "
+            raise DefinitionError(f"{where}: {step!r} is not a step (PythonTask, ShellTask, NotebookTask, Stub, "
                                      "Parallel, Map, Conditional or Loop)")
         name = check_name(step.name, where)
         path = prefix + name
         if name in seen:
-            raise ConfigurationError(f"{where}: two steps are named {name!r}; step names must be unique in a "
+            raise DefinitionError(f"{where}: two steps are named {name!r}; step names must be unique in a "
                                      "pipeline (the record and the catalog tell steps apart by name)")
         seen.add(name)
         if step.terminate_with_success and step.terminate_with_failure:
-            raise ConfigurationError(f"{_where(path)} sets both terminate_with_success and terminate_with_failure; "
+            raise DefinitionError(f"{_where(path)} sets both terminate_with_success and terminate_with_failure; "
                                      "choose one")
         before = set(available)
         if step.on_failure is not None:
@@ -88,9 +88,9 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
     if isinstance(step, (Parallel, Conditional)):
         branches = step.branches
         if not branches:
-            raise ConfigurationError(f"{_where(path)} has no branches; give it at least one")
+            raise DefinitionError(f"{_where(path)} has no branches; give it at least one")
         if isinstance(step, Conditional) and step.parameter not in available:
-            raise ConfigurationError(f"{_where(path)}: parameter={step.parameter!r} is neither a parameter of the run "
+            raise DefinitionError(f"{_where(path)}: parameter={step.parameter!r} is neither a parameter of the run "
                                      f"nor returned by an earlier step; {_known(available)}")
         produced: set[str] = set()
         branch_puts: list[str] = []
@@ -103,19 +103,19 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
         return produced
     if isinstance(step, Map):
         if step.iterate_on not in available:
-            raise ConfigurationError(f"{_where(path)}: iterate_on={step.iterate_on!r} is neither a parameter of the "
+            raise DefinitionError(f"{_where(path)}: iterate_on={step.iterate_on!r} is neither a parameter of the "
                                      f"run nor returned by an earlier step; {_known(available)}")
         if not isinstance(step.iterate_as, str) or not step.iterate_as.isidentifier():
-            raise ConfigurationError(f"{_where(path)}: iterate_as={step.iterate_as!r} must be a parameter name")
+            raise DefinitionError(f"{_where(path)}: iterate_as={step.iterate_as!r} must be a parameter name")
         reducer(step, path)  # a reducer that is not a function fails now
         return _walk(step.branch, f"{path}.*.", available | {step.iterate_as}, puts) - available - {step.iterate_as}
     if isinstance(step, Loop):
         if not isinstance(step.max_iterations, int) or isinstance(step.max_iterations, bool) or step.max_iterations < 1:
-            raise ConfigurationError(f"{_where(path)}: max_iterations={step.max_iterations!r} must be a whole number "
+            raise DefinitionError(f"{_where(path)}: max_iterations={step.max_iterations!r} must be a whole number "
                                      "of at least 1")
         after = _walk(step.branch, f"{path}.*.", available | {step.index_as}, puts)
         if step.break_on not in after - available:
-            raise ConfigurationError(f"{_where(path)}: break_on={step.break_on!r} is not returned by a step of its "
+            raise DefinitionError(f"{_where(path)}: break_on={step.break_on!r} is not returned by a step of its "
                                      "branch; return a boolean of that name from the branch's last task")
         return after - {step.index_as}
     return set()  # a Stub
@@ -125,14 +125,14 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     names = [r.name for r in task.returns]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ConfigurationError(f"{_where(path)} names the return {twice[0]!r} more than once")
+        raise DefinitionError(f"{_where(path)} names the return {twice[0]!r} more than once")
     if isinstance(task, ShellTask) and any(r.kind != "json" for r in task.returns):
-        raise ConfigurationError(f"{_where(path)}: a shell task returns exported variables, which are text: "
+        raise DefinitionError(f"{_where(path)}: a shell task returns exported variables, which are text: "
                                  "declare its returns as plain names")
     if isinstance(task, PythonTask):
         missing = [n for n in required_arguments(task.function) if n not in available]
         if missing:
-            raise ConfigurationError(
+            raise DefinitionError(
                 f"{_where(path)}: {getattr(task.function, '__qualname__', 'the function')}() needs the parameter "
                 f"{missing[0]!r}, which neither the run's parameters nor an earlier step's returns provide; "
                 f"{_known(available)}")
@@ -140,7 +140,7 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     if catalog is not None and catalog.get and catalog.get_from is None:
         for pattern in catalog.get:
             if not any(_overlaps(pattern, put) for put in puts):
-                raise ConfigurationError(
+                raise DefinitionError(
                     f"{_where(path)}: get pattern {pattern!r} names no file an earlier step puts; inside a pipeline "
                     "get reads this run's catalog: put it in an earlier step, or add get_from=RUN_ID to read "
                     "another run's")
@@ -180,10 +180,10 @@ def reducer(step: Map, path: str) -> Callable[..., Any] | None:
         try:
             function = eval(given, {"__builtins__": __builtins__})  # noqa: S307 - the user's own code, as upstream
         except SyntaxError as exc:
-            raise ConfigurationError(f"{_where(path)}: reducer {given!r} is not valid Python ({exc.msg})") from None
+            raise DefinitionError(f"{_where(path)}: reducer {given!r} is not valid Python ({exc.msg})") from None
         if callable(function):
             return function  # type: ignore[no-any-return]
-    raise ConfigurationError(f"{_where(path)}: reducer={given!r} must be a function or the text of a lambda such "
+    raise DefinitionError(f"{_where(path)}: reducer={given!r} must be a function or the text of a lambda such "
                              "as 'lambda *x: max(x)'")
 
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runnable.errors import ConfigurationError, RunNotFoundError, UsageError
+from runnable.errors import DefinitionError, RunNotFoundError, UsageError
 from runnable.files.put import store_single
 from runnable.pipeline import graph
 from runnable.record import RUNNING, SUCCESS, FileEntry, RunRecord
@@ -58,17 +58,17 @@ def original_run(run_id: str, store: RunLogStore) -> RunRecord:
 
 
 def check_same_structure(original: RunRecord, pipeline: Pipeline) -> None:
-    """ConfigurationError naming the first difference between the original's steps and ``pipeline``'s."""
+    """DefinitionError naming the first difference between the original's steps and ``pipeline``'s."""
     before = [str(s) for s in original.job.get("structure") or []]
     now = graph.structure(pipeline)
     if before == now:
         return
     for index, (old, new) in enumerate(zip(before, now, strict=False)):
         if old != new:
-            raise ConfigurationError(f"cannot retry run {original.run_id}: the pipeline changed since: step "
+            raise DefinitionError(f"cannot retry run {original.run_id}: the pipeline changed since: step "
                                      f"{index + 1} was {old!r} and is now {new!r}; run it as a new run instead")
     longer, which = (before, "had") if len(before) > len(now) else (now, "now has")
-    raise ConfigurationError(f"cannot retry run {original.run_id}: the pipeline {which} the step "
+    raise DefinitionError(f"cannot retry run {original.run_id}: the pipeline {which} the step "
                              f"{longer[min(len(before), len(now))]!r} the other lacks; run it as a new run instead")
 
 

@@ -128,5 +128,7 @@ def test_a_bad_definition_records_nothing(tmp_path: Path) -> None:
         Pipeline(steps=[Stub(name="a"), Stub(name="a")]).execute()
         """)
     assert done.returncode == 1
-    assert "ConfigurationError: pipeline: two steps are named 'a'" in done.stderr
+    assert done.stderr.splitlines() == [
+        "DefinitionError: pipeline: two steps are named 'a'; step names must be unique in a pipeline (the record "
+        "and the catalog tell steps apart by name)"]
     assert records(tmp_path) == [] and not (tmp_path / ".catalog").exists()
