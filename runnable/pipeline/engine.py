@@ -10,6 +10,7 @@ lists only steps whose files exist, and ``retry`` starts after the last step tha
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,8 +90,6 @@ class PipelineRunner(JobRunner):
         try:
             self.run_log_store.put(copy)
         except (OSError, RunnableError) as exc:  # the final record is what counts; say it, go on
-            import sys
-
             sys.stderr.write(f"runnable: warning: the record of run {record.run_id} could not be updated "
                              f"after a step ({exc})\n")
 
@@ -270,6 +269,9 @@ class Traversal:
         if self.forkable:
             results = run_concurrently(work, self.runner.max_workers, self.scratch)
         else:
+            if len(work) > 1:
+                sys.stderr.write(f"runnable: note: the {len(work)} branches of step {path!r} run one after another: "
+                                 "with an S3 catalog or run-log store they cannot run as forked processes\n")
             results = [branch() for branch in work]
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}

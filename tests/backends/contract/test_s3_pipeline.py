@@ -49,6 +49,7 @@ def test_a_pipeline_through_s3_fails_then_retries(tmp_path: Path, s3_server: S3S
     env = subprocess_env(s3_server)
     first = run_python(tmp_path / "pipe.py", tmp_path, env=env)
     assert first.returncode == 1
+    assert "the 3 branches of step 'each' run one after another" in first.stderr
     summary = json.loads(first.stdout[first.stdout.index("{\n"):])
     run_id = summary["run_id"]
     assert not (tmp_path / ".run_log_store").exists() and not (tmp_path / ".catalog").exists()
