@@ -151,14 +151,25 @@ def execute_step(run_id: str, file: Path, step: str, config_file: str | None) ->
     and files the earlier steps left in it and its catalog, and adds its own entry.
     """
     from runnable.pipeline import dsl
+    from runnable.pipeline.dsl import Pipeline
     from runnable.pipeline.single import execute_one_step
 
     _options(config_file, None, None, ())
     dsl.CAPTURED = []
-    namespace = _run_script(file, name="__runnable_step__")
-    captured = dsl.CAPTURED
-    dsl.CAPTURED = None
-    pipeline = captured[0] if captured else _pipeline_of(file, namespace)
+    try:
+        namespace = _run_script(file)  # as __main__: its execute() only hands the pipeline over
+        if not dsl.CAPTURED:  # a main() the script does not call: it builds (or executes) the pipeline
+            main = namespace.get("main")
+            returned = main() if callable(main) else None
+            if not dsl.CAPTURED and isinstance(returned, Pipeline):
+                dsl.CAPTURED.append(returned)
+        if not dsl.CAPTURED and isinstance(namespace.get("pipeline"), Pipeline):
+            dsl.CAPTURED.append(namespace["pipeline"])
+        if not dsl.CAPTURED:
+            fail(f"{file} defines no pipeline: {_FORMS}")
+        pipeline = dsl.CAPTURED[0]
+    finally:
+        dsl.CAPTURED = None
     try:
         execute_one_step(pipeline, run_id, step, config_file)
     except JobFailedError as exc:

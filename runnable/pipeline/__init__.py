@@ -19,7 +19,8 @@ Design (the modules of this package, each one idea):
   steps done so far (data first, record after: a killed run's record never shows a step SUCCESS
   whose files are missing, and ``retry`` can start from it).
 * ``branches`` - concurrent branches of ``Parallel`` and ``Map`` as forked processes (``max_workers``),
-  each sending its step entries and returns back to the parent, which alone writes the record.
+  each sending its step entries and returns back to the parent, which alone writes the record;
+  ``spawned`` the same in fresh interpreters, for S3, whose client cannot cross a fork.
 * ``record`` - the step entries of the record (``RunRecord.steps``) and the step tree ``runs show`` draws.
 * ``retry`` - ``runnable retry RUN_ID``: a new run, linked to the original, that reuses the returns and
   files of the steps that succeeded and runs the rest.

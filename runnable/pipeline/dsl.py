@@ -216,8 +216,8 @@ class Pipeline:
             raise exc.with_traceback(None) from exc.__cause__
 
 
-# Set by ``runnable execute-step`` while it loads a script: ``execute()`` then records the pipeline
-# here instead of running it, whether the script calls it at the top or from main().
+# Set by ``runnable execute-step`` (and a branch's fresh interpreter) while it loads a script:
+# ``execute()`` then records the pipeline here instead of running it, wherever the script calls it.
 CAPTURED: list[Pipeline] | None = None
 
 

@@ -266,12 +266,23 @@ class Traversal:
             return work
 
         work = [branch_work(k, p, g) for k, p, g in zip(keys, pipelines, inputs, strict=True)]
+        script = _script()
         if self.forkable:
             results = run_concurrently(work, self.runner.max_workers, self.scratch)
+        elif script is not None and self.runner.options.configuration_file and len(work) > 1:
+            from runnable.pipeline.spawned import run_spawned
+
+            specs = [{"script": script, "config": self.runner.options.configuration_file, "run_id": self.record.run_id,
+                      "composite": path, "key": key, "prefix": f"{path}.{key}.", "parameters": given,
+                      "known": dict(known), "secret_names": sorted(self.runner.options.secrets),
+                      "working_folder": str(self.attempt.working_folder)}
+                     for key, given in zip(keys, inputs, strict=True)]
+            results = run_spawned(specs, self.runner.max_workers, self.scratch)
         else:
             if len(work) > 1:
                 sys.stderr.write(f"runnable: note: the {len(work)} branches of step {path!r} run one after another: "
-                                 "with an S3 catalog or run-log store they cannot run as forked processes\n")
+                                 "with an S3 catalog or run-log store they cannot run as forked processes, "
+                                 "and this pipeline has no script file to start them from\n")
             results = [branch() for branch in work]
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
@@ -352,6 +363,16 @@ class Traversal:
         parameters.update(values)
         branch.returned.update(values)
         branch.recorded.update(entry.get("returns") or {})
+
+
+def _script() -> str | None:
+    """The pipeline's script, which a branch's fresh interpreter loads again; None for ``python -c``
+    or a pipeline ``runnable execute`` got from ``main()`` after the script ran."""
+    found = getattr(sys.modules.get("__main__"), "__file__", None)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not found or os.path.abspath(found).startswith(package + os.sep) or not os.path.isfile(found):
+        return None
+    return str(os.path.abspath(found))
 
 
 def execute_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[str] | None,

@@ -267,3 +267,21 @@ Pipeline(steps=[PythonTask(name="use", function=use,
     assert up.returncode == 0 and "source-job" in up.stdout, up.stdout + up.stderr
     down = run_cli(tmp_path, "runs", "lineage", "source-job", "--down")
     assert "the-pipe" in down.stdout, down.stdout + down.stderr
+
+
+def test_execute_step_on_a_script_whose_main_executes_the_pipeline(tmp_path: Path) -> None:
+    write(tmp_path, """
+        from runnable import Pipeline, PythonTask
+        def one(): print("ran one")
+        def two(): print("ran two")
+        def main():
+            pipeline = Pipeline(steps=[PythonTask(name="one", function=one), PythonTask(name="two", function=two)])
+            pipeline.execute()
+            return pipeline
+        if __name__ == "__main__":
+            main()
+        """)
+    done = run_cli(tmp_path, "execute-step", "by-step", "pipe.py", "two")
+    assert done.returncode == 0, done.stderr
+    assert "ran two" in done.stdout and "ran one" not in done.stdout  # only the step asked for ran
+    assert [s["path"] for s in only_record(tmp_path)["steps"]] == ["two"]
