@@ -285,3 +285,24 @@ def test_execute_step_on_a_script_whose_main_executes_the_pipeline(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "ran two" in done.stdout and "ran one" not in done.stdout  # only the step asked for ran
     assert [s["path"] for s in only_record(tmp_path)["steps"]] == ["two"]
+
+
+def test_execute_says_what_failed_in_one_line_and_refuses_a_bad_definition(tmp_path: Path) -> None:
+    write(tmp_path, """
+        from runnable import Pipeline, PythonTask
+        def boom(): raise ValueError("no rows")
+        pipeline = Pipeline(steps=[PythonTask(name="load", function=boom)])
+        """)
+    done = run_cli(tmp_path, "execute", "pipe.py", "--run-id", "failing")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("JobFailedError: run failing failed: step 'load' failed: ValueError: no rows;")
+    write(tmp_path, """
+        from runnable import Pipeline, Stub
+        pipeline = Pipeline(steps=[Stub(name="x"), Stub(name="x")])
+        """, name="bad.py")
+    done = run_cli(tmp_path, "execute", "bad.py")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Error: pipeline: two steps are named 'x'; step names must be unique in a pipeline (the record and the "
+        "catalog tell steps apart by name)"]
