@@ -67,7 +67,6 @@ from runnable.backends.protocols import Stored, last_change_ns
 from runnable.backends.s3 import AWS_VARIABLES
 from runnable.backends.s3.client import (
     _MAX_RETRIES,
-    _NO_BUCKET,
     _clean_prefix,
     _errors,
     _file_credentials,
@@ -76,6 +75,7 @@ from runnable.backends.s3.client import (
     _region,
     _s3_error,
     _url,
+    bucket_missing,
     connect,
 )
 from runnable.errors import CatalogError, ConfigurationError
@@ -217,7 +217,7 @@ class S3Storage:
         except Exception as exc:
             if isinstance(exc, OSError) and exc.filename:
                 raise
-            if isinstance(exc, FileNotFoundError) and _NO_BUCKET not in str(exc):
+            if isinstance(exc, FileNotFoundError) and not bucket_missing(self):
                 raise
             raise _s3_error(self, "store", f"{source} as {location}", exc) from exc
 
