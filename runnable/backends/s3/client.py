@@ -15,7 +15,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 import obstore
@@ -25,8 +25,14 @@ from runnable.errors import CatalogError, ConfigurationError
 if TYPE_CHECKING:
     from obstore.store import RetryConfig, S3Store
 
-    from runnable.backends.s3.catalog import S3Storage
-    from runnable.backends.s3.runlog import S3RunLogStore
+
+class Place(Protocol):
+    """What a failure is reported against: the S3 catalog or run-log store (and the connection)."""
+
+    bucket: str
+    prefix: str
+    endpoint_url: str | None
+    store_client: S3Store
 
 
 # How long to wait for a TCP connection when telling an unreachable server from other failures.
@@ -120,7 +126,7 @@ def _url(bucket: str, *parts: str) -> str:
     return "s3://" + "/".join([bucket, *[p.strip("/") for p in parts if p]])
 
 
-def _s3_error(place: S3Storage | S3RunLogStore, action: str, where: str, exc: Exception) -> CatalogError:
+def _s3_error(place: Place, action: str, where: str, exc: Exception) -> CatalogError:
     """One line for what failed: a missing bucket, a server that does not answer, or what S3 said.
 
     Chosen by the exception's type. obstore folds two pairs into one type each: a missing bucket and
@@ -160,7 +166,7 @@ _BUCKETS_SEEN: set[tuple[str | None, str]] = set()
 _PROBE_KEY = ".runnable-bucket-probe"
 
 
-def bucket_missing(place: S3Storage | S3RunLogStore) -> bool:
+def bucket_missing(place: Place) -> bool:
     """After a FileNotFoundError: True if the bucket itself is missing, not just the key.
 
     S3 answers 404 to both, and obstore raises FileNotFoundError for both (HEAD has no body to tell
@@ -200,7 +206,7 @@ def _unreachable(endpoint_url: str | None) -> str | None:
 
 
 @contextmanager
-def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Iterator[None]:
+def _errors(place: Place, action: str, key: str = "") -> Iterator[None]:
     """Raise obstore's failures as CatalogError naming what failed and where (``action`` a verb).
 
     A missing key stays FileNotFoundError, for callers to say what absence means, but a missing
@@ -225,7 +231,7 @@ def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Ite
 class _StreamReader(io.RawIOBase):
     """A read-only file over the chunks of one GET: constant memory, one request."""
 
-    def __init__(self, chunks: Iterator[Any], place: S3Storage, key: str) -> None:
+    def __init__(self, chunks: Iterator[Any], place: Place, key: str) -> None:
         self._chunks = chunks
         self._pending = memoryview(b"")
         self._place = place
@@ -247,7 +253,7 @@ class _StreamReader(io.RawIOBase):
         return n
 
 
-def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
+def _open_stream(result: Any, place: Place, key: str) -> BinaryIO:
     raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)), place, key)
     return io.BufferedReader(raw, buffer_size=1024 * 1024)
 
