@@ -57,6 +57,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -86,6 +87,7 @@ from runnable.backends.s3.layout import (
 from runnable.backends.s3.reading import StoredObjects
 from runnable.errors import CatalogError, ConfigurationError
 from runnable.files.fileio import SourceChangedError
+from runnable.files.hashcache import HashCache
 from runnable.files.hashing import PartReader, hash_file_status
 
 __all__ = ["BLOBS", "MAX_CONCURRENCY", "OBJECTS", "PART_SIZE", "TMP", "S3Storage"]
@@ -135,6 +137,7 @@ class S3Storage(StoredObjects):
         self._region = region
         self._secrets_file = secrets_file  # its path only: the credentials are read when gc needs them
         self._lock = threading.Lock()
+        self._cache: HashCache | None = None  # read on the first large file
         #: Bytes this object sent to the store (uploads; server-side copies send none).
         self.bytes_uploaded = 0
 
@@ -150,7 +153,6 @@ class S3Storage(StoredObjects):
         algorithm: str,
         progress: Callable[[int], None] | None = None,
     ) -> Stored:
-        obs = _obstore()
         run_key = self.run_key(run_id, rel)
         location = _url(self.bucket, self.prefix, run_key)
         info = os.stat(source)
@@ -162,32 +164,27 @@ class S3Storage(StoredObjects):
                 object_key = self.object_key(algorithm, digest)
                 self._present(run_key, object_key, algorithm, digest, size, object_key)  # checked: holds the bytes
                 return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
-            if self.hash_first:
-                digest, size, _ = hash_file_status(source, algorithm)  # the file itself, never a link
-                _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
-                if data_key is not None:  # else upload it as new content, which repairs the key
+            # As the local catalog: a stored output the hash cache knows unchanged is neither read nor
+            # uploaded (an unchanged 1 GiB output costs a stat and a HEAD). Never through a link.
+            cache = self._hash_cache()
+            regular = os.lstat(source)
+            with self._lock:  # files are stored from several threads (runnable.files.put)
+                known = cache.lookup(regular, algorithm) if stat.S_ISREG(regular.st_mode) else None
+            if known is not None:
+                _exists, data_key = self._check_large(self.object_key(algorithm, known), size)
+                if data_key is not None:  # else read and upload it as new content
                     if progress:
                         progress(size)
-                    self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
-                    return Stored(digest=digest, size=size, location=location, new=False, changed_ns=changed)
-            if self.run_files == "pointer":
-                digest, size, new = self._store_blob(source, algorithm, progress)
-                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
-                return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
-            try:
-                digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
-                object_key = self.object_key(algorithm, digest)
-                _exists, data_key = self._check_large(object_key, size)
-                new = data_key is None
-                if new:
-                    # Two runs storing the same new content may both copy: the bytes are identical.
-                    # A damaged content key is replaced the same way (its old blob, if any, is an
-                    # orphan that gc removes).
-                    obs.copy(self.store_client, run_key, object_key)
-            except BaseException:
-                self._delete_quietly(run_key)
-                raise
-            return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+                    self._present(run_key, self.object_key(algorithm, known), algorithm, known, size, data_key)
+                    return Stored(digest=known, size=size, location=location, new=False, changed_ns=changed)
+            stored = self._store_large(source, run_key, location, algorithm, size, changed, progress)
+            if stat.S_ISREG(regular.st_mode) and _status(os.lstat(source)) == _status(regular):
+                # Unchanged from before it was read to after (the shared reader also refuses a
+                # change while it reads): the digest is this status's.
+                with self._lock:
+                    cache.remember(regular, algorithm, stored.digest)
+                    cache.save()
+            return stored
         except (SourceChangedError, CatalogError, PermissionError, IsADirectoryError):
             raise
         except Exception as exc:
@@ -196,6 +193,47 @@ class S3Storage(StoredObjects):
             if isinstance(exc, FileNotFoundError) and not bucket_missing(self):
                 raise
             raise _s3_error(self, "store", f"{source} as {location}", exc) from exc
+
+    def _hash_cache(self) -> HashCache:
+        """This machine's hash cache (``runnable.files.hashcache``), read on the first large file."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = HashCache.default()
+            return self._cache
+
+    def _store_large(
+        self, source: str | os.PathLike[str], run_key: str, location: str, algorithm: str, size: int,
+        changed: int, progress: Callable[[int], None] | None,
+    ) -> Stored:
+        """A file larger than one part: hashed first (``hash_first``), or streamed to a blob (pointer
+        mode) or to the run key (copy mode) while it is hashed."""
+        obs = _obstore()
+        if self.hash_first:
+            digest, size, _ = hash_file_status(source, algorithm)  # the file itself, never a link
+            _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
+            if data_key is not None:  # else upload it as new content, which repairs the key
+                if progress:
+                    progress(size)
+                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
+                return Stored(digest=digest, size=size, location=location, new=False, changed_ns=changed)
+        if self.run_files == "pointer":
+            digest, size, new = self._store_blob(source, algorithm, progress)
+            self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
+            return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+        try:
+            digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
+            object_key = self.object_key(algorithm, digest)
+            _exists, data_key = self._check_large(object_key, size)
+            new = data_key is None
+            if new:
+                # Two runs storing the same new content may both copy: the bytes are identical.
+                # A damaged content key is replaced the same way (its old blob, if any, is an
+                # orphan that gc removes).
+                obs.copy(self.store_client, run_key, object_key)
+        except BaseException:
+            self._delete_quietly(run_key)
+            raise
+        return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
 
     def _store_small(
         self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
@@ -356,9 +394,7 @@ class S3Storage(StoredObjects):
         with self._lock:
             self.bytes_uploaded += n
 
-    def _delete_quietly(self, key: str) -> None:
-        try:
-            _obstore().delete(self.store_client, key)
-        except Exception:  # noqa: BLE001 - best-effort clean-up; the original error matters more
-            pass
 
+def _status(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What the hash cache keys a file by: the same five values, the same bytes."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns

@@ -134,6 +134,12 @@ class StoredObjects(S3Layout):
             yield algorithm, digest, size
 
     # -- deleting ---------------------------------------------------------------------------
+    def _delete_quietly(self, key: str) -> None:
+        try:
+            _obstore().delete(self.store_client, key)
+        except Exception:  # noqa: BLE001 - best-effort clean-up; the original error matters more
+            pass
+
     def delete_object(self, algorithm: str, digest: str) -> int:
         obs = _obstore()
         key = self.object_key(algorithm, digest)
