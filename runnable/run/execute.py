@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,23 +54,25 @@ class CommandLine:
                 "job_id": self.run_id}[name]
 
 
-_COMMAND_LINE: ContextVar[CommandLine | None] = ContextVar("runnable_command_line", default=None)
+# The command lines handed over, innermost last. A plain list, not a ContextVar: a thread the script
+# starts runs in a fresh context, and its execute() must see the options (and count its run) too.
+_GIVEN: list[CommandLine] = []
 _OPTION_OF = {"configuration_file": "--config", "parameters_file": "--parameters", "job_id": "--run-id"}
 
 
 @contextmanager
 def given(command_line: CommandLine) -> Iterator[CommandLine]:
     """Hand ``command_line`` to every ``execute()`` called in the block."""
-    token = _COMMAND_LINE.set(command_line)
+    _GIVEN.append(command_line)
     try:
         yield command_line
     finally:
-        _COMMAND_LINE.reset(token)
+        _GIVEN.remove(command_line)
 
 
 def current() -> CommandLine | None:
     """The command line handed over by ``given``, if any."""
-    return _COMMAND_LINE.get()
+    return _GIVEN[-1] if _GIVEN else None
 
 
 def execute_job(

@@ -54,3 +54,20 @@ def test_execute_job_options_reach_the_run_but_not_the_jobs_environment(workdir:
     assert record["tags"] == ["t1"]
     # Only what the runner sets for the job's own code: the options stayed arguments of this process.
     assert json.loads((workdir / "seen.json").read_text()) == ["RUNNABLE_METRICS_FILE", "RUNNABLE_SECRET_NAMES"]
+
+
+def test_a_job_the_script_executes_in_a_thread_gets_the_options_too(workdir: Path) -> None:
+    (workdir / "job.py").write_text(textwrap.dedent(
+        """
+        import threading
+        from runnable import ShellJob
+
+        worker = threading.Thread(target=ShellJob(command="true").execute)
+        worker.start()
+        worker.join()
+        """
+    ))
+    (workdir / "c.yaml").write_text("run-log-store: {type: file-system, config: {log_folder: runs}}\n")
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "c.yaml", "--run-id", "threaded-1")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((workdir / "runs/threaded-1.json").read_text())["status"] == "SUCCESS"
