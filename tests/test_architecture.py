@@ -20,8 +20,6 @@ PACKAGE = Path(runnable.__file__).resolve().parent
 MAX_LINES = 400
 OVERSIZE = {
     "run/runner.py": "JobRunner: reserve, run, store files and write the record last, one sequence sharing the run's state",
-    "backends/local/catalog.py": "FileSystemStorage is one class: object store, run folders and writer",
-    "backends/s3/catalog.py": "S3Storage: the small, blob-and-alias and copy paths share their reuse checks in one class",
     "files/hashing.py": "the one reader of bytes: every algorithm, the read loop and its file checks together",
     "files/patterns.py": "the pattern language: parsing, the walk and the hostile-name checks it needs",
     "history/runs.py": "History, Run and the module functions over them form one public surface",

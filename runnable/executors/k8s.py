@@ -369,8 +369,7 @@ class KubernetesJobExecutor:
     def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord | None:
         from runnable.run.runner import now
 
-        dry_run = remote.dry_run_requested(self.dry_run)
-        remote.mark_started()
+        dry_run = remote.dry_run_requested(self.dry_run, options)
         working_folder = Path.cwd().absolute()
         # A file-system store lives on the claim, out of reach from here; an object store is shared.
         # A dry run contacts nothing, so it does not check that the run id is free.

@@ -71,9 +71,6 @@ NOT_COLLECTED = (
     "them were not written by this run)"
 )
 
-# Runs started in this process (``execute-job`` uses it to tell whether a script ran its job).
-RUNS_STARTED = 0
-
 
 
 class Terminated(BaseException):
@@ -92,6 +89,8 @@ class RunOptions:
     # The files the parameters and the configuration came from, as given: for the record.
     parameters_file: str | None = None
     configuration_file: str | None = None
+    # ``runnable execute-job --dry-run``: a container or Kubernetes executor shows what it would start.
+    dry_run: bool = False
 
 
 # The whole package (this module is in runnable/run/): frames of runnable's own code are left out of
@@ -298,7 +297,6 @@ class JobRunner:
     def run(self) -> RunRecord:
         from runnable.jobs import JobContext
 
-        global RUNS_STARTED
         self.check_locations()
         # The scratch folder first: its path is in the record from the start, so the log of a run
         # that is killed can still be found (runnable.run.scratch).
@@ -311,7 +309,6 @@ class JobRunner:
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        RUNS_STARTED += 1
         record.catalog["run_folder"] = self.storage.run_location(record.run_id)
         started = time.perf_counter()
         log_path = scratch / _scratch.LOG_NAME
