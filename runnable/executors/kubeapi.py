@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,13 +29,13 @@ DEFAULT_KUBECONFIG = "~/.kube/config"
 _CHECK = "check it with 'kubectl cluster-info'"
 
 
-def kubeconfig_paths() -> list[Path]:
+def kubeconfig_paths(environ: Mapping[str, str] = os.environ) -> list[Path]:
     """The kubeconfig files the client reads: ``$KUBECONFIG`` (a ':'-separated list) or the default.
 
-    >>> import os; os.environ["KUBECONFIG"] = "/a/config:/b/config"; [str(p) for p in kubeconfig_paths()]
+    >>> [str(p) for p in kubeconfig_paths({"KUBECONFIG": "/a/config:/b/config"})]
     ['/a/config', '/b/config']
     """
-    listed = os.environ.get("KUBECONFIG", "")
+    listed = environ.get("KUBECONFIG", "")
     names = [name for name in listed.split(os.pathsep) if name] or [DEFAULT_KUBECONFIG]
     return [Path(name).expanduser() for name in names]
 
