@@ -111,3 +111,14 @@ def test_refused_request_is_one_line(workdir: Path, refusing_server: str) -> Non
     assert lines[0].startswith(f"Error: the Kubernetes API server {refusing_server} refused to create the Job ")
     assert lines[0].endswith("in namespace 'default': 403 Forbidden (jobs.batch is forbidden: User \"dev\" cannot "
                              "create jobs)")
+
+
+def test_in_cluster_without_a_service_account_is_one_line(workdir: Path) -> None:
+    (workdir / "job.py").write_text(JOB)
+    write_config(workdir, {"type": "k8s-job", "config": {"image": "p:1", "pvc_claim_name": "d", "secret_name": "s"}})
+    # As inside a pod whose service account token is not mounted.
+    done = run_cli(workdir, "execute-job", "job.py", "--config", "config.yaml", timeout=60,
+                   env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "1", "DB_PASSWORD": "x"})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: the pod's Kubernetes service account cannot be used: ")

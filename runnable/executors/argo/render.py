@@ -24,6 +24,7 @@ Turning a ``Pipeline`` into a ``Description`` waits on the pipelines (runnable/p
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,11 @@ def render(description: Description, config: ArgoConfig) -> Workflow:
     if twice or len(kinds) != len(description.kinds):
         raise ConfigurationError(f"names must be unique: steps {twice} and kinds of {len(description.kinds)} appear "
                                  "more than once")
+    for step in description.steps:
+        unknown = sorted(set(_depends_on(step.depends)) - set(names))
+        if unknown:
+            raise ConfigurationError(f"step {step.name!r} depends on {', '.join(map(repr, unknown))}, which is not a "
+                                     "step of this description")
     if {ENTRYPOINT, EXIT_HANDLER} & set(kinds):
         raise ConfigurationError(f"a kind cannot be named {ENTRYPOINT!r} or {EXIT_HANDLER!r}: the DAGs are")
     templates = [_container_template(kind, description, config) for kind in description.kinds]
@@ -286,9 +292,15 @@ def render(description: Description, config: ArgoConfig) -> Workflow:
     return Workflow(**settings)
 
 
-def _dns(text: str) -> str:
-    import re
+_RESULTS = "Succeeded|Failed|Errored|Skipped|Omitted|Daemoned|AnySucceeded|AllFailed"
 
+
+def _depends_on(depends: str | None) -> list[str]:
+    """The task names in an Argo ``depends`` expression: ``"a && (b.Failed || !c.Succeeded)"`` -> a, b, c."""
+    return re.findall(rf"([A-Za-z0-9][\w-]*)(?:\.(?:{_RESULTS})\b)?", depends or "")
+
+
+def _dns(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "pipeline"
 
 

@@ -252,3 +252,27 @@ def test_expressions() -> None:
     assert evaluate("abc =~ '^a'", lambda n: n) is True
     with pytest.raises(ValueError):
         evaluate("a == (b", lambda n: n)
+
+
+def test_fan_out_over_a_nested_dag(folders: dict[str, Path]) -> None:
+    """A Map's branch is a DAG template run once per item: inputs reach its tasks, a failing item
+    fails the branch, the group and the workflow, and the other items still run."""
+    branch = {"name": "branch", "inputs": {"parameters": [{"name": "item"}]}, "dag": {"tasks": [
+        {"name": "first", "template": "record", "arguments": {"parameters": [
+            {"name": "what", "value": "first-{{inputs.parameters.item}}"}]}},
+        {"name": "second", "template": "record", "depends": "first", "arguments": {"parameters": [
+            {"name": "what", "value": "second-{{inputs.parameters.item}}"}]}}]}}
+    record = container("record", 'echo "$1" > "/data/$1"; [ "$1" != second-bad ]', inputs=("what",),
+                       container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]})
+    data = workflow([{"name": "map", "template": "branch", "withParam": '["x", "bad", "y"]',
+                      "arguments": {"parameters": [{"name": "item", "value": "{{item}}"}]}}],
+                    [branch, record], volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}])
+    result = run(data, folders)
+    assert result.phases() == {
+        "map(0:x).first": "Succeeded", "map(0:x).second": "Succeeded", "map(0:x)": "Succeeded",
+        "map(1:bad).first": "Succeeded", "map(1:bad).second": "Failed", "map(1:bad)": "Failed",
+        "map(2:y).first": "Succeeded", "map(2:y).second": "Succeeded", "map(2:y)": "Succeeded",
+        "map": "Failed", "main": "Failed"}
+    assert result.phase == "Failed"
+    assert sorted(p.name for p in folders["claim"].iterdir()) == sorted(
+        f"{step}-{item}" for step in ("first", "second") for item in ("x", "bad", "y"))

@@ -154,6 +154,9 @@ def test_description_errors() -> None:
          "steps ['a']"),
         (r.Description("x", (r.Kind("k", ("true",), override="gpu"),), (r.Step("a", "k"),)),
          "the argo override 'gpu'"),
+        (r.Description("x", (task,), (r.Step("a", "task", {"step": "a"}),
+                                      r.Step("b", "task", {"step": "b"}, depends="a.Succeeded || (c.Failed && !a)"))),
+         "step 'b' depends on 'c', which is not a step"),
     ]
     for bad, expected in cases:
         with pytest.raises(ConfigurationError, match=expected.replace("[", r"\[").replace("]", r"\]")):
