@@ -28,13 +28,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hera.workflows import CronWorkflow, Workflow
 from hera.workflows import models as m
 
 from runnable.errors import ConfigurationError
 from runnable.executors.argo.config import LABEL, ArgoConfig, Override, Retry
+
+if TYPE_CHECKING:
+    from runnable.config.loading import Configuration
 
 RUN_ID = "{{workflow.parameters.run_id}}"
 ENTRYPOINT = "main"
@@ -44,11 +47,15 @@ PVC_VOLUME = "runnable-data"
 
 @dataclass(frozen=True)
 class SecretRef:
-    """An environment variable filled from a key of a Kubernetes Secret: a reference, never a value."""
+    """An environment variable filled from a key of a Kubernetes Secret: a reference, never a value.
+
+    ``optional``: a Secret without that key leaves the variable unset instead of stopping the pod.
+    """
 
     variable: str
     secret: str
     key: str
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,11 +163,40 @@ def pvc_mounts(folders: Mapping[str, str], config: ArgoConfig) -> tuple[Mount, .
     return tuple(Mount(os.path.normpath(working / path), sub) for sub, path in folders.items())
 
 
+def storage(configuration: Configuration, config: ArgoConfig) -> tuple[tuple[SecretRef, ...], tuple[Mount, ...]]:
+    """What every pod needs to reach the catalog and the run-log store of ``configuration``.
+
+    A file-system store is a sub-folder of the PVC (``catalog``, ``run_log_store``, as the k8s-job
+    executor mounts them). An object store's credential variables come from ``secret_refs`` when it
+    names them, else from ``secret_name`` as optional keys (a Secret often holds no session token);
+    with neither, none are set and the pods use their own identity (a workload role).
+    """
+    from runnable.config.loading import LOCATION_KEYS
+    from runnable.executors.remote import refuse_home_locations
+
+    refuse_home_locations(configuration, "each pod")
+    folders: dict[str, str] = {}
+    variables: dict[str, None] = {}
+    for section in LOCATION_KEYS:
+        service = configuration[section]
+        key = service.folder_setting()
+        if key is not None:
+            folders[section.replace("-", "_")] = str(service.config.get(key))
+        variables.update(dict.fromkeys(service.credential_variables()))
+    refs = []
+    for variable in variables:
+        if variable in config.secret_refs:
+            refs.append(SecretRef(variable, *config.secret_refs[variable]))
+        elif config.secret_name:
+            refs.append(SecretRef(variable, config.secret_name, variable, optional=True))
+    return tuple(refs), pvc_mounts(folders, config)
+
+
 def _env(kind: Kind, description: Description, config: ArgoConfig, override: Override) -> list[m.EnvVar]:
     plain = {**config.environment, **override.environment, **kind.env}
     env = [m.EnvVar(name=k, value=v) for k, v in plain.items()]
     for ref in (*description.secrets, *kind.secrets):
-        selector = m.SecretKeySelector(name=ref.secret, key=ref.key)
+        selector = m.SecretKeySelector(name=ref.secret, key=ref.key, optional=ref.optional or None)
         env.append(m.EnvVar(name=ref.variable, value_from=m.EnvVarSource(secret_key_ref=selector)))
     return env
 

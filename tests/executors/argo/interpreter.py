@@ -2,7 +2,8 @@
 command as a real local process.
 
 No cluster and no image: each container's ``command + args`` runs in this environment, with the
-container's environment variables (``secretKeyRef`` ones looked up in ``secrets``), so what is
+container's environment variables (``secretKeyRef`` ones looked up in ``secrets``; a missing
+``optional`` key leaves the variable unset, any other is an Error), so what is
 checked is what the workflow asks Argo to do, not what Kubernetes does with an image. The semantics
 follow Argo's controller (workflow/controller/dag.go, steps.go, operator.go) for what runnable emits:
 
@@ -207,6 +208,8 @@ class _Controller:
                     env[item["name"]] = _host(_substitute(item["value"], scope), mapping)
                     continue
                 ref = item["valueFrom"]["secretKeyRef"]
+                if (ref["name"], ref["key"]) not in self.secrets and ref.get("optional"):
+                    continue  # an optional key the Secret lacks: the variable stays unset
                 if (ref["name"], ref["key"]) not in self.secrets:
                     raise _Failure(f"secret {ref['name']!r} has no key {ref['key']!r}")
                 env[item["name"]] = self.secrets[(ref["name"], ref["key"])]

@@ -62,3 +62,41 @@ def test_rendered_workflow_runs(tmp_path: Path) -> None:
     assert json.loads(next(line.split(" ", 2)[2].rsplit(" ", 1)[0] for line in lines
                            if line.startswith("collect"))) == ["a", "b", "c"]
     assert lines[-1].split()[:3] == ["exit", "r-42", "Succeeded"]
+
+
+def test_storage_from_the_configuration(tmp_path: Path) -> None:
+    """An S3 catalog's credentials come from the Secret (optional keys), a file-system run-log store
+    is a sub-folder of the PVC; a pod sees exactly the keys the Secret holds."""
+    from runnable.config.loading import parse
+
+    configuration = parse({"catalog": {"type": "s3", "config": {"bucket": "b", "prefix": "cat",
+                                                                "endpoint_url": "http://127.0.0.1:9"}},
+                           "run-log-store": {"type": "file-system", "config": {"log_folder": "runs"}}})
+    config = ArgoConfig(image="p:1", pvc_claim_name="claim", secret_name="aws",
+                        secret_refs={"AWS_REGION": {"name": "region", "key": "name"}})
+    secrets, mounts = r.storage(configuration, config)
+    assert mounts == (r.Mount("/app/runs", "run_log_store"),)
+    assert r.SecretRef("AWS_ACCESS_KEY_ID", "aws", "AWS_ACCESS_KEY_ID", optional=True) in secrets
+    assert r.SecretRef("AWS_REGION", "region", "name") in secrets  # named in secret_refs: required
+    script = "import os, pathlib; pathlib.Path('/app/runs/env').write_text(' '.join(sorted(k for k in os.environ if k.startswith('AWS_'))))"
+    description = r.Description("s", (r.Kind("k", ("python", "-c", script)),), (r.Step("only", "k"),),
+                                secrets=secrets, mounts=mounts)
+    data = r.to_dict(r.render(description, config))
+    if schema.available():
+        schema.validate(data)
+    (container,) = [t["container"] for t in data["spec"]["templates"] if t["name"] == "k"]
+    assert {"name": "AWS_SESSION_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": "aws", "key": "AWS_SESSION_TOKEN", "optional": True}}} in container["env"]
+    claim, scratch = tmp_path / "claim", tmp_path / "scratch"
+    for folder in (claim, scratch):
+        folder.mkdir()
+    result = interpreter.run(data, env={"PATH": os.environ["PATH"]}, claims={"claim": claim},
+                             paths={"/app": tmp_path}, commands={"python": [sys.executable]}, scratch=scratch,
+                             secrets={("aws", "AWS_ACCESS_KEY_ID"): "id", ("aws", "AWS_SECRET_ACCESS_KEY"): "key",
+                                      ("region", "name"): "eu-west-1"})
+    assert result.phase == "Succeeded", result.nodes["only"].log
+    assert (claim / "run_log_store" / "env").read_text() == "AWS_ACCESS_KEY_ID AWS_REGION AWS_SECRET_ACCESS_KEY"
+    # Without the required key, the pod cannot start.
+    result = interpreter.run(data, env={"PATH": os.environ["PATH"]}, claims={"claim": claim},
+                             paths={"/app": tmp_path}, commands={"python": [sys.executable]}, scratch=scratch)
+    assert result.phase == "Error" and "secret 'region' has no key 'name'" in result.nodes["only"].message
