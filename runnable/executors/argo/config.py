@@ -73,7 +73,11 @@ class Retry:
 
 @dataclass(frozen=True)
 class Override:
-    """Settings one task changes (``overrides: {name: {...}}``); None keeps the executor's own."""
+    """Settings one task changes (``overrides: {name: {...}}``); None keeps the executor's own.
+
+    ``parallelism`` bounds the DAG of a Parallel or Map step naming the override (rendered with
+    the pipelines); the rest apply to the step's container template.
+    """
 
     image: str | None = None
     resources: dict[str, dict[str, str]] | None = None
@@ -229,14 +233,15 @@ class ArgoConfig:
             raise checks.fail("namespace", "is not a Kubernetes namespace name: at most 63 lower-case letters, digits "
                               "and '-', starting and ending with a letter or digit")
         self.namespace = namespace
-        self.service_account = checks.text("service_account", service_account or service_account_name)
+        self.service_account = checks.text("service_account", _either(service_account, service_account_name))
         self.resources = checks.resources(resources)
         self.node_selector = checks.mapping(node_selector)
         self.tolerations = checks.tolerations(tolerations)
         self.parallelism = checks.positive("parallelism", parallelism)
         self.retry = checks.retry("retry", retry if retry is not None else retry_strategy)
-        self.active_deadline_seconds = checks.positive(
-            "active_deadline_seconds", active_deadline_seconds or max_workflow_duration_in_seconds)
+        self.active_deadline_seconds = checks.positive(  # named in a message as the file wrote it
+            "active_deadline_seconds" if active_deadline_seconds is not None else "max_workflow_duration_in_seconds",
+            _either(active_deadline_seconds, max_workflow_duration_in_seconds))
         self.max_step_duration_in_seconds = checks.positive("max_step_duration_in_seconds", max_step_duration_in_seconds)
         self.cron_schedule = None if cron_schedule is None else check_schedule(cron_schedule, f"{LABEL}: 'cron_schedule'")
         for key, value in (("pvc_claim_name", pvc_claim_name), ("secret_name", secret_name)):
@@ -314,6 +319,11 @@ class ArgoConfig:
             raise ConfigurationError(f"a task asks for the argo override {name!r}, which {LABEL} does not define; "
                                      f"known overrides: {known}")
         return self.overrides[name]
+
+
+def _either(ours: Any, upstream: Any) -> Any:
+    """Our setting, or upstream's name for it (never both: the constructor refuses that first)."""
+    return ours if ours is not None else upstream
 
 
 class _OverrideSettings:

@@ -74,6 +74,9 @@ def test_upstream_names(tmp_path: Path) -> None:
         ({"image": "p", "parallelism": "3"}, "'parallelism' in section 'pipeline-executor' of '{file}' must be a whole "
                                              "number, not a string (1 character); write it without quotes"),
         ({"image": "p", "parallelism": 0}, "pipeline-executor (argo): 'parallelism' must be 1 or more (in '{file}')"),
+        ({"image": "p", "active_deadline_seconds": 0}, "'active_deadline_seconds' must be 1 or more"),
+        ({"image": "p", "max_workflow_duration_in_seconds": 0}, "'max_workflow_duration_in_seconds' must be 1 or more"),
+        ({"image": "p", "service_account": ""}, "'service_account' is empty"),
         ({}, "section 'pipeline-executor' (type 'argo') needs the key 'image'"),
         ({"image": " "}, "pipeline-executor (argo): 'image' is empty"),
         ({"image": "p", "namespace": "ML"}, "pipeline-executor (argo): 'namespace' is not a Kubernetes namespace"),
