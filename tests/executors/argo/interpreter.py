@@ -280,7 +280,7 @@ class _Controller:
             definition = tasks[task]
             try:
                 resolved = self._resolve_task(definition, local, _ancestors(task, deps))
-            except _Failure as exc:
+            except (_Failure, ValueError) as exc:  # ValueError: withParam is not JSON
                 finish(task, self._record(Node(node_name, ERROR, str(exc), definition.get("template", ""))))
                 return
             items = resolved.pop("_items")

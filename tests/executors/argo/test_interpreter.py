@@ -242,6 +242,8 @@ def test_unresolved_reference_is_an_error(folders: dict[str, Path]) -> None:
                     [container("ok", "true"), container("echo", "true", inputs=("x",))])
     result = run(data, folders)
     assert result.nodes["b"].phase == "Error" and "not an ancestor" in result.nodes["b"].message
+    not_json = workflow([{"name": "a", "template": "ok", "withParam": "[1, 2"}], [container("ok", "true")])
+    assert run(not_json, folders).nodes["a"].phase == "Error"
 
 
 def test_expressions() -> None:
