@@ -137,7 +137,7 @@ def secret_env(variables: Iterable[str], config: ArgoConfig, needed_by: str) -> 
     ``secret_name`` under the variable's own name); one line naming the variable when neither does.
 
     >>> secret_env(["AWS_ACCESS_KEY_ID"], ArgoConfig(image="p", secret_name="s3"), "the S3 catalog")
-    (SecretRef(variable='AWS_ACCESS_KEY_ID', secret='s3', key='AWS_ACCESS_KEY_ID'),)
+    (SecretRef(variable='AWS_ACCESS_KEY_ID', secret='s3', key='AWS_ACCESS_KEY_ID', optional=False),)
     """
     refs = []
     for variable in variables:
