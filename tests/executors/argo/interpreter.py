@@ -40,10 +40,12 @@ import secrets as _random
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.executors.argo.expressions import evaluate, tokenize
 
 SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED = "Succeeded", "Failed", "Error", "Skipped", "Omitted"
 _REFERENCE = re.compile(r"{{\s*([^{}]*?)\s*}}")
@@ -417,7 +419,7 @@ def _publish(scope: dict[str, str], task: str, node: Node, group: list[Node] | N
 # -- depends, when and the DAG's phase --------------------------------------------------------
 def _dependencies(task: Mapping[str, Any]) -> list[str]:
     if "depends" in task:
-        names = [text.split(".")[0] for kind, text in _tokenize(task["depends"]) if kind == "name"]
+        names = [text.split(".")[0] for kind, text in tokenize(task["depends"]) if kind == "name"]
         return list(dict.fromkeys(names))
     return list(task.get("dependencies", []))
 
@@ -486,87 +488,3 @@ def _dag_phase(targets: list[str], deps: Mapping[str, list[str]], state: Mapping
 def _word(name: str) -> Any:
     """A bare word in ``when``: govaluate's variables are read as strings by Argo (true/false are booleans)."""
     return {"true": True, "false": False}.get(name, name)
-
-
-_TOKENS = re.compile(r"\s*(?:(?P<string>'[^']*'|\"[^\"]*\")|(?P<number>-?\d+(?:\.\d+)?(?![\w.]))"
-                     r"|(?P<op>&&|\|\||==|!=|>=|<=|=~|!~|[!()<>])|(?P<name>[\w][\w.\-]*))")
-
-
-def evaluate(expression: str, name: Callable[[str], Any]) -> Any:
-    """Evaluate a ``when`` or ``depends`` expression: ``||``, ``&&``, ``!``, comparisons, parentheses."""
-    value, rest = _or(_tokenize(expression), name)
-    if rest:
-        raise ValueError(f"unexpected {rest[0][1]!r} in expression {expression!r}")
-    return value
-
-
-Tokens = list[tuple[str, str]]
-
-
-def _tokenize(expression: str) -> Tokens:
-    tokens: Tokens = []
-    position = 0
-    while position < len(expression.rstrip()):
-        match = _TOKENS.match(expression, position)
-        if not match or match.end() == position:
-            raise ValueError(f"cannot parse expression {expression!r} at {position}")
-        kind = match.lastgroup or ""
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    return tokens
-
-
-def _or(tokens: Tokens, name: Callable[[str], Any]) -> tuple[Any, Tokens]:
-    left, tokens = _and(tokens, name)
-    while tokens and tokens[0][1] == "||":
-        right, tokens = _and(tokens[1:], name)
-        left = bool(left) or bool(right)
-    return left, tokens
-
-
-def _and(tokens: Tokens, name: Callable[[str], Any]) -> tuple[Any, Tokens]:
-    left, tokens = _not(tokens, name)
-    while tokens and tokens[0][1] == "&&":
-        right, tokens = _not(tokens[1:], name)
-        left = bool(left) and bool(right)
-    return left, tokens
-
-
-def _not(tokens: Tokens, name: Callable[[str], Any]) -> tuple[Any, Tokens]:
-    if tokens and tokens[0][1] == "!":
-        value, tokens = _not(tokens[1:], name)
-        return not value, tokens
-    return _compare(tokens, name)
-
-
-def _compare(tokens: Tokens, name: Callable[[str], Any]) -> tuple[Any, Tokens]:
-    left, tokens = _atom(tokens, name)
-    if tokens and tokens[0][1] in ("==", "!=", ">", "<", ">=", "<=", "=~", "!~"):
-        op = tokens[0][1]
-        right, tokens = _atom(tokens[1:], name)
-        if op in ("=~", "!~"):
-            return (re.search(str(right), str(left)) is not None) == (op == "=~"), tokens
-        if op in ("==", "!="):
-            return (left == right) == (op == "=="), tokens
-        return {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}[op], tokens
-    return left, tokens
-
-
-def _atom(tokens: Tokens, name: Callable[[str], Any]) -> tuple[Any, Tokens]:
-    if not tokens:
-        raise ValueError("expression ends too early")
-    kind, text = tokens[0]
-    if text == "(":
-        value, rest = _or(tokens[1:], name)
-        if not rest or rest[0][1] != ")":
-            raise ValueError("missing ')'")
-        return value, rest[1:]
-    if kind == "string":
-        return text[1:-1], tokens[1:]
-    if kind == "number":
-        return float(text), tokens[1:]
-    if kind == "name":
-        return name(text), tokens[1:]
-    raise ValueError(f"unexpected {text!r}")
-
-

@@ -136,3 +136,21 @@ def test_unknown_override_named_by_a_task(tmp_path: Path) -> None:
     c = load(tmp_path, {"image": "p", "overrides": {"gpu": {"image": "g"}}})
     with pytest.raises(ConfigurationError, match="the argo override 'gpus'.*known overrides: gpu"):
         c.override("gpus")
+
+
+def test_ready_for_the_configuration_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the pipelines add the 'pipeline-executor' section, registering ArgoConfig is all it takes:
+    runnable.config's own Service checks and builds it, with the same one-line messages."""
+    from runnable.backends import registry
+    from runnable.config.loading import Service
+
+    monkeypatch.setitem(registry.BUILTIN, "pipeline-executor",
+                        {"argo": ("runnable.executors.argo.config:ArgoConfig", "argo")})
+    service = Service("pipeline-executor", "argo", {"image": "p:1", "service_account_name": "sa"})
+    service.validate("'c.yaml'")
+    built = service.build()
+    assert isinstance(built, config.ArgoConfig) and built.service_account == "sa"
+    with pytest.raises(ConfigurationError, match="unknown key 'imag' in section 'pipeline-executor'"):
+        Service("pipeline-executor", "argo", {"imag": "p:1"}).validate("'c.yaml'")
+    with pytest.raises(ConfigurationError, match=r"^pipeline-executor \(argo\): 'parallelism' must be 1 or more$"):
+        Service("pipeline-executor", "argo", {"image": "p", "parallelism": 0}).build()

@@ -247,11 +247,14 @@ def test_unresolved_reference_is_an_error(folders: dict[str, Path]) -> None:
 
 
 def test_expressions() -> None:
-    evaluate = interpreter.evaluate
+    from tests.executors.argo.expressions import evaluate
+
     word = {"true": True, "false": False}.get
     assert evaluate("heads == heads", lambda n: word(n, n)) is True
     assert evaluate("'a b' != 'a b' || !(1 < 2)", lambda n: n) is False
     assert evaluate("abc =~ '^a'", lambda n: n) is True
+    assert evaluate("heads == heads && !(1 > 2)", lambda n: n) is True
+    assert evaluate("10 > 9", lambda n: n) is True  # numbers, not text ('10' < '9')
     with pytest.raises(ValueError):
         evaluate("a == (b", lambda n: n)
 
