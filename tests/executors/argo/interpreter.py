@@ -29,7 +29,9 @@ Files: each pod gets a private folder standing for its ``/tmp``; ``paths`` maps 
 paths (the image's working folder) to host folders, and each ``volumeMount`` of a PVC maps to
 ``claims[claimName] / subPath``. Mapped container paths in arguments (also words of a ``sh -c``
 script) and environment values are rewritten to the host folder (the longest prefix wins); so are
-``workingDir`` and ``valueFrom.path``. Anything else (steps templates, artifacts, expressions ``{{=...}}``) is refused.
+``workingDir`` and ``valueFrom.path``. Anything else (steps templates, artifacts, ``dag.target``, ``continueOn``, hooks,
+expressions ``{{=...}}``) is refused (``Unsupported``), never silently skipped; fields that only
+say where a pod runs (node selector, service account, the workflow's deadline, ...) are ignored.
 """
 
 from __future__ import annotations
@@ -53,6 +55,30 @@ _REFERENCE = re.compile(r"{{\s*([^{}]*?)\s*}}")
 
 class Unsupported(Exception):
     """The workflow uses a feature this interpreter does not implement."""
+
+
+# What the interpreter reads, or may ignore because it changes where a pod runs, not what the
+# workflow does. Anything else is refused (Unsupported), never silently skipped.
+SCHEDULING = {"serviceAccountName", "nodeSelector", "tolerations", "affinity", "priorityClassName", "schedulerName",
+              "securityContext", "metadata", "podMetadata", "imagePullSecrets", "automountServiceAccountToken",
+              "podGC", "ttlStrategy", "workflowMetadata", "priority", "activeDeadlineSeconds"}
+SPEC_KEYS = {"entrypoint", "templates", "arguments", "onExit", "parallelism", "volumes"} | SCHEDULING
+TEMPLATE_KEYS = {"name", "container", "dag", "inputs", "outputs", "retryStrategy", "parallelism",
+                 "failFast"} | SCHEDULING
+TASK_KEYS = {"name", "template", "arguments", "depends", "dependencies", "when", "withParam"}
+
+
+def _check_supported(spec: Mapping[str, Any]) -> None:
+    for where, keys, allowed in [("spec", spec, SPEC_KEYS),
+                                 *[(f"template {t['name']!r}", t, TEMPLATE_KEYS) for t in spec["templates"]],
+                                 *[(f"task {task['name']!r}", task, TASK_KEYS) for t in spec["templates"]
+                                   for task in t.get("dag", {}).get("tasks", [])]]:
+        unknown = sorted(set(keys) - allowed)
+        if unknown:
+            raise Unsupported(f"{where} uses {', '.join(unknown)}")
+    for template in spec["templates"]:
+        if "dag" in template and ("outputs" in template or set(template["dag"]) - {"tasks", "failFast"}):
+            raise Unsupported(f"template {template['name']!r}: DAG outputs or target")
 
 
 @dataclass
@@ -105,6 +131,7 @@ class _Controller:
         self.spec = workflow["spec"] if kind == "Workflow" else workflow["spec"]["workflowSpec"]
         meta = workflow.get("metadata", {})
         self.name = meta.get("name") or meta.get("generateName", "workflow-") + _random.token_hex(3)[:5]
+        _check_supported(self.spec)
         self.templates = {t["name"]: t for t in self.spec["templates"]}
         self.env, self.secrets, self.paths, self.claims = dict(env), secrets, paths, claims
         self.commands, self.scratch = commands, scratch
@@ -255,7 +282,7 @@ class _Controller:
         if unknown:
             return ERROR
         dependants = {d for ds in deps.values() for d in ds}
-        targets = dag["target"].split() if "target" in dag else [n for n in tasks if n not in dependants]
+        targets = [n for n in tasks if n not in dependants]  # dag.target is refused by _check_supported
         fail_fast = dag.get("failFast", True)
         # The DAG's parallelism counts its running pods, a fan-out's each.
         slots = threading.BoundedSemaphore(template.get("parallelism") or 1000)

@@ -281,3 +281,17 @@ def test_fan_out_over_a_nested_dag(folders: dict[str, Path]) -> None:
     assert result.phase == "Failed"
     assert sorted(p.name for p in folders["claim"].iterdir()) == sorted(
         f"{step}-{item}" for step in ("first", "second") for item in ("x", "bad", "y"))
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda t: t[0].update(continueOn={"failed": True}), "task 'a' uses continueOn"),
+    (lambda t: t[1].update(script={"image": "x", "source": "x"}), "template 'ok' uses script"),
+    (lambda t: t[2].update(target="a"), "DAG outputs or target"),
+])
+def test_unsupported_features_are_refused(folders: dict[str, Path], change: Any, named: str) -> None:
+    data = workflow([{"name": "a", "template": "ok"}], [container("ok", "true")])
+    task, template, dag = data["spec"]["templates"][0]["dag"]["tasks"][0], data["spec"]["templates"][1], \
+        data["spec"]["templates"][0]["dag"]
+    change([task, template, dag])
+    with pytest.raises(interpreter.Unsupported, match=named):
+        run(data, folders)
