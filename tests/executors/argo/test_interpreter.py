@@ -295,3 +295,39 @@ def test_unsupported_features_are_refused(folders: dict[str, Path], change: Any,
     change([task, template, dag])
     with pytest.raises(interpreter.Unsupported, match=named):
         run(data, folders)
+
+
+def test_enhanced_depends_as_argo_documents_it(folders: dict[str, Path]) -> None:
+    """The cases of Argo's 'Enhanced Depends Logic' page: a bare name accepts Succeeded or Skipped,
+    '||' runs when one side holds, an Omitted task's dependants can still run."""
+    tasks = [{"name": "a", "template": "ok"},
+             {"name": "b", "template": "ok", "depends": "a"},
+             {"name": "c", "template": "fail", "depends": "a"},
+             {"name": "either-result", "template": "ok", "depends": "a && (c.Succeeded || c.Failed)"},
+             {"name": "b-or-c", "template": "ok", "depends": "b || c"},
+             {"name": "b-and-c", "template": "ok", "depends": "b && c"},
+             {"name": "after-omitted", "template": "ok", "depends": "b-or-c.Succeeded || b-and-c"},
+             {"name": "skipped", "template": "ok", "when": "1 == 2"},
+             {"name": "after-skipped", "template": "ok", "depends": "skipped"}]
+    templates = [container("ok", "true"), container("fail", "exit 1")]
+    result = run(workflow(tasks, templates), folders)
+    assert result.phases() == {
+        "a": "Succeeded", "b": "Succeeded", "c": "Failed", "either-result": "Succeeded", "b-or-c": "Succeeded",
+        "b-and-c": "Omitted", "after-omitted": "Succeeded", "skipped": "Skipped", "after-skipped": "Succeeded",
+        "main": "Succeeded"}
+    assert result.phase == "Succeeded"  # every leaf succeeded; the failure was handled on the way
+
+
+def test_fan_out_results_in_depends(folders: dict[str, Path]) -> None:
+    """.AnySucceeded and .AllFailed of a fan-out; with failFast off every task runs, and the omitted
+    leaf after the failed group fails the DAG."""
+    tasks = [{"name": "fan", "template": "odd", "withParam": "[1, 2, 3]",
+              "arguments": {"parameters": [{"name": "n", "value": "{{item}}"}]}},
+             {"name": "all-failed", "template": "ok", "depends": "fan.AllFailed"},
+             {"name": "any-succeeded", "template": "ok", "depends": "fan.AnySucceeded"}]
+    data = workflow(tasks, [container("ok", "true"), container("odd", "[ $(($1 % 2)) -eq 0 ]", inputs=("n",))])
+    data["spec"]["templates"][0]["dag"]["failFast"] = False
+    result = run(data, folders)
+    assert {k: v for k, v in result.phases().items() if "(" not in k} == {
+        "fan": "Failed", "all-failed": "Omitted", "any-succeeded": "Succeeded", "main": "Failed"}
+    assert result.nodes["fan(1:2)"].phase == "Succeeded" and result.nodes["fan(0:1)"].phase == "Failed"
