@@ -101,7 +101,7 @@ def test_fan_out_over_a_previous_output_and_fan_in(folders: dict[str, Path]) -> 
 
 
 def test_fan_out_runs_branches_concurrently_within_parallelism(folders: dict[str, Path]) -> None:
-    script = 'date +%s.%N > "/data/start-$1"; sleep 0.5; date +%s.%N > "/data/end-$1"'
+    script = 'date +%s.%N > "/data/start-$1"; sleep 1; date +%s.%N > "/data/end-$1"'  # 1 s: overlaps even on a loaded machine
     mount = {"volumeMounts": [{"name": "data", "mountPath": "/data"}]}
     data = workflow(
         [{"name": "branch", "template": "branch", "withParam": '["a", "b", "c", "d"]',
