@@ -24,7 +24,6 @@ OVERSIZE = {
     "files/patterns.py": "the pattern language: parsing, the walk and the hostile-name checks it needs",
     "history/runs.py": "History, Run and the module functions over them form one public surface",
     "jobs.py": "the three public job classes and their shared validation",
-    "executors/k8s.py": "the Job manifest, its submission and its log streaming",
     "history/contentindex.py": "the content index's snapshot merge and its queries, read together",
 }
 
