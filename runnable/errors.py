@@ -15,6 +15,7 @@
     ├── RestoreError                        restoring files was refused or failed
     ├── InputError (ValueError)             a job's declared inputs (Catalog get) cannot be read
     ├── UsageError (ValueError)             an argument is not acceptable (a date, a duration, ...)
+    ├── ClusterError (ConnectionError)      a Kubernetes cluster cannot be reached or refused a request
     └── JobFailedError                      the job ran and failed (raised by ``execute()``)
 
 Catch ``RunnableError`` to handle any of them.
@@ -101,6 +102,10 @@ class InputError(RunnableError, ValueError):
 
 class UsageError(RunnableError, ValueError):
     """An argument given to a command or function is not acceptable (a date, a duration, ...)."""
+
+
+class ClusterError(RunnableError, ConnectionError):
+    """A Kubernetes API server cannot be reached, or refused what runnable asked of it."""
 
 
 class JobFailedError(RunnableError):

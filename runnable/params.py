@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runnable.errors import ParameterError
-
-ENV_PREFIX = "RUNNABLE_PRM_"
+from runnable.run import environment as _environment
+from runnable.run.environment import ENV_PARAMETER_PREFIX as ENV_PREFIX
 
 
 class _FromEnv(str):
@@ -43,8 +43,7 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Parameters given as ``RUNNABLE_PRM_<name>=<value>`` environment variables."""
-    env = os.environ if environ is None else environ
-    return {k[len(ENV_PREFIX) :]: _FromEnv(v) for k, v in env.items() if k.startswith(ENV_PREFIX) and k != ENV_PREFIX}
+    return {k: _FromEnv(v) for k, v in _environment.prefixed(ENV_PREFIX, environ).items()}
 
 
 def collect(parameters_file: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

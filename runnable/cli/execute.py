@@ -21,9 +21,8 @@ from typing import Any, NoReturn
 import click
 
 from runnable.cli.output import fail
-from runnable.config.loading import ENV_CONFIG, ENV_DRY_RUN
 from runnable.errors import JobFailedError, RunnableError
-from runnable.run.execute import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
+from runnable.run.execute import CommandLine, given
 from runnable.run.runner import failure_line
 
 # The forms a script may take, said once for every "ran no job" error (docs/jobs.md shows them).
@@ -53,28 +52,26 @@ def execute_job(file: Path, config_file: str | None, parameters_file: str | None
     """
     _check_tags(tags)
     code, main_attributes = _load(file)
-    if config_file:
-        os.environ[ENV_CONFIG] = COMMAND_LINE["configuration_file"] = str(Path(config_file).absolute())
-    if dry_run:
-        os.environ[ENV_DRY_RUN] = "1"
-    if parameters_file:
-        os.environ[ENV_PARAMETERS_FILE] = COMMAND_LINE["parameters_file"] = str(Path(parameters_file).absolute())
-    if run_id:
-        os.environ[ENV_RUN_ID] = run_id
-        COMMAND_LINE["job_id"] = run_id
-    if tags:
-        os.environ[ENV_TAGS] = ",".join(tags)
+    # Handed to the script's execute() calls as an argument of this process (runnable.run.execute),
+    # not through os.environ: a variable would reach every process the job starts.
+    command_line = CommandLine(
+        configuration_file=str(Path(config_file).absolute()) if config_file else None,
+        parameters_file=str(Path(parameters_file).absolute()) if parameters_file else None,
+        run_id=run_id or None,
+        tags=tags,
+        dry_run=dry_run,
+    )
     # As `python FILE`: the script's folder (a zip application itself) first on the path, argv[0] as typed.
     sys.path.insert(0, os.path.dirname(main_attributes["__file__"]))
     sys.argv = [str(file)]
     returned = ""
     try:
-        with _as_main(main_attributes) as namespace:
+        with given(command_line), _as_main(main_attributes) as namespace:
             exec(code, namespace)
             # main() is called while the script is still __main__: a container or pod executor runs
             # the file __main__ names again, inside.
-            if "main" in namespace and not _ran_a_job():
-                returned = _run_main(file, namespace["main"])
+            if "main" in namespace and not command_line.runs:
+                returned = _run_main(file, namespace["main"], command_line)
     except JobFailedError as exc:  # the job's traceback and the summary are already printed
         click.echo(failure_line(exc, 1), err=True)
         raise SystemExit(1) from exc
@@ -84,7 +81,7 @@ def execute_job(file: Path, config_file: str | None, parameters_file: str | None
     except Exception as exc:  # the script's own code failed: its traceback, as `python FILE` shows it
         _print_script_traceback(exc)
         raise SystemExit(1) from exc
-    if not _ran_a_job():
+    if not command_line.runs:
         fail(f"{file} ran no job{returned}: {_EXPECTED}")
 
 
@@ -216,7 +213,7 @@ def _as_main(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
             sys.modules["__main__"] = saved
 
 
-def _run_main(file: Path, main: object) -> str:
+def _run_main(file: Path, main: object, command_line: CommandLine) -> str:
     """Call the script's ``main()`` and execute the job it returns, unless it ran one itself.
 
     Returns why no job ran, for the error ("" when one did).
@@ -234,7 +231,7 @@ def _run_main(file: Path, main: object) -> str:
             fail(f"{file}: main() must take no arguments (it takes {signature}); execute-job calls it with "
                  "none: give them defaults, or make them job parameters of the function the job runs")
     job = main()
-    if _ran_a_job():
+    if command_line.runs:
         return ""
     from runnable.jobs import BaseJob
 
@@ -251,8 +248,3 @@ def _print_script_traceback(exc: BaseException) -> None:
     while tb is not None and tb.tb_frame.f_globals.get("__name__") == __name__:
         tb = tb.tb_next
     click.echo("".join(traceback.format_exception(type(exc), exc, tb)), err=True, nl=False)
-
-
-def _ran_a_job() -> bool:
-    from runnable.run import runner
-    return runner.RUNS_STARTED > 0

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from runnable.backends.protocols import local_folder
-from runnable.config.loading import ENV_CONFIG
 from runnable.errors import RunnableError
 from runnable.files.fileio import blocking_path
+from runnable.run.environment import ENV_CONFIG
 
 if TYPE_CHECKING:
     from runnable.history.runs import History

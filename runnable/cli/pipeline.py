@@ -14,28 +14,23 @@ from typing import Any
 
 import click
 
-from runnable.cli.execute import _as_main, _check_tags, _load, _print_script_traceback, _ran_a_job
+from runnable.cli.execute import _as_main, _check_tags, _load, _print_script_traceback
 from runnable.cli.output import fail
-from runnable.config.loading import ENV_CONFIG
 from runnable.errors import JobFailedError, RunnableError
-from runnable.run.execute import COMMAND_LINE, ENV_PARAMETERS_FILE, ENV_RUN_ID, ENV_TAGS
+from runnable.run.execute import CommandLine, given
 from runnable.run.runner import failure_line
 
 _FORMS = ("call execute() on the pipeline in the script, define main() that returns it, or a module-level "
           "'pipeline'; see docs/pipelines.md")
 
 
-def _options(config_file: str | None, parameters_file: str | None, run_id: str | None,
-             tags: tuple[str, ...]) -> None:
+def _command_line(config_file: str | None, parameters_file: str | None, run_id: str | None,
+                  tags: tuple[str, ...]) -> CommandLine:
+    """The options, for the execute() calls of the script (``runnable.run.execute.given``)."""
     _check_tags(tags)
-    if config_file:
-        os.environ[ENV_CONFIG] = COMMAND_LINE["configuration_file"] = str(Path(config_file).absolute())
-    if parameters_file:
-        os.environ[ENV_PARAMETERS_FILE] = COMMAND_LINE["parameters_file"] = str(Path(parameters_file).absolute())
-    if run_id:
-        os.environ[ENV_RUN_ID] = COMMAND_LINE["job_id"] = run_id
-    if tags:
-        os.environ[ENV_TAGS] = ",".join(tags)
+    return CommandLine(configuration_file=str(Path(config_file).absolute()) if config_file else None,
+                       parameters_file=str(Path(parameters_file).absolute()) if parameters_file else None,
+                       run_id=run_id, tags=tags)
 
 
 def _run_script(file: Path, name: str = "__main__") -> dict[str, Any]:
@@ -73,13 +68,18 @@ def _pipeline_of(file: Path, namespace: dict[str, Any]) -> Any:
     fail(f"{file} defines no pipeline: {_FORMS}")
 
 
-def _execute(file: Path) -> None:
-    namespace = _run_script(file)
-    if _ran_a_job():
-        return
+def _execute(file: Path, command_line: CommandLine) -> None:
+    with given(command_line):
+        namespace = _run_script(file)
+        if command_line.runs:
+            return
+        _execute_found(file, namespace, command_line)
+
+
+def _execute_found(file: Path, namespace: dict[str, Any], command_line: CommandLine) -> None:
     try:
         pipeline = _pipeline_of(file, namespace)  # a main() may run it itself, then return it
-        if not _ran_a_job():
+        if not command_line.runs:
             pipeline.execute()
     except JobFailedError as exc:
         click.echo(failure_line(exc, 1), err=True)
@@ -104,8 +104,7 @@ _config = click.option("--config", "config_file", type=click.Path(exists=True, d
 def execute(file: Path, config_file: str | None, parameters_file: str | None, run_id: str | None,
             tags: tuple[str, ...]) -> None:
     """Run the pipeline that FILE defines, as one run."""
-    _options(config_file, parameters_file, run_id, tags)
-    _execute(file)
+    _execute(file, _command_line(config_file, parameters_file, run_id, tags))
 
 
 @click.command("retry")
@@ -119,12 +118,12 @@ def retry(run_id: str, file: Path | None, config_file: str | None) -> None:
     again: their returns and files are reused. A pipeline whose steps changed is refused.
     """
     from runnable.config import loading
-    from runnable.pipeline.local import ENV_RETRY_RUN_ID
+    from runnable.pipeline.local import retrying
     from runnable.pipeline.retry import original_run
 
-    _options(config_file, None, None, ())
+    command_line = _command_line(config_file, None, None, ())
     try:
-        original = original_run(run_id, loading.load(config_file)["run-log-store"].build())
+        original = original_run(run_id, loading.load(command_line.configuration_file)["run-log-store"].build())
     except RunnableError as exc:
         fail(str(exc))
     if file is None:
@@ -135,8 +134,8 @@ def retry(run_id: str, file: Path | None, config_file: str | None) -> None:
             fail(f"run {run_id} was started by {argv[:1] or 'an unknown script'}, which is not a file here; "
                  "give the pipeline script: runnable retry RUN_ID FILE")
         file = script
-    os.environ[ENV_RETRY_RUN_ID] = run_id
-    _execute(file)
+    with retrying(run_id):
+        _execute(file, command_line)
 
 
 @click.command("execute-step")
@@ -154,7 +153,6 @@ def execute_step(run_id: str, file: Path, step: str, config_file: str | None) ->
     from runnable.pipeline.dsl import Pipeline
     from runnable.pipeline.single import execute_one_step
 
-    _options(config_file, None, None, ())
     dsl.CAPTURED = []
     try:
         namespace = _run_script(file)  # as __main__: its execute() only hands the pipeline over

@@ -30,15 +30,8 @@ from runnable.config.settings import check_path, check_types, shown, shown_key
 from runnable.config.yamlfile import read_yaml
 from runnable.errors import ConfigurationError
 from runnable.files.hashing import DEFAULT_ALGORITHM, check_algorithm
-
-ENV_CONFIG = "RUNNABLE_CONFIGURATION_FILE"
-# Set by the container and Kubernetes executors for the process they start: there the job runs in
-# that process (executor ``local``) with secrets from the environment the executor filled, whatever
-# the configuration file says, so the job does not launch itself again.
-ENV_IN_EXECUTOR = "RUNNABLE_IN_EXECUTOR"
-# Set by ``runnable execute-job --dry-run``: the container and Kubernetes executors print what they
-# would run instead of running it.
-ENV_DRY_RUN = "RUNNABLE_DRY_RUN"
+from runnable.run import environment as _environment
+from runnable.run.environment import ENV_CONFIG, ENV_IN_EXECUTOR
 
 SECTIONS = ("catalog", "run-log-store", "job-executor", "secrets", "pipeline-executor")
 
@@ -171,7 +164,7 @@ class Configuration:
     @property
     def in_executor(self) -> bool:
         """True in the process a container or Kubernetes executor started to run the job."""
-        return os.environ.get(ENV_IN_EXECUTOR, "") not in ("", "0")
+        return _environment.flag(ENV_IN_EXECUTOR)
 
     def executor(self) -> Any:
         """The job executor to use: the configured one, or ``local`` inside a container/pod."""
@@ -303,7 +296,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Configuration:
     runnable.errors.ConfigurationError: configuration file 'no-such.yaml' does not exist
     """
     if path is None:
-        path = os.environ.get(ENV_CONFIG) or None
+        path = _environment.text(ENV_CONFIG)
     if path is None:
         return parse({}, "<defaults>")
     data = read_yaml(path, "configuration file", ConfigurationError)

@@ -198,8 +198,7 @@ class LocalContainerExecutor:
     def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord | None:
         from runnable.run.runner import now
 
-        dry_run = remote.dry_run_requested(self.dry_run)
-        remote.mark_started()
+        dry_run = remote.dry_run_requested(self.dry_run, options)
         working_folder = Path.cwd().absolute()
         backend = configuration.secrets_backend()
         secrets = _secrets.resolve(backend, job.secrets)  # fails before anything starts

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from runnable.backends import secrets as _secrets
-from runnable.config.loading import ENV_DRY_RUN
 from runnable.errors import ConfigurationError
 from runnable.run.runner import JobRunner, RunOptions
 
@@ -20,7 +18,7 @@ class LocalExecutor:
     """Runs jobs in the calling process (``job-executor: {type: local}``)."""
 
     def execute(self, job: BaseJob, configuration: Configuration, options: RunOptions) -> RunRecord:
-        if remote_dry_run() and not configuration.in_executor:
+        if options.dry_run and not configuration.in_executor:
             raise ConfigurationError(
                 "--dry-run shows what the local-container and k8s-job executors would start; this "
                 "configuration uses the local executor, which has nothing to show: run without --dry-run"
@@ -40,7 +38,3 @@ class LocalExecutor:
             make_filter=(lambda: _secrets.Masker(values)) if values else None,
         )
         return runner.run()
-
-
-def remote_dry_run() -> bool:
-    return os.environ.get(ENV_DRY_RUN, "") not in ("", "0")

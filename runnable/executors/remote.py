@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runnable import params as _params
-from runnable.config.loading import ENV_DRY_RUN, ENV_IN_EXECUTOR, LOCATION_KEYS
+from runnable.config.loading import LOCATION_KEYS
 from runnable.errors import ConfigurationError, JobFailedError, RecordError, RunIdError
 from runnable.record import FAIL, RUNNING, RunRecord, check_run_id
+from runnable.run import environment as _environment
 from runnable.run import runid
 
 if TYPE_CHECKING:
@@ -34,18 +35,12 @@ if TYPE_CHECKING:
     from runnable.run.runner import RunOptions
 
 # Environment variables every inner process gets, by value (nothing secret).
-INNER_ENV = {ENV_IN_EXECUTOR: "1"}
+INNER_ENV = _environment.INNER_PROCESS_ENV
 
 
-def mark_started() -> None:
-    """Count a run handed elsewhere as started, so ``execute-job`` does not call ``main()`` again."""
-    from runnable.run import runner
-    runner.RUNS_STARTED += 1
-
-
-def dry_run_requested(configured: bool) -> bool:
+def dry_run_requested(configured: bool, options: RunOptions) -> bool:
     """True if the configuration or ``runnable execute-job --dry-run`` asks for a dry run."""
-    return configured or os.environ.get(ENV_DRY_RUN, "") not in ("", "0")
+    return configured or options.dry_run
 
 
 def script_file(working_folder: Path) -> Path:
@@ -136,7 +131,7 @@ def parameter_env(options: RunOptions) -> dict[str, str]:
     """
     exported = _params.to_environment(options.parameters)
     _params.check_environment(exported)  # 'a=b' would reach the container as RUNNABLE_PRM_a = 'b'
-    return {_params.ENV_PREFIX + k: v for k, v in exported.items()}
+    return _environment.parameter_variables(exported)
 
 
 def inner_arguments(script: str, config: str | None, run_id: str | None, tags: list[str]) -> list[str]:

@@ -38,9 +38,9 @@ from pathlib import Path
 
 from runnable.files.fileio import atomic_write_bytes, read_small
 from runnable.files.hashing import SMALL_FILE, hash_bytes, hash_file_status, open_source
+from runnable.run import environment as _environment
+from runnable.run.environment import ENV_CACHE_DIR, ENV_REHASH
 
-ENV_REHASH = "RUNNABLE_REHASH"
-ENV_CACHE_DIR = "RUNNABLE_CACHE_DIR"
 FILE_NAME = "hashes.json"
 VERSION = 2  # 2: with a checksum of its entries (a file of version 1 is discarded: one rehash)
 SETTLE_NS = 2_000_000_000
@@ -53,7 +53,7 @@ _Entry = list[object]  # [size, mtime_ns, ctime_ns, {algorithm: digest}]
 
 def cache_dir() -> Path:
     """Where this machine's cache lives."""
-    explicit = os.environ.get(ENV_CACHE_DIR)
+    explicit = _environment.text(ENV_CACHE_DIR)
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -88,7 +88,7 @@ class HashCache:
     @classmethod
     def default(cls, rehash: bool = False) -> HashCache:
         """This machine's cache; disabled by ``rehash`` or ``RUNNABLE_REHASH=1``."""
-        off = rehash or os.environ.get(ENV_REHASH, "") not in ("", "0")
+        off = rehash or _environment.flag(ENV_REHASH)
         return cls(cache_dir() / FILE_NAME, enabled=not off)
 
     def _load(self) -> dict[str, _Entry]:

@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from runnable.files.patterns import Match
+from runnable.run import environment as _environment
+from runnable.run.environment import ENV_PROGRESS_DELAY as ENV_DELAY
 
-ENV_DELAY = "RUNNABLE_PROGRESS_DELAY"
 # Work shorter than this shows nothing: a bar that flashes for a fraction of a second is noise.
 DELAY_SECONDS = 1.0
 _REFRESH_SECONDS = 0.1
@@ -42,7 +43,7 @@ def wrap_at_spaces(text: str, width: int, indent: int = 0) -> str:
 
 def _delay() -> float:
     try:
-        return float(os.environ.get(ENV_DELAY, DELAY_SECONDS))
+        return float(_environment.text(ENV_DELAY) or DELAY_SECONDS)
     except ValueError:
         return DELAY_SECONDS
 

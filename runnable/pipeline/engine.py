@@ -31,9 +31,6 @@ from runnable.run.runner import JobRunner
 if TYPE_CHECKING:
     from runnable.catalog import Catalog
 
-ENV_RETRY_RUN_ID = "RUNNABLE_RETRY_RUN_ID"
-
-
 class PipelineJob(BaseJob):
     """The pipeline seen as the one job of its run: what the record's ``job`` describes."""
 
@@ -379,6 +376,6 @@ def execute_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[s
                      parameters_file: str | os.PathLike[str] | None, run_id: str | None,
                      tags: list[str]) -> RunRecord | None:
     """``pipeline.execute()``: the configuration, parameters and options as for a job, then run."""
-    from runnable.pipeline.local import run_locally
+    from runnable.pipeline.local import run_pipeline
 
-    return run_locally(pipeline, configuration_file, parameters_file, run_id, tags)
+    return run_pipeline(pipeline, configuration_file, parameters_file, run_id, tags)

@@ -97,8 +97,7 @@ class LocalContainerPipelineExecutor:
             if not isinstance(step, (BaseTask, Stub)):
                 raise ConfigurationError(f"pipeline step {path!r} is a {step.kind} step, which the local-container "
                                          "pipeline executor does not run yet; use pipeline-executor type local")
-        dry_run = remote.dry_run_requested(self.container.dry_run)
-        remote.mark_started()
+        dry_run = remote.dry_run_requested(self.container.dry_run, options)
         store = None if dry_run else configuration["run-log-store"].build()
         run_id = remote.choose_run_id(options, store)
         engine = self.container.engine_name(dry_run)

@@ -34,6 +34,7 @@ from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Parallel, Pip
 from runnable.pipeline.engine import PipelineJob
 from runnable.pipeline.steps import fetch_inputs, run_task
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord
+from runnable.run import environment as _environment
 from runnable.run import metrics as _metrics
 from runnable.run.attempt import Attempt
 from runnable.run.runner import JobRunner, RunOptions, now
@@ -141,7 +142,7 @@ def _record(pipeline: Pipeline, run_id: str, store: RunLogStore, storage: Storag
 
     runner = JobRunner(PipelineJob(pipeline), storage, store, algorithm=configuration.hash_algorithm,
                        options=RunOptions(run_id=run_id, parameters=_params.collect(
-                           os.environ.get("RUNNABLE_PARAMETERS_FILE") or None)))
+                           _environment.job_settings().parameters_file)))
     record = runner._new_record()
     record.run_id = run_id
     if not store.create(record):  # another step made it first

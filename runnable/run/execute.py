@@ -1,7 +1,7 @@
 """From ``job.execute()`` to an executor: the arguments and the environment become a configured run.
 
-``execute_job`` merges ``execute()``'s arguments with what ``runnable execute-job`` passed down
-(the ``RUNNABLE_*`` variables named here, and ``COMMAND_LINE``), loads the configuration, collects
+``execute_job`` merges ``execute()``'s arguments with what ``runnable execute-job`` handed over
+(a ``CommandLine``) and the ``RUNNABLE_*`` variables (``runnable.run.environment``), loads the configuration, collects
 the parameters, and hands the run to the configured executor. ``runner.py`` holds the explicit core
 (``JobRunner``), which takes its options as arguments (it only sets, for the job's own code, the
 secrets and the metrics file in the environment, and puts it back after).
@@ -10,28 +10,69 @@ secrets and the metrics file in the environment, and puts it back after).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runnable import params as _params
 from runnable.config import loading as _config
 from runnable.errors import ConfigurationError, UsageError
+from runnable.run import environment as _environment
 from runnable.run.runner import RunOptions
 
 if TYPE_CHECKING:
     from runnable.jobs import BaseJob
     from runnable.record import RunRecord
 
-ENV_RUN_ID = "RUNNABLE_RUN_ID"
-ENV_TAGS = "RUNNABLE_TAGS"
-ENV_PARAMETERS_FILE = "RUNNABLE_PARAMETERS_FILE"
 
-# What ``runnable execute-job`` was given on its command line, by ``execute()`` argument name
-# (``configuration_file``, ``parameters_file``, ``job_id``): a script that passes a different value
-# itself is refused. In this process only: a variable would reach every process the job starts.
-COMMAND_LINE: dict[str, str] = {}
+
+@dataclass
+class CommandLine:
+    """What ``runnable execute-job`` was given, for the ``execute()`` calls of the script it runs.
+
+    Handed over with ``given(...)`` for the time the script runs, in this process only: an
+    environment variable would reach every process the job starts. A script that passes a
+    different configuration file, parameters file or run id itself is refused. ``runs`` counts the
+    runs the script handed to an executor, so that execute-job knows whether it ran a job.
+
+    >>> with given(CommandLine(run_id="r1")) as options: current() is options
+    True
+    """
+
+    configuration_file: str | None = None
+    parameters_file: str | None = None
+    run_id: str | None = None
+    tags: tuple[str, ...] = ()
+    dry_run: bool = False
+    runs: int = 0
+
+    def value(self, name: str) -> str | None:
+        """The option for the ``execute()`` argument ``name``."""
+        return {"configuration_file": self.configuration_file, "parameters_file": self.parameters_file,
+                "job_id": self.run_id}[name]
+
+
+# The command lines handed over, innermost last. A plain list, not a ContextVar: a thread the script
+# starts runs in a fresh context, and its execute() must see the options (and count its run) too.
+_GIVEN: list[CommandLine] = []
 _OPTION_OF = {"configuration_file": "--config", "parameters_file": "--parameters", "job_id": "--run-id"}
+
+
+@contextmanager
+def given(command_line: CommandLine) -> Iterator[CommandLine]:
+    """Hand ``command_line`` to every ``execute()`` called in the block."""
+    _GIVEN.append(command_line)
+    try:
+        yield command_line
+    finally:
+        _GIVEN.remove(command_line)
+
+
+def current() -> CommandLine | None:
+    """The command line handed over by ``given``, if any."""
+    return _GIVEN[-1] if _GIVEN else None
 
 
 def execute_job(
@@ -45,23 +86,27 @@ def execute_job(
 
     Returns None for a dry run of the container or Kubernetes executor (nothing ran).
     """
-    given = {"configuration_file": configuration_file, "parameters_file": parameters_file, "job_id": run_id}
-    for name, value in given.items():
+    command_line = current() or CommandLine()
+    arguments = {"configuration_file": configuration_file, "parameters_file": parameters_file, "job_id": run_id}
+    for name, value in arguments.items():
         wanted = (str,) if name == "job_id" else (str, os.PathLike)
         if value is not None and not isinstance(value, wanted):
             what = "a run id (a string)" if name == "job_id" else "the path of a YAML file"
             raise TypeError(f"execute({name}=...) takes {what}, not the {type(value).__name__} {value!r}")
-        _check_command_line(name, value)
-    configuration = _config.load(configuration_file)
-    parameters_file = parameters_file or os.environ.get(ENV_PARAMETERS_FILE) or None
-    all_tags = _tags(tags) + _tags(os.environ.get(ENV_TAGS, "").split(","))
+        _check_command_line(command_line, name, value)
+    environ = _environment.job_settings()  # the environment, read once, under the command line
+    configuration = _config.load(configuration_file or command_line.configuration_file or environ.configuration_file)
+    parameters_file = parameters_file or command_line.parameters_file or environ.parameters_file
+    all_tags = _tags(tags) + _tags(list(command_line.tags or environ.tags))
     options = RunOptions(
-        run_id=run_id or os.environ.get(ENV_RUN_ID) or None,
+        run_id=run_id or command_line.run_id or environ.run_id,
         parameters=_params.collect(parameters_file),
         tags=all_tags,
         parameters_file=str(parameters_file) if parameters_file else None,
         configuration_file=str(configuration.path) if configuration.path else None,
+        dry_run=command_line.dry_run,
     )
+    command_line.runs += 1
     executor = configuration.executor()  # ``local`` inside a container or pod started by runnable
     result: RunRecord | None = executor.execute(job, configuration, options)
     return result
@@ -86,13 +131,13 @@ def _tags(tags: Sequence[str] | str | None) -> list[str]:
     return out
 
 
-def _check_command_line(name: str, value: str | os.PathLike[str] | None) -> None:
+def _check_command_line(command_line: CommandLine, name: str, value: str | os.PathLike[str] | None) -> None:
     """Refuse a script's ``execute(name=value)`` that contradicts ``runnable execute-job``'s option.
 
     Either one alone, or both the same (paths compared as files), is fine: the script's value would
     otherwise win silently over the option the user just typed.
     """
-    option_value = COMMAND_LINE.get(name)
+    option_value = command_line.value(name)
     if value is None or option_value is None:
         return
     # Paths compare as files: "params.yaml" and "./params.yaml" name the same one.

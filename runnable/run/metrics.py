@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from runnable.errors import UsageError
+from runnable.run import environment as _environment
 
-ENV_METRICS_FILE = "RUNNABLE_METRICS_FILE"
-# The names of the run's secrets (comma-separated; their values are in the job's environment): a
-# metric name is masked before it is written, so a run that is killed leaves no secret behind.
-ENV_SECRET_NAMES = "RUNNABLE_SECRET_NAMES"
+# Re-exported: the runner sets both for the job it runs.
+from runnable.run.environment import ENV_METRICS_FILE as ENV_METRICS_FILE
+from runnable.run.environment import ENV_SECRET_NAMES as ENV_SECRET_NAMES
+
 METRICS_NAME = "metrics.jsonl"
 FLUSH_SECONDS = 1.0
 
@@ -46,7 +47,7 @@ class _Buffer:
         self.lock = threading.Lock()
         from runnable.backends.secrets import Masker
 
-        names = os.environ.get(ENV_SECRET_NAMES, "").split(",")
+        names = (_environment.text(ENV_SECRET_NAMES) or "").split(",")
         self.masker = Masker(os.environ.get(n) or "" for n in names if n)
 
     def flush(self) -> None:
@@ -140,7 +141,7 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
 
     >>> # runnable.log_metric("loss", 0.31, step=3)
     """
-    path = os.environ.get(ENV_METRICS_FILE)
+    path = _environment.text(ENV_METRICS_FILE)
     buffer = _buffer
     if buffer is None or buffer.path != path:
         if not path:

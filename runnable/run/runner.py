@@ -53,9 +53,6 @@ from runnable.version import __version__
 if TYPE_CHECKING:
     from runnable.jobs import BaseJob, JobContext
 
-# Runs started in this process (``execute-job`` uses it to tell whether a script ran its job).
-RUNS_STARTED = 0
-
 # The name the execution log was known by here before ``attempt.py`` took it.
 _log_name = log_name
 
@@ -72,6 +69,8 @@ class RunOptions:
     # The files the parameters and the configuration came from, as given: for the record.
     parameters_file: str | None = None
     configuration_file: str | None = None
+    # ``runnable execute-job --dry-run``: a container or Kubernetes executor shows what it would start.
+    dry_run: bool = False
 
 
 def platform_name() -> str:
@@ -207,7 +206,6 @@ class JobRunner:
     def run(self) -> RunRecord:
         from runnable.jobs import JobContext
 
-        global RUNS_STARTED
         self.check_locations()
         # The scratch folder first: its path is in the record from the start, so the log of a run
         # that is killed can still be found (runnable.run.scratch).
@@ -220,7 +218,6 @@ class JobRunner:
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        RUNS_STARTED += 1
         record.catalog["run_folder"] = self.storage.run_location(record.run_id)
         started = time.perf_counter()
         log_path = scratch / _scratch.LOG_NAME
@@ -363,4 +360,4 @@ class JobRunner:
 
 
 # ``summary`` and ``failure_line`` moved to ``report.py``; the executors and the CLI import them from here.
-__all__ = ["RUNS_STARTED", "JobRunner", "RunOptions", "failure_line", "now", "platform_name", "summary"]
+__all__ = ["JobRunner", "RunOptions", "failure_line", "now", "platform_name", "summary"]

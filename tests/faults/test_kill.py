@@ -273,7 +273,8 @@ def test_signal_at_every_storing_step_records_fail(tmp_path: Path, sig: str) -> 
     trace = tmp_path / "trace.txt"
     assert run_job(work, script, crash=True, FAULT_AT="0", FAULT_TRACE=str(trace)).returncode == 0
     storing = [int(line.split()[0]) for line in trace.read_text().splitlines()
-               if line.split()[2] in ("runnable.backends.local.catalog", "runnable.files.fileio", "runnable.files.put")
+               if (line.split()[2].startswith("runnable.backends.local.")
+                   or line.split()[2] in ("runnable.files.fileio", "runnable.files.put"))
                and "execution.log" not in line and ".run_log_store" not in line]
     assert len(storing) > 8, trace.read_text()
 

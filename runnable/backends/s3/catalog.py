@@ -57,53 +57,43 @@ import hashlib
 import json
 import os
 import re
+import stat
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
 
 from runnable.backends.protocols import Stored, last_change_ns
 from runnable.backends.s3 import AWS_VARIABLES
 from runnable.backends.s3.client import (
     _MAX_RETRIES,
-    _NO_BUCKET,
     _clean_prefix,
-    _errors,
-    _file_credentials,
     _obstore,
-    _open_stream,
-    _region,
     _s3_error,
     _url,
+    bucket_missing,
     connect,
 )
+from runnable.backends.s3.layout import (
+    _ALIAS_MAX,
+    _ALIAS_TYPE,
+    _POINTER_TYPE,
+    _RUN_FILE_MODES,
+    BLOBS,
+    MAX_CONCURRENCY,
+    OBJECTS,
+    PART_SIZE,
+    TMP,
+)
+from runnable.backends.s3.reading import StoredObjects
 from runnable.errors import CatalogError, ConfigurationError
 from runnable.files.fileio import SourceChangedError
+from runnable.files.hashcache import HashCache
 from runnable.files.hashing import PartReader, hash_file_status
-from runnable.record import check_rel_path, check_run_id
 
-OBJECTS = ".objects"
-TMP = f"{OBJECTS}/tmp"  # temporary uploads of earlier versions; still cleaned
-BLOBS = f"{OBJECTS}/blobs"
+__all__ = ["BLOBS", "MAX_CONCURRENCY", "OBJECTS", "PART_SIZE", "TMP", "S3Storage"]
 
-# 8 MiB parts: S3 needs >= 5 MiB per part (except the last) and at most 10,000 parts, so 8 MiB
-# covers files up to 78 GiB. 8 parts in flight: on moto (benchmarks/s3_bench.py, 256 MiB) 8 in
-# flight streamed 54 MiB/s vs 40 MiB/s with 4, for ~110 MiB peak RSS instead of ~75 MiB; 16 MiB
-# parts x 8 were no faster per MiB of memory. Real S3 has more latency per part, so more in flight.
-PART_SIZE = 8 * 1024 * 1024
-MAX_CONCURRENCY = 8
 
-# Run files in pointer mode carry this metadata instead of the bytes.
-_POINTER_TYPE = "application/vnd.runnable.pointer+json"
-# A content key whose bytes live in a blob (large files, pointer mode) holds this instead.
-_ALIAS_TYPE = "application/vnd.runnable.alias+json"
-# Aliases and pointers are JSON of about 150 bytes: only objects this small can be one, so larger
-# objects never need a GET to tell (aliases only stand for files larger than one part, >= 5 MiB).
-_ALIAS_MAX = 1024
-_RUN_FILE_MODES = ("copy", "pointer")
-
-class S3Storage:
+class S3Storage(StoredObjects):
     """A catalog in an S3 bucket (``catalog: {type: s3, config: {bucket, prefix, ...}}``).
 
     ``run_files`` chooses what a run's folder holds: ``pointer`` (default) a tiny object naming the
@@ -147,23 +137,12 @@ class S3Storage:
         self._region = region
         self._secrets_file = secrets_file  # its path only: the credentials are read when gc needs them
         self._lock = threading.Lock()
+        self._cache: HashCache | None = None  # read on the first large file
         #: Bytes this object sent to the store (uploads; server-side copies send none).
         self.bytes_uploaded = 0
 
     def __repr__(self) -> str:  # never shows credentials: they are not attributes of this object
         return f"S3Storage({self.location!r}, endpoint_url={self.endpoint_url!r}, run_files={self.run_files!r})"
-
-    # -- layout -----------------------------------------------------------------------------
-    @staticmethod
-    def object_key(algorithm: str, digest: str) -> str:
-        return f"{OBJECTS}/{algorithm}/{digest[:2]}/{digest[2:]}"
-
-    @staticmethod
-    def run_key(run_id: str, rel: str) -> str:
-        return f"{check_run_id(run_id)}/{check_rel_path(rel)}"
-
-    def run_location(self, run_id: str) -> str:
-        return _url(self.bucket, self.prefix, check_run_id(run_id))
 
     # -- storing ----------------------------------------------------------------------------
     def store(
@@ -174,7 +153,6 @@ class S3Storage:
         algorithm: str,
         progress: Callable[[int], None] | None = None,
     ) -> Stored:
-        obs = _obstore()
         run_key = self.run_key(run_id, rel)
         location = _url(self.bucket, self.prefix, run_key)
         info = os.stat(source)
@@ -186,40 +164,76 @@ class S3Storage:
                 object_key = self.object_key(algorithm, digest)
                 self._present(run_key, object_key, algorithm, digest, size, object_key)  # checked: holds the bytes
                 return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
-            if self.hash_first:
-                digest, size, _ = hash_file_status(source, algorithm)  # the file itself, never a link
-                _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
-                if data_key is not None:  # else upload it as new content, which repairs the key
+            # As the local catalog: a stored output the hash cache knows unchanged is neither read nor
+            # uploaded (an unchanged 1 GiB output costs a stat and a HEAD). Never through a link.
+            cache = self._hash_cache()
+            regular = os.lstat(source)
+            with self._lock:  # files are stored from several threads (runnable.files.put)
+                known = cache.lookup(regular, algorithm) if stat.S_ISREG(regular.st_mode) else None
+            if known is not None:
+                _exists, data_key = self._check_large(self.object_key(algorithm, known), size)
+                if data_key is not None:  # else read and upload it as new content
                     if progress:
                         progress(size)
-                    self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
-                    return Stored(digest=digest, size=size, location=location, new=False, changed_ns=changed)
-            if self.run_files == "pointer":
-                digest, size, new = self._store_blob(source, algorithm, progress)
-                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
-                return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
-            try:
-                digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
-                object_key = self.object_key(algorithm, digest)
-                _exists, data_key = self._check_large(object_key, size)
-                new = data_key is None
-                if new:
-                    # Two runs storing the same new content may both copy: the bytes are identical.
-                    # A damaged content key is replaced the same way (its old blob, if any, is an
-                    # orphan that gc removes).
-                    obs.copy(self.store_client, run_key, object_key)
-            except BaseException:
-                self._delete_quietly(run_key)
-                raise
-            return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+                    self._present(run_key, self.object_key(algorithm, known), algorithm, known, size, data_key)
+                    return Stored(digest=known, size=size, location=location, new=False, changed_ns=changed)
+            stored = self._store_large(source, run_key, location, algorithm, size, changed, progress)
+            if stat.S_ISREG(regular.st_mode) and _status(os.lstat(source)) == _status(regular):
+                # Unchanged from before it was read to after (the shared reader also refuses a
+                # change while it reads): the digest is this status's.
+                with self._lock:
+                    cache.remember(regular, algorithm, stored.digest)
+                    cache.save()
+            return stored
         except (SourceChangedError, CatalogError, PermissionError, IsADirectoryError):
             raise
         except Exception as exc:
             if isinstance(exc, OSError) and exc.filename:
                 raise
-            if isinstance(exc, FileNotFoundError) and _NO_BUCKET not in str(exc):
+            if isinstance(exc, FileNotFoundError) and not bucket_missing(self):
                 raise
             raise _s3_error(self, "store", f"{source} as {location}", exc) from exc
+
+    def _hash_cache(self) -> HashCache:
+        """This machine's hash cache (``runnable.files.hashcache``), read on the first large file."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = HashCache.default()
+            return self._cache
+
+    def _store_large(
+        self, source: str | os.PathLike[str], run_key: str, location: str, algorithm: str, size: int,
+        changed: int, progress: Callable[[int], None] | None,
+    ) -> Stored:
+        """A file larger than one part: hashed first (``hash_first``), or streamed to a blob (pointer
+        mode) or to the run key (copy mode) while it is hashed."""
+        obs = _obstore()
+        if self.hash_first:
+            digest, size, _ = hash_file_status(source, algorithm)  # the file itself, never a link
+            _exists, data_key = self._check_large(self.object_key(algorithm, digest), size)
+            if data_key is not None:  # else upload it as new content, which repairs the key
+                if progress:
+                    progress(size)
+                self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size, data_key)
+                return Stored(digest=digest, size=size, location=location, new=False, changed_ns=changed)
+        if self.run_files == "pointer":
+            digest, size, new = self._store_blob(source, algorithm, progress)
+            self._present(run_key, self.object_key(algorithm, digest), algorithm, digest, size)
+            return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
+        try:
+            digest, size, _etag = self._stream_upload(source, run_key, algorithm, progress)
+            object_key = self.object_key(algorithm, digest)
+            _exists, data_key = self._check_large(object_key, size)
+            new = data_key is None
+            if new:
+                # Two runs storing the same new content may both copy: the bytes are identical.
+                # A damaged content key is replaced the same way (its old blob, if any, is an
+                # orphan that gc removes).
+                obs.copy(self.store_client, run_key, object_key)
+        except BaseException:
+            self._delete_quietly(run_key)
+            raise
+        return Stored(digest=digest, size=size, location=location, new=new, changed_ns=changed)
 
     def _store_small(
         self, source: str | os.PathLike[str], algorithm: str, progress: Callable[[int], None] | None
@@ -380,197 +394,7 @@ class S3Storage:
         with self._lock:
             self.bytes_uploaded += n
 
-    def _delete_quietly(self, key: str) -> None:
-        try:
-            _obstore().delete(self.store_client, key)
-        except Exception:  # noqa: BLE001 - best-effort clean-up; the original error matters more
-            pass
 
-    # -- reading ----------------------------------------------------------------------------
-    def open_run_file(self, run_id: str, rel: str) -> BinaryIO:
-        key = self.run_key(run_id, rel)
-        result = self._get(key, f"run file {rel!r} of run {run_id}")
-        if result.attributes.get("Content-Type") != _POINTER_TYPE:
-            return _open_stream(result, self, key)
-        with _errors(self, "read", key):
-            body = bytes(result.bytes())
-        try:
-            pointer = json.loads(body)
-            object_key = str(pointer["object"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
-        if not object_key.startswith(OBJECTS + "/") or ".." in object_key.split("/"):
-            raise CatalogError(f"pointer {_url(self.bucket, self.prefix, key)} names {object_key!r}, not an object")
-        return self._open_content(object_key, f"object {object_key} (named by {rel!r} of run {run_id})")
-
-    def open_object(self, algorithm: str, digest: str) -> BinaryIO:
-        return self._open_content(self.object_key(algorithm, digest), f"object {algorithm}:{digest}")
-
-    def _open_content(self, key: str, what: str) -> BinaryIO:
-        """Open a content key, following an alias to its blob."""
-        result = self._get(key, what)
-        if result.attributes.get("Content-Type") != _ALIAS_TYPE:
-            return _open_stream(result, self, key)
-        with _errors(self, "read", key):
-            body = bytes(result.bytes())
-        blob_key = self._alias_target(key, body)
-        return _open_stream(self._get(blob_key, f"{what} (its blob {blob_key})"), self, blob_key)
-
-    def _alias_target(self, key: str, body: bytes) -> str:
-        try:
-            blob_key = str(json.loads(body)["blob"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CatalogError(f"alias {_url(self.bucket, self.prefix, key)} is unreadable: {exc}") from exc
-        if not blob_key.startswith(BLOBS + "/") or len(blob_key.split("/")) != 3 or ".." in blob_key:
-            raise CatalogError(f"alias {_url(self.bucket, self.prefix, key)} names {blob_key!r}, not a blob")
-        return blob_key
-
-    def _read_alias(self, key: str) -> str | None:
-        """The blob a small content key names, or None if it holds its bytes itself (or is gone)."""
-        try:
-            with _errors(self, "read", key):
-                result = _obstore().get(self.store_client, key)
-                if result.attributes.get("Content-Type") != _ALIAS_TYPE:
-                    return None
-                body = bytes(result.bytes())
-        except FileNotFoundError:
-            return None
-        return self._alias_target(key, body)
-
-    def _data_key(self, object_key: str) -> str:
-        """The key holding the content's bytes: the object itself or the blob its alias names."""
-        if int(_obstore().head(self.store_client, object_key)["size"]) > _ALIAS_MAX:
-            return object_key
-        return self._read_alias(object_key) or object_key
-
-    def _get(self, key: str, what: str) -> Any:
-        try:
-            with _errors(self, "read", key):
-                return _obstore().get(self.store_client, key)
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{what} is not in the catalog {self.location} (missing key {key})"
-            ) from None
-
-    def has_object(self, algorithm: str, digest: str) -> bool:
-        # Unguarded: only ``store`` asks, and its error names the file being stored.
-        try:
-            _obstore().head(self.store_client, self.object_key(algorithm, digest))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def _listing(self) -> tuple[list[tuple[str, str, str, int]], dict[str, tuple[int, float]]]:
-        """One listing of ``.objects/``: content keys as (key, algorithm, digest, size), and blobs
-        as key -> (size, last-modified timestamp)."""
-        contents: list[tuple[str, str, str, int]] = []
-        blobs: dict[str, tuple[int, float]] = {}
-        with _errors(self, "list", OBJECTS):
-            for batch in _obstore().list(self.store_client, OBJECTS + "/", chunk_size=1000):
-                for meta in batch:
-                    path = str(meta["path"])
-                    parts = path.split("/")
-                    if len(parts) == 3 and path.startswith(BLOBS + "/"):
-                        blobs[path] = (int(meta["size"]), meta["last_modified"].timestamp())
-                    elif len(parts) == 4 and parts[0] == OBJECTS and parts[1] not in ("tmp", "blobs"):
-                        contents.append((path, parts[1], parts[2] + parts[3], int(meta["size"])))
-        return contents, blobs
-
-    def _aliases(self, contents: list[tuple[str, str, str, int]]) -> dict[str, str]:
-        """Content key -> blob key for every alias among ``contents`` (one GET per small object)."""
-        found: dict[str, str] = {}
-        for key, _algorithm, _digest, size in contents:
-            if size <= _ALIAS_MAX:
-                blob_key = self._read_alias(key)
-                if blob_key:
-                    found[key] = blob_key
-        return found
-
-    def iter_objects(self) -> Iterator[tuple[str, str, int]]:
-        contents, blobs = self._listing()
-        # Without blobs there are no aliases (nothing to look up): one listing, no GET.
-        aliases = self._aliases(contents) if blobs else {}
-        for key, algorithm, digest, size in contents:
-            if key in aliases:
-                size = blobs.get(aliases[key], (0, 0.0))[0]  # a missing blob: verify reports it
-            yield algorithm, digest, size
-
-    # -- deleting ---------------------------------------------------------------------------
-    def delete_object(self, algorithm: str, digest: str) -> int:
-        obs = _obstore()
-        key = self.object_key(algorithm, digest)
-        try:
-            with _errors(self, "delete", key):
-                size = int(obs.head(self.store_client, key)["size"])
-        except FileNotFoundError:
-            return 0
-        blob_key = self._read_alias(key) if size <= _ALIAS_MAX else None
-        with _errors(self, "delete", key):
-            obs.delete(self.store_client, key)  # the alias first: a blob without alias is an orphan gc removes
-        if blob_key is None:
-            return size
-        try:
-            with _errors(self, "delete", blob_key):
-                size = int(obs.head(self.store_client, blob_key)["size"])
-                obs.delete(self.store_client, blob_key)
-        except FileNotFoundError:
-            return 0
-        return size
-
-    def delete_run(self, run_id: str) -> None:
-        obs = _obstore()
-        with _errors(self, "delete", check_run_id(run_id)):
-            keys = [str(m["path"]) for batch in obs.list(self.store_client, run_id + "/", chunk_size=1000)
-                    for m in batch]
-            for start in range(0, len(keys), 1000):  # S3 DeleteObjects takes at most 1,000 keys
-                obs.delete(self.store_client, keys[start : start + 1000])
-
-    def clean_temporaries(self, older_than_seconds: float) -> int:
-        """Delete abandoned uploads older than the cutoff: temporary keys (``.objects/tmp``, left by
-        earlier versions) and orphan blobs (``.objects/blobs``) that no alias names -- a process
-        killed between uploading a blob and creating its alias leaves one.
-
-        Then incomplete multipart uploads below the prefix started before the cutoff: a store aborts
-        its upload when it fails, but not when the server was out of reach for longer than the
-        retries (``uploads.py``). Their bytes are not counted: S3 would need a request per upload.
-        """
-        obs = _obstore()
-        cutoff = time.time() - older_than_seconds
-        freed = 0
-        with _errors(self, "clean temporary uploads in", TMP):
-            for batch in obs.list(self.store_client, TMP + "/", chunk_size=1000):
-                for meta in batch:
-                    if meta["last_modified"].timestamp() < cutoff:
-                        obs.delete(self.store_client, meta["path"])
-                        freed += int(meta["size"])
-        contents, blobs = self._listing()
-        old = {key: size for key, (size, modified) in blobs.items() if modified < cutoff}
-        if old:
-            referenced = set(self._aliases(contents).values())
-            with _errors(self, "clean abandoned uploads in", BLOBS):
-                for key, size in old.items():
-                    if key not in referenced:
-                        obs.delete(self.store_client, key)
-                        freed += size
-        try:
-            self.abort_incomplete_uploads(cutoff)
-        except CatalogError as exc:  # a server without these requests: the rest of gc still holds
-            import sys
-
-            sys.stderr.write(f"runnable: warning: {exc}; a bucket lifecycle rule (AbortIncompleteMultipartUpload) "
-                             "can abort incomplete uploads instead\n")
-        return freed
-
-    def abort_incomplete_uploads(self, started_before: float) -> int:
-        """Abort the incomplete multipart uploads below the prefix started before ``started_before``
-        (epoch seconds); return how many. Nothing without credentials to sign with (a role): a
-        lifecycle rule cleans those (docs/s3.md)."""
-        from runnable.backends.s3.uploads import UploadsClient, abort_stale, credentials
-
-        creds = credentials(_file_credentials(self._secrets_file))
-        if creds is None:
-            return 0
-        client = UploadsClient(self.bucket, self.endpoint_url, _region(self._region), creds)
-        return abort_stale(client, f"{self.prefix}/" if self.prefix else "", started_before)
-
-
+def _status(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What the hash cache keys a file by: the same five values, the same bytes."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns

@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from urllib.parse import urlsplit
 
 import obstore
 
@@ -23,12 +25,18 @@ from runnable.errors import CatalogError, ConfigurationError
 if TYPE_CHECKING:
     from obstore.store import RetryConfig, S3Store
 
-    from runnable.backends.s3.catalog import S3Storage
-    from runnable.backends.s3.runlog import S3RunLogStore
+
+class Place(Protocol):
+    """What a failure is reported against: the S3 catalog or run-log store (and the connection)."""
+
+    bucket: str
+    prefix: str
+    endpoint_url: str | None
+    store_client: S3Store
 
 
-# S3 answers 404 both for a missing key and a missing bucket; only the body of the answer tells.
-_NO_BUCKET = "<Code>NoSuchBucket</Code>"
+# How long to wait for a TCP connection when telling an unreachable server from other failures.
+_CONNECT_SECONDS = 5.0
 
 # Retries of each request (every part of a multipart upload is retried on its own): exponential
 # backoff from 100 ms to 15 s, at most 10 tries and 3 minutes -- enough to ride out a throttling
@@ -118,42 +126,98 @@ def _url(bucket: str, *parts: str) -> str:
     return "s3://" + "/".join([bucket, *[p.strip("/") for p in parts if p]])
 
 
-def _s3_error(place: S3Storage | S3RunLogStore, action: str, where: str, exc: Exception) -> CatalogError:
-    """One line for what failed: a missing bucket, a server that does not answer, or what S3 said."""
-    text = str(exc)
+def _s3_error(place: Place, action: str, where: str, exc: Exception) -> CatalogError:
+    """One line for what failed: a missing bucket, a server that does not answer, or what S3 said.
+
+    Chosen by the exception's type. obstore folds two pairs into one type each: a missing bucket and
+    a missing key are both FileNotFoundError, and a refused connection is a GenericError like any
+    other failure; for those, one more request tells them apart (``bucket_missing``,
+    ``_unreachable``). Only the detail shown ("what S3 said") is taken from the message.
+    """
+    from obstore.exceptions import GenericError, PermissionDeniedError, UnauthenticatedError
+
     server = place.endpoint_url or "AWS S3"
-    if _NO_BUCKET in text:
+    if isinstance(exc, GenericError) and (reason := _unreachable(place.endpoint_url)) is not None:
+        return CatalogError(
+            f"could not {action} {where}: cannot connect to {server} ({reason}); start the server or check the "
+            "bucket, endpoint and AWS credentials"
+        )
+    # A LIST of a missing bucket fails with a GenericError, a GET or HEAD with FileNotFoundError.
+    if isinstance(exc, (FileNotFoundError, GenericError)) and bucket_missing(place):
         return CatalogError(
             f"could not {action} {where}: the bucket {place.bucket!r} does not exist on {server}; create it "
             f"(aws s3 mb s3://{place.bucket}) or fix 'bucket' in the configuration"
         )
-    if "kind: Connect" in text:  # refused, unknown host, TLS: reqwest's connect errors, after every retry
-        reason = re.search(r'(?:message|error): "([^"]+)"', text)
-        return CatalogError(
-            f"could not {action} {where}: cannot connect to {server}" + (f" ({reason[1]})" if reason else "")
-            + "; start the server or check the bucket, endpoint and AWS credentials"
-        )
+    text = str(exc)
     code = re.search(r"<Code>([^<]+)</Code>(?:<Message>([^<]*)</Message>)?", text)
     if code:
         said = f"{code[1]}: {code[2]}" if code[2] else code[1]
+    elif isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):
+        said = "access denied"
     else:
         said = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return CatalogError(f"could not {action} {where}: {said}; check the bucket, endpoint and AWS credentials")
 
 
+# Buckets a listing has reached, by (endpoint, bucket): a 404 from them is a missing key, and is
+# not checked again (one LIST per bucket and process, on the first miss only).
+_BUCKETS_SEEN: set[tuple[str | None, str]] = set()
+# A key nobody writes: its HEAD answers 404 in a bucket that exists, and in one that does not.
+_PROBE_KEY = ".runnable-bucket-probe"
+
+
+def bucket_missing(place: Place) -> bool:
+    """After a FileNotFoundError: True if the bucket itself is missing, not just the key.
+
+    S3 answers 404 to both, and obstore raises FileNotFoundError for both (HEAD has no body to tell
+    them apart). Two requests decide, by the type of their answers: a listing of the bucket fails
+    only if the bucket is missing or may not be listed, and in the second case a HEAD is refused
+    (403) rather than answered "not found" (a caller that may not list gets 403 for a missing key).
+    """
+    from obstore.exceptions import BaseError
+
+    seen = (place.endpoint_url, place.bucket)
+    if seen in _BUCKETS_SEEN:
+        return False
+    try:
+        next(iter(obstore.list(place.store_client, chunk_size=1)), None)
+    except (BaseError, FileNotFoundError):
+        try:
+            obstore.head(place.store_client, _PROBE_KEY)
+        except FileNotFoundError:
+            return True
+        except BaseError:
+            return False
+        return False
+    _BUCKETS_SEEN.add(seen)
+    return False
+
+
+def _unreachable(endpoint_url: str | None) -> str | None:
+    """Why no connection to the server opens (the system's words: 'Connection refused'), or None
+    when one does. Asked after a GenericError, whose only clue to a network failure is its text."""
+    url = urlsplit(endpoint_url or "https://s3.amazonaws.com")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=_CONNECT_SECONDS).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
+
+
 @contextmanager
-def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Iterator[None]:
+def _errors(place: Place, action: str, key: str = "") -> Iterator[None]:
     """Raise obstore's failures as CatalogError naming what failed and where (``action`` a verb).
 
     A missing key stays FileNotFoundError, for callers to say what absence means, but a missing
-    bucket does not: S3 answers both with 404 (only the body, absent for HEAD, tells them apart).
+    bucket does not (``bucket_missing``).
     """
     from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 
     try:
         yield
     except FileNotFoundError as exc:
-        if _NO_BUCKET not in str(exc):
+        if not bucket_missing(place):
             raise
         # Not chained, unlike other errors: obstore's is S3's whole response and a debug dump, and
         # what it says is in the message already.
@@ -167,7 +231,7 @@ def _errors(place: S3Storage | S3RunLogStore, action: str, key: str = "") -> Ite
 class _StreamReader(io.RawIOBase):
     """A read-only file over the chunks of one GET: constant memory, one request."""
 
-    def __init__(self, chunks: Iterator[Any], place: S3Storage, key: str) -> None:
+    def __init__(self, chunks: Iterator[Any], place: Place, key: str) -> None:
         self._chunks = chunks
         self._pending = memoryview(b"")
         self._place = place
@@ -189,7 +253,7 @@ class _StreamReader(io.RawIOBase):
         return n
 
 
-def _open_stream(result: Any, place: S3Storage, key: str) -> BinaryIO:
+def _open_stream(result: Any, place: Place, key: str) -> BinaryIO:
     raw = _StreamReader(iter(result.stream(min_chunk_size=1024 * 1024)), place, key)
     return io.BufferedReader(raw, buffer_size=1024 * 1024)
 
