@@ -1,0 +1,55 @@
+"""Pipeline runs in the run browser over plain HTTP: the runs table names them, the run page draws
+their steps with each step's details, compare and the report file take them like jobs'."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.conftest import run_cli
+from tests.ui.demo import Demo
+from tests.ui.helpers import Server
+from tests.ui.http import get
+
+
+def test_the_table_says_pipeline_and_its_name(demo_server: Server, demo: Demo) -> None:
+    text = get(demo_server.url, "/").text
+    cells = dict(re.findall(r'<tr data-run="([^"]+)".*?<td class="cell-job">(.*?)</td>', text, re.S))
+    assert re.sub(r"<[^>]+>", "", cells[demo.pipeline_run]) == "pipeline pipeline"
+    assert re.sub(r"<[^>]+>", "", cells[demo.train_runs[0]]) == "python train"
+
+
+def test_each_step_has_its_details(demo_server: Server, demo: Demo) -> None:
+    text = get(demo_server.url, f"/runs/{demo.pipeline_run}").text
+    details = dict(re.findall(r'<section class="step-detail on-target" id="(step-\d+)" data-step="([^"]+)"', text))
+    assert sorted(details.values()) == ["fit", "fit.forest.forest", "fit.linear.linear", "prepare", "publish",
+                                        "publish.on_failure.save_locally"]
+    publish = text.split('data-step="publish">', 1)[1].split("</section>", 1)[0]
+    assert "<th>attempts</th><td>1</td>" in publish and "<th>rmse_forest</th><td>0.121</td>" in publish
+    assert "uploading the forest model" in publish and "ConnectionError" in publish
+    saved = text.split('data-step="publish.on_failure.save_locally">', 1)[1].split("</section>", 1)[0]
+    assert f'href="/runs/{demo.pipeline_run}/files/models/forest.json?download=1"' in saved
+    linear = text.split('data-step="fit.linear.linear">', 1)[1].split("</section>", 1)[0]
+    prepare_anchor = next(anchor for anchor, name in details.items() if name == "prepare")
+    assert f'from step <a class="mono" href="#{prepare_anchor}">prepare</a>' in linear
+
+
+def test_a_job_page_has_no_step_section(demo_server: Server, demo: Demo) -> None:
+    assert 'id="steps"' not in get(demo_server.url, f"/runs/{demo.train_runs[0]}").text
+
+
+def test_compare_takes_a_pipeline_run(demo_server: Server, demo: Demo) -> None:
+    answer = get(demo_server.url, f"/compare?run={demo.pipeline_run}&run={demo.train_runs[0]}")
+    assert answer.status == 200, answer.text
+    assert "pipeline pipeline</span>" in answer.text and "python train</span>" in answer.text
+    assert ">rmse_forest<" in answer.text and ">loss<" in answer.text  # each run's metrics side by side
+    assert 'data-path="models/forest.json"' in answer.text
+
+
+def test_the_report_file_has_every_step_shown(demo: Demo, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    assert run_cli(demo.folder, "report", demo.pipeline_run, "-o", str(target)).returncode == 0
+    text = target.read_text()
+    assert text.count('<section class="step-detail" id="step-') == 6  # not hidden until clicked: no server
+    assert "prepared 200 rows" in text and "saved the model to models/forest.json instead" in text
+    assert "/runs/" not in text
