@@ -1,5 +1,6 @@
 """A realistic, clean project for the run browser's screenshots and pipeline tests: a small training
-job run twice (metrics, a loss plot, a CSV of predictions) and a pipeline (prepare, two models fitted
+job run twice (metrics, a loss plot, a CSV of predictions), an evaluation job that reads their
+outputs (lineage), and a pipeline (prepare, two models fitted
 in parallel, a publish step that fails and whose on_failure path saves the model locally).
 
 The hostile values (``<script>`` parameters, hostile file names) stay in tests/ui/helpers.py, the
@@ -62,6 +63,22 @@ PythonJob(function=train, returns=["final_loss"],
           catalog=Catalog(put=["plots/", "predictions.csv", "model.json"])).execute()
 '''
 
+EVALUATE = r'''
+import json
+from pathlib import Path
+from runnable import Catalog, PythonJob
+
+def evaluate():
+    model = json.loads(Path("model.json").read_text())
+    rows = Path("predictions.csv").read_text().splitlines()[1:]
+    errors = [abs(int(p) - int(a)) / int(a) for _, p, a in (r.split(",") for r in rows)]
+    Path("evaluation.json").write_text(json.dumps({"model": model["model"], "mape": sum(errors) / len(errors)}))
+    return round(sum(errors) / len(errors), 4)
+
+PythonJob(function=evaluate, returns=["mape"],
+          catalog=Catalog(get=["model.json", "predictions.csv"], put=["evaluation.json"])).execute()
+'''
+
 PIPELINE = r'''
 from pathlib import Path
 from runnable import Catalog, Parallel, Pipeline, PythonTask, metric
@@ -111,6 +128,7 @@ TRAIN_RUNS = [
     ("bold-hopper-0412", {"learning_rate": 0.05, "epochs": 8, "model": "linear"}),
     ("keen-lovelace-0413", {"learning_rate": 0.2, "epochs": 8, "model": "linear"}),
 ]
+EVALUATE_RUN = "fond-noether-0415"
 PIPELINE_RUN = "quiet-shannon-0414"
 
 
@@ -119,6 +137,7 @@ class Demo:
     folder: Path
     train_runs: list[str]
     pipeline_run: str
+    evaluate_run: str  # read the model of the second training run and the predictions of both
 
 
 def make_demo(folder: Path) -> Demo:
@@ -129,7 +148,10 @@ def make_demo(folder: Path) -> Demo:
         done = run_cli(folder, "execute-job", "train.py", "--run-id", run_id, "--parameters", "params.yaml",
                        "--tag", "houses")
         assert done.returncode == 0, done.stderr
+    (folder / "evaluate.py").write_text(EVALUATE)
+    done = run_cli(folder, "execute-job", "evaluate.py", "--run-id", EVALUATE_RUN)
+    assert done.returncode == 0, done.stderr
     (folder / "pipeline.py").write_text(PIPELINE)
     done = run_python(folder / "pipeline.py", folder, env={"RUNNABLE_RUN_ID": PIPELINE_RUN})
     assert done.returncode == 0, done.stderr  # publish failed; its on_failure path succeeded
-    return Demo(folder, [r for r, _ in TRAIN_RUNS], PIPELINE_RUN)
+    return Demo(folder, [r for r, _ in TRAIN_RUNS], PIPELINE_RUN, EVALUATE_RUN)

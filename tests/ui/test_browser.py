@@ -73,11 +73,11 @@ def demo_page(browser: Any, demo_server: Server) -> Iterator[Any]:
         yield opened
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, full_page: bool = True) -> None:
     if SHOTS:
         folder = Path(SHOTS) if os.path.isabs(SHOTS) else REPO / SHOTS
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / name), full_page=True)
+        page.screenshot(path=str(folder / name), full_page=full_page)
 
 
 def table_ids(page: Any) -> list[str]:
@@ -134,7 +134,6 @@ def test_follow_a_lineage_link(page: Any, server: Server, ui_project: Project) -
     page.goto(f"{server.url}/runs/{evaluate}")
     page.click("a:text('lineage')")
     page.wait_for_url(f"**/runs/{evaluate}/lineage")
-    shot(page, "lineage.png")
     page.locator(f"svg.lineage a[href='/runs/{prepare}/lineage']").click()
     page.wait_for_url(f"**/runs/{prepare}/lineage")
     assert page.locator(f"#downstream a:text('{train}')").count() == 1
@@ -238,11 +237,12 @@ def test_a_pipeline_run_shows_its_step_graph_and_each_steps_log(demo_page: Any, 
     assert on_failure.locator(".step-node.status-success a[data-step='publish.on_failure.save_locally']").count() == 1
     detail = page.locator("section.step-detail[data-step='publish']")
     assert not detail.is_visible()
-    shot(page, "pipeline.png")
     graph.locator("a[data-step='publish']").click()
     detail.wait_for(state="visible")
     assert "ConnectionError: model registry at registry.internal:443 is unreachable" in detail.text_content()
     assert "uploading the forest model" in detail.locator("pre.step-log").text_content()
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "pipeline.png", full_page=False)  # the graph and one step's details, not every output
     # a step's input links to the step that put it
     graph.locator("a[data-step='fit.linear.linear']").click()
     linear = page.locator("section.step-detail[data-step='fit.linear.linear']")
@@ -260,7 +260,7 @@ def test_screenshots_of_the_demo_project(demo_page: Any, demo_server: Server, de
     """The pages docs/ui.md shows, over realistic runs (saved with RUNNABLE_UI_SCREENSHOTS)."""
     page = demo_page
     page.goto(demo_server.url + "/")
-    assert len(table_ids(page)) == 3
+    assert len(table_ids(page)) == 4
     shot(page, "runs.png")
     first, second = demo.train_runs
     page.goto(f"{demo_server.url}/runs/{second}")
@@ -274,8 +274,12 @@ def test_screenshots_of_the_demo_project(demo_page: Any, demo_server: Server, de
     page.wait_for_url("**/compare?*")
     assert page.locator("figure[data-metric='loss'] svg polyline").count() == 2
     shot(page, "compare.png")
+    page.goto(f"{demo_server.url}/runs/{demo.evaluate_run}/lineage")
+    assert page.locator(f"svg.lineage a[href='/runs/{second}/lineage']").count() == 1
+    shot(page, "lineage.png")
     target = tmp_path / "report.html"
-    assert run_cli(demo.folder, "report", demo.pipeline_run, "-o", str(target)).returncode == 0
+    assert run_cli(demo.folder, "report", second, "-o", str(target)).returncode == 0
     page.goto(target.as_uri())
-    assert page.locator("section.step-detail[data-step='publish'] pre.step-log").is_visible()  # all shown
+    image = page.locator("article[data-path='plots/loss.png'] img")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=image.element_handle())
     shot(page, "report.png")
