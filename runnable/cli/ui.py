@@ -84,7 +84,7 @@ def report(run_id: str, config_file: str | None, output: str | None, force: bool
     with errors_to_exit():
         from runnable.ui import require_extra
 
-        require_extra("jinja2")
+        require_extra("jinja2", "markdown_it")
         history = open_history(config_file).reading_only()  # the browser changes nothing
         from runnable.ui.report import render_report
 
