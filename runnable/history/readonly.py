@@ -101,9 +101,10 @@ class ReadOnlyIndexedRunLogStore(ReadOnlyRunLogStore):
         for run_id in self.content.iter_content_ids():
             seen.add(run_id)
             yield run_id
-        # Entries indexed here from their records, for runs whose record still exists.
+        # Entries indexed here from their records. Not asked whether each record still exists (on
+        # S3, a request each): the content index checks every answer against the records it names.
         for run_id in list(self._entries):
-            if run_id not in seen and self.inner.exists(run_id):
+            if run_id not in seen:
                 yield run_id
 
     def read_content_snapshot(self) -> bytes | None:
