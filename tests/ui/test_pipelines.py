@@ -53,3 +53,34 @@ def test_the_report_file_has_every_step_shown(demo: Demo, tmp_path: Path) -> Non
     assert text.count('<section class="step-detail" id="step-') == 6  # not hidden until clicked: no server
     assert "prepared 200 rows" in text and "saved the model to models/forest.json instead" in text
     assert "/runs/" not in text
+
+
+HOSTILE_PIPELINE = '''
+from runnable import Parallel, Pipeline, PythonTask, Stub
+
+def boom():
+    raise ValueError("<script>alert('error')</script>")
+
+Pipeline(steps=[
+    Parallel(name="<img src=x onerror=alert(1)>", branches={
+        "<b onmouseover=alert(2)>": Stub(name="<svg onload=alert(3)>").as_pipeline()}),
+    PythonTask(name="<iframe onload=alert(4)>", function=boom),
+]).execute()
+'''
+
+
+def test_step_names_branch_keys_and_errors_are_escaped(tmp_path: Path) -> None:
+    from tests.conftest import run_python
+
+    (tmp_path / "pipe.py").write_text(HOSTILE_PIPELINE)
+    done = run_python(tmp_path / "pipe.py", tmp_path, env={"RUNNABLE_RUN_ID": "hostile-pipe-0001"})
+    assert done.returncode == 1, done.stderr
+    served = Server(tmp_path)
+    try:
+        text = get(served.url, "/runs/hostile-pipe-0001").text
+    finally:
+        served.stop()
+    assert 'id="steps"' in text and text.count('class="step-detail') == 3
+    for raw in ("<img src=x", "<b onmouseover", "<svg onload", "<iframe", "<script>alert('error')"):
+        assert raw not in text, raw
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text and "&lt;iframe onload=alert(4)&gt;" in text
