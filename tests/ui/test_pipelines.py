@@ -84,3 +84,53 @@ def test_step_names_branch_keys_and_errors_are_escaped(tmp_path: Path) -> None:
     for raw in ("<img src=x", "<b onmouseover", "<svg onload", "<iframe", "<script>alert('error')"):
         assert raw not in text, raw
     assert "&lt;img src=x onerror=alert(1)&gt;" in text and "&lt;iframe onload=alert(4)&gt;" in text
+
+
+MAP_PIPELINE = '''
+from runnable import Map, Pipeline, PythonTask
+
+def items():
+    return list(range(45))
+
+def square(x: int):
+    print(f"item {x}")
+    if x == 7:
+        raise ValueError("seven is unlucky")
+    return x * x
+
+Pipeline(steps=[
+    PythonTask(name="items", function=items, returns=["xs"]),
+    Map(name="squares", iterate_on="xs", iterate_as="x",
+        branch=PythonTask(name="square", function=square, returns=["y"]).as_pipeline()),
+]).execute()
+'''
+
+
+def test_a_big_map_previews_only_its_failed_steps_logs(tmp_path: Path) -> None:
+    """45 items: 47 steps, over STEP_LOG_PREVIEWS; the page reads the failed step's log, not 47."""
+    import json
+
+    from runnable.ui.pages.run import STEP_LOG_PREVIEWS
+    from tests.conftest import run_python
+
+    (tmp_path / "pipe.py").write_text(MAP_PIPELINE)
+    done = run_python(tmp_path / "pipe.py", tmp_path, env={"RUNNABLE_RUN_ID": "big-map-0001"})
+    assert done.returncode == 1, done.stderr
+    record_path = tmp_path / ".run_log_store" / "big-map-0001.json"
+    served = Server(tmp_path)
+    try:
+        text = get(served.url, "/runs/big-map-0001").text
+        assert text.count('class="step-detail') == 47 > STEP_LOG_PREVIEWS
+        assert text.count('<pre class="preview-text step-log">') == 1
+        failed = text.split('data-step="squares.7.square">', 1)[1].split("</section>", 1)[0]
+        assert "seven is unlucky" in failed and 'class="preview-text step-log">item 7' in failed
+        assert text.count("shows the logs of its failed steps only") == 45  # items and the 44 good squares
+        # a hand-edited record whose branch holds something that is not a step still shows the others
+        record = json.loads(record_path.read_text())
+        record["steps"][1]["branches"]["0"] = ["not a step", 3]
+        record["steps"][1]["branches"]["1"] = "not a list"
+        record_path.write_text(json.dumps(record))
+        again = get(served.url, "/runs/big-map-0001")
+        assert again.status == 200 and again.text.count('class="step-detail') == 45
+    finally:
+        served.stop()

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from runnable.history.runs import History, Run
-from runnable.record import RUNNING, RunRecord
+from runnable.record import FAIL, RUNNING, RunRecord
 from runnable.ui import charts, previews
 from runnable.ui.app import history_of, page
 
@@ -37,7 +37,9 @@ def step_tree(record: RunRecord) -> list[dict[str, Any]]:
     def walk(entries: list[dict[str, Any]], parent: str | None, depth: int) -> list[dict[str, Any]]:
         boxes: list[dict[str, Any]] = []
         previous = parent
-        for entry in entries:
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue  # a hand-edited record: the other steps are still drawn
             name = str(entry.get("path") or entry.get("name"))
             details = {k: v for k, v in entry.items() if k not in ("branches", "on_failure", "name", "path", "status")}
             box: dict[str, Any] = {
@@ -46,7 +48,8 @@ def step_tree(record: RunRecord) -> list[dict[str, Any]]:
                 "details": details, "anchor": f"step-{counter[0]}", "depth": depth, "groups": []}
             counter[0] += 1
             boxes.append(box)
-            for key, branch in (entry.get("branches") or {}).items():
+            branches = entry.get("branches")
+            for key, branch in (branches.items() if isinstance(branches, dict) else ()):
                 box["groups"].append({"label": str(key), "on_failure": False, "steps": walk(branch, name, depth + 1)})
             if entry.get("on_failure"):
                 box["groups"].append({"label": "on_failure", "on_failure": True,
@@ -66,18 +69,29 @@ def _flatten(boxes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: A page previews every step's log up to this many steps; beyond, only the failed steps' (a Map over
+#: 1,000 items would read 1,000 logs, a request each on S3, for one page). The others link to theirs.
+STEP_LOG_PREVIEWS = 40
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def step_details(run: Run, steps: list[dict[str, Any]], standalone: bool) -> list[dict[str, Any]]:
     """What each step's details panel shows, beyond its record entry: its outputs as the run's file
     entries (size, hash, download), its inputs with the step (this run) or run that made them, and
-    the preview of its execution log (``{step}.execution.log`` in the run's files)."""
+    the preview of its execution log (``{step}.execution.log`` in the run's files; see
+    ``STEP_LOG_PREVIEWS``)."""
     files = {entry.path: entry for entry in run.record.files}
     anchors = {step["name"]: step["anchor"] for step in steps}
+    every_log = len(steps) <= STEP_LOG_PREVIEWS
     out = []
     for step in steps:
         details = step["details"]
-        outputs = [{"path": str(path), "entry": files.get(str(path))} for path in details.get("outputs") or []]
+        outputs = [{"path": str(path), "entry": files.get(str(path))} for path in _listed(details.get("outputs"))]
         inputs = []
-        for item in details.get("inputs") or []:
+        for item in _listed(details.get("inputs")):
             if not isinstance(item, dict):
                 continue
             source = item.get("source") if isinstance(item.get("source"), dict) else None
@@ -91,7 +105,9 @@ def step_details(run: Run, steps: list[dict[str, Any]], standalone: bool) -> lis
         log_entry = files.get(str(log_path)) if log_path else None
         log = None
         if log_entry is not None:
-            log = {"entry": log_entry, "preview": previews.preview(run, log_entry, inline_images=standalone)}
+            shown = every_log or step["status"] == FAIL
+            log = {"entry": log_entry,
+                   "preview": previews.preview(run, log_entry, inline_images=standalone) if shown else None}
         error = details.get("error") if isinstance(details.get("error"), dict) else None
         out.append({"step": step, "outputs": outputs, "inputs": inputs, "log": log, "log_path": log_path,
                     "error": error})
