@@ -37,7 +37,7 @@ def ui(config_file: str | None, host: str, port: int, open_browser: bool) -> Non
         from runnable.ui import require_extra
 
         require_extra()
-        history = open_history(config_file)
+        history = open_history(config_file).reading_only()  # the browser changes nothing
         import socket
 
         import uvicorn
@@ -84,8 +84,8 @@ def report(run_id: str, config_file: str | None, output: str | None, force: bool
     with errors_to_exit():
         from runnable.ui import require_extra
 
-        require_extra("jinja2")
-        history = open_history(config_file)
+        require_extra("jinja2", "markdown_it")
+        history = open_history(config_file).reading_only()  # the browser changes nothing
         from runnable.ui.report import render_report
 
         text = render_report(history, run_id)

@@ -17,6 +17,9 @@
 A RUNNING record whose owner process has died (same host, process gone or its id reused) is a run
 that will never finish: it is reported, and rewritten, as FAIL with the error "owner process died"
 (reported as FAIL without being rewritten when the store cannot be written: read-only, or full).
+``History(storage, store, read_only=True)`` reads without writing anything: such a run is reported
+as FAIL and left as it is, and the listing and content indexes are refreshed in memory only
+(``runnable.history.readonly``; the run browser reads this way).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from runnable.backends.protocols import RunFolders, RunLogStore, Storage, local_folder
 from runnable.errors import RecordError, RestoreError, RunNotFoundError
 from runnable.history.index import RunIndex, RunSummary
+from runnable.history.readonly import read_only_view
 from runnable.history.verify import VerifiedReader, iter_entries, open_stored
 from runnable.history.when import parse_moment, parse_record_time
 from runnable.record import (
@@ -280,13 +284,16 @@ class History:
     >>> # History(storage, run_log_store).runs(limit=3)
     """
 
-    def __init__(self, storage: Storage, store: RunLogStore) -> None:
+    def __init__(self, storage: Storage, store: RunLogStore, read_only: bool = False) -> None:
         self.storage = storage
-        self.store = store
         # runnable's own local folders, which no recorded file path may lead into (see check()).
         self.own_folders = [(what, service.location, root) for what, service in
                             (("catalog", storage), ("run-log store", store))
                             if (root := local_folder(service)) is not None]
+        self.read_only = read_only
+        # Read-only: a view whose writes fail as on a read-only file system, which every writer
+        # below already survives; the indexes' refreshes kept in memory.
+        self.store = read_only_view(store) if read_only else store
 
     def check(self, record: RunRecord) -> RunRecord:
         """``record`` if none of its file paths leads into the catalog or the run-log store, else
@@ -303,11 +310,18 @@ class History:
         return record
 
     @classmethod
-    def from_config(cls, config: str | os.PathLike[str] | Configuration | None = None) -> History:
+    def from_config(cls, config: str | os.PathLike[str] | Configuration | None = None,
+                    read_only: bool = False) -> History:
         """Build the services the configuration names (``None``: $RUNNABLE_CONFIGURATION_FILE or defaults)."""
         from runnable.config import loading as _config
         configuration = config if isinstance(config, _config.Configuration) else _config.load(config)
-        return cls(configuration.storage_service().build(), configuration["run-log-store"].build())
+        return cls(configuration.storage_service().build(), configuration["run-log-store"].build(), read_only)
+
+    def reading_only(self) -> History:
+        """This history over the same services, read-only (see the module's docstring)."""
+        if self.read_only:
+            return self
+        return History(self.storage, self.store, read_only=True)
 
     # -- owners that died -------------------------------------------------------------------
     def _settle(self, record: RunRecord) -> RunRecord:

@@ -23,7 +23,7 @@ import importlib
 from runnable.errors import MissingExtraError
 
 #: The modules of the ``ui`` extra, by the name pip knows them.
-_EXTRA = {"starlette": "starlette", "uvicorn": "uvicorn", "jinja2": "jinja2"}
+_EXTRA = {"starlette": "starlette", "uvicorn": "uvicorn", "jinja2": "jinja2", "markdown_it": "markdown-it-py"}
 
 
 def require_extra(*modules: str) -> None:

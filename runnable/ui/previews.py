@@ -6,7 +6,8 @@ is read to its end through the run's checked reader, so a corrupt stored copy sh
 rather than as content; a larger one shows its head and says that it was not checked (its download
 is: it streams through the same check).
 
-Nothing cataloged is ever put into the page as markup: text goes in as escaped text, images by
+Nothing cataloged is ever put into the page as markup: text goes in as escaped text, Markdown as
+the HTML Markdown makes of it with the file's own HTML escaped (``runnable.ui.markdown``), images by
 URL (or as data in the report), and HTML or SVG files are offered for download only: they can carry
 scripts, and the page's origin can read every run.
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runnable.errors import IntegrityError, RestoreError
+from runnable.ui import markdown
 
 if TYPE_CHECKING:
     from runnable.history.runs import Run
@@ -81,6 +83,7 @@ class Preview:
     rows: list[list[str]] = field(default_factory=list)
     cells: list[dict[str, Any]] = field(default_factory=list)
     data_uri: str = ""  # an image's bytes, for the self-contained report
+    html: str = ""  # a Markdown file rendered (runnable.ui.markdown: its own HTML escaped)
 
 
 def _read(run: Run, entry: FileEntry, limit: int) -> tuple[bytes, bool]:
@@ -127,7 +130,10 @@ def preview(run: Run, entry: FileEntry, inline_images: bool = False) -> Preview:
             return _table(data, "\t" if suffix(entry.path) == ".tsv" else ",", checked, note)
         if kind == "json":
             return _json(data, checked, note)
-        return _text(data, kind == "text?", note)
+        shown = _text(data, kind == "text?", note)
+        if shown.kind == "text" and suffix(entry.path) in markdown.MARKDOWN_SUFFIXES:
+            return Preview("markdown", shown.note, text=shown.text, html=markdown.render(shown.text))
+        return shown
     except IntegrityError as exc:
         return Preview("error", str(exc))
     except RestoreError as exc:

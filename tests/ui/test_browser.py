@@ -4,7 +4,8 @@ lineage links, live status, and a generated report opened from disk.
 
 Skipped, with the reason in pytest's summary, where /usr/bin/chromium is not installed
 (``apt-get install chromium``; ``.ci/run`` installs it). With ``RUNNABLE_UI_SCREENSHOTS=docs/img``
-the tests also save the screenshots docs/ui.md shows.
+the tests also save the screenshots docs/ui.md shows, taken over the clean demo project
+(tests/ui/demo.py), not over the hostile values the other tests use.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, run_cli
+from tests.ui.demo import Demo
 from tests.ui.helpers import Project, Server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,9 +44,8 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    """A fresh page; fails the test if it asked any host but the server (or had a script error)."""
+@contextmanager
+def _checked_page(browser: Any, server: Server) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     opened = context.new_page()
     requests: list[str] = []
@@ -57,11 +59,25 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     assert not errors, errors
 
 
-def shot(page: Any, name: str) -> None:
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh page; fails the test if it asked any host but the server (or had a script error)."""
+    with _checked_page(browser, server) as opened:
+        yield opened
+
+
+@pytest.fixture
+def demo_page(browser: Any, demo_server: Server) -> Iterator[Any]:
+    """The same, on the clean demo project (tests/ui/demo.py) the screenshots show."""
+    with _checked_page(browser, demo_server) as opened:
+        yield opened
+
+
+def shot(page: Any, name: str, full_page: bool = True) -> None:
     if SHOTS:
         folder = Path(SHOTS) if os.path.isabs(SHOTS) else REPO / SHOTS
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / name), full_page=True)
+        page.screenshot(path=str(folder / name), full_page=full_page)
 
 
 def table_ids(page: Any) -> list[str]:
@@ -72,7 +88,6 @@ def table_ids(page: Any) -> list[str]:
 def test_table_filter_and_sort(page: Any, server: Server) -> None:
     page.goto(server.url + "/")
     assert len(table_ids(page)) == 6
-    shot(page, "runs.png")
     page.select_option("select[name=status]", "FAIL")
     page.click("button:text('Filter')")
     page.wait_for_url("**/?*status=FAIL*")
@@ -97,7 +112,6 @@ def test_open_a_run_see_its_image_and_charts(page: Any, server: Server) -> None:
     assert page.locator("figure[data-metric='accuracy'] svg polyline").count() == 1
     assert page.locator("article[data-path='table.csv'] table tr").count() == 6
     assert page.title() == "ui-train-0001 - runnable"  # page.html's script never ran here
-    shot(page, "run.png")
 
 
 def test_compare_two_runs_from_the_table(page: Any, server: Server) -> None:
@@ -110,7 +124,6 @@ def test_compare_two_runs_from_the_table(page: Any, server: Server) -> None:
     assert page.locator("#images img").count() == 2
     assert page.locator("#files tr[data-path='table.csv'] .tag.changed").count() == 1
     assert page.locator("#parameters tr >> text=fail").count() == 0
-    shot(page, "compare.png")
     page.click("#show-all")
     page.wait_for_url("**all=1*")
     assert page.locator("#parameters th:text-is('fail')").count() == 1
@@ -121,7 +134,6 @@ def test_follow_a_lineage_link(page: Any, server: Server, ui_project: Project) -
     page.goto(f"{server.url}/runs/{evaluate}")
     page.click("a:text('lineage')")
     page.wait_for_url(f"**/runs/{evaluate}/lineage")
-    shot(page, "lineage.png")
     page.locator(f"svg.lineage a[href='/runs/{prepare}/lineage']").click()
     page.wait_for_url(f"**/runs/{prepare}/lineage")
     assert page.locator(f"#downstream a:text('{train}')").count() == 1
@@ -135,7 +147,6 @@ def test_open_a_generated_report(page: Any, ui_project: Project, tmp_path: Path)
     page.wait_for_function("img => img.complete && img.naturalWidth === 160", arg=image.element_handle())
     assert page.locator("figure[data-metric='loss'] svg polyline").count() == 1
     assert page.locator("text=learning rate 0.01").count() == 1
-    shot(page, "report.png")
 
 
 SLOW = '''
@@ -208,3 +219,67 @@ def test_a_cataloged_html_file_downloads_and_never_runs(browser: Any, server: Se
         assert saved.read_bytes() == (ui_project.folder / ".catalog" / "ui-train-0001" / path).read_bytes()
     assert page.title() == "ui-train-0001 - runnable" and not dialogs
     context.close()
+
+
+def test_a_pipeline_run_shows_its_step_graph_and_each_steps_log(demo_page: Any, demo_server: Server,
+                                                                demo: Demo) -> None:
+    page = demo_page
+    page.goto(demo_server.url + "/")
+    row = page.locator(f"tr[data-run='{demo.pipeline_run}']")
+    assert " ".join(row.locator(".cell-job").text_content().split()) == "pipeline pipeline"
+    row.locator("a").first.click()
+    page.wait_for_url(f"**/runs/{demo.pipeline_run}")
+    graph = page.locator("#steps .step-graph")
+    # nested boxes: the parallel step holds its two branches, the failed step its on_failure path
+    assert graph.locator(".step-node.composite [data-step='fit.linear.linear']").count() == 1
+    assert graph.locator(".step-node.status-fail > a[data-step='publish']").count() == 1
+    on_failure = graph.locator(".step-node.status-fail .step-group.on-failure")
+    assert on_failure.locator(".step-node.status-success a[data-step='publish.on_failure.save_locally']").count() == 1
+    detail = page.locator("section.step-detail[data-step='publish']")
+    assert not detail.is_visible()
+    graph.locator("a[data-step='publish']").click()
+    detail.wait_for(state="visible")
+    assert "ConnectionError: model registry at registry.internal:443 is unreachable" in detail.text_content()
+    assert "uploading the forest model" in detail.locator("pre.step-log").text_content()
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "pipeline.png", full_page=False)  # the graph and one step's details, not every output
+    # a step's input links to the step that put it
+    graph.locator("a[data-step='fit.linear.linear']").click()
+    linear = page.locator("section.step-detail[data-step='fit.linear.linear']")
+    linear.wait_for(state="visible")
+    linear.locator("a:text('prepare')").click()
+    page.locator("section.step-detail[data-step='prepare']").wait_for(state="visible")
+    assert "prepared 200 rows" in page.locator("section.step-detail[data-step='prepare'] pre.step-log").text_content()
+    saved = page.locator("section.step-detail[data-step='publish.on_failure.save_locally']")
+    graph.locator("a[data-step='publish.on_failure.save_locally']").click()
+    saved.wait_for(state="visible")
+    assert saved.locator("a.download").count() == 2  # models/forest.json and the step's log
+
+
+def test_screenshots_of_the_demo_project(demo_page: Any, demo_server: Server, demo: Demo, tmp_path: Path) -> None:
+    """The pages docs/ui.md shows, over realistic runs (saved with RUNNABLE_UI_SCREENSHOTS)."""
+    page = demo_page
+    page.goto(demo_server.url + "/")
+    assert len(table_ids(page)) == 4
+    shot(page, "runs.png")
+    first, second = demo.train_runs
+    page.goto(f"{demo_server.url}/runs/{second}")
+    image = page.locator("article[data-path='plots/loss.png'] img")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=image.element_handle())
+    shot(page, "run.png")
+    page.goto(demo_server.url + "/")
+    page.check(f"input[value='{first}']")
+    page.check(f"input[value='{second}']")
+    page.click("#compare-button")
+    page.wait_for_url("**/compare?*")
+    assert page.locator("figure[data-metric='loss'] svg polyline").count() == 2
+    shot(page, "compare.png")
+    page.goto(f"{demo_server.url}/runs/{demo.evaluate_run}/lineage")
+    assert page.locator(f"svg.lineage a[href='/runs/{second}/lineage']").count() == 1
+    shot(page, "lineage.png")
+    target = tmp_path / "report.html"
+    assert run_cli(demo.folder, "report", second, "-o", str(target)).returncode == 0
+    page.goto(target.as_uri())
+    image = page.locator("article[data-path='plots/loss.png'] img")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=image.element_handle())
+    shot(page, "report.png")

@@ -28,9 +28,12 @@ def odd():
     Path("many.txt").write_text("".join(f"line {i}\n" for i in range(1000)))
     Path("nb.ipynb").write_text("not a notebook")
     Path("t.parquet").write_bytes(b"PAR1 not really PAR1")
+    Path("notes.md").write_text("# Results\n\n**0.92** accuracy, see [the runs](https://example.com/runs)\n\n"
+                                "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n"
+                                "[click](javascript:alert(3)) ![plot](http://example.com/plot.png)\n")
 
 PythonJob(function=odd, catalog=Catalog(put=["big.csv", "blob.dat", "broken.json", "empty.txt", "many.txt",
-                                            "nb.ipynb", "t.parquet"])).execute()
+                                            "nb.ipynb", "t.parquet", "notes.md"])).execute()
 '''
 
 
@@ -95,3 +98,13 @@ def test_chart_labels_are_escaped_and_long_histories_thinned() -> None:
     assert "no finite values" in str(line_chart({"nan": [[0, float("nan")]]}))
     flat = str(line_chart({"same": [[0, 3.0], [5, 3.0]]}))  # one value: still a line, no division by zero
     assert "<polyline" in flat
+
+
+def test_markdown_is_rendered_with_its_own_html_escaped(odd_server: tuple[Server, Path]) -> None:
+    server, _ = odd_server
+    notes = article(get(server.url, "/runs/odd-run-0001").text, "notes.md")
+    assert '<div class="preview-markdown"><h1>Results</h1>' in notes
+    assert "<strong>0.92</strong>" in notes and '<a href="https://example.com/runs">the runs</a>' in notes
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in notes and "<script" not in notes
+    assert "&lt;img src=x onerror=alert(2)&gt;" in notes and "<img" not in notes  # no image: no other host asked
+    assert "javascript:" not in notes.replace("[click](javascript:alert(3))", "")  # not made a link

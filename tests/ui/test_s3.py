@@ -3,6 +3,7 @@ previews and downloads, read through the same history API."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +56,48 @@ def test_browse_runs_stored_in_s3(s3_ui: Server, s3_project: Project, s3_server:
                      env=subprocess_env(s3_server))
     assert result.returncode == 0, result.stderr
     assert 'src="data:image/png;base64,' in report.read_text()
+
+
+def bucket_state(s3_server: S3Server, bucket: str) -> dict[str, str]:  # noqa: F811
+    """Every object in the bucket with its ETag: what a writer would change."""
+    client = s3_server.client()
+    found: dict[str, str] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        found.update({item["Key"]: item["ETag"] for item in page.get("Contents", [])})
+    return found
+
+
+def test_lineage_over_s3_and_browsing_writes_nothing(tmp_path: Path, s3_server: S3Server,  # noqa: F811
+                                                      bucket: str) -> None:  # noqa: F811
+    from tests.conftest import run_python
+    from tests.lineage_helpers import write_chain
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    write_config(folder, s3_server, bucket)
+    write_chain(folder)
+    env = {**subprocess_env(s3_server), "RUNNABLE_CONFIGURATION_FILE": "s3.yaml"}
+    ids = []
+    for name in ("prepare", "train", "evaluate"):
+        done = run_python(folder / "chain.py", folder, name, env=env)
+        assert done.returncode == 0, done.stderr
+        ids.append(json.loads(done.stdout[done.stdout.index("{"):])["run_id"])
+    prepare, train, evaluate = ids
+    client = s3_server.client()
+    caches = [key for key in bucket_state(s3_server, bucket) if key.rsplit("/", 1)[-1].startswith(".")]
+    for key in caches:  # the listing and content caches: a writing reader would put them back
+        client.delete_object(Bucket=bucket, Key=key)
+    before = bucket_state(s3_server, bucket)
+    served = Server(folder, "--config", "s3.yaml", env=subprocess_env(s3_server))
+    try:
+        assert set(re.findall(r'<tr data-run="([^"]+)"', get(served.url, "/").text)) == set(ids)
+        lineage = get(served.url, f"/runs/{evaluate}/lineage").text
+        assert f"href='/runs/{prepare}/lineage'" in lineage.replace('"', "'")
+        assert f"href='/runs/{train}/lineage'" in lineage.replace('"', "'")
+        upstream_of_train = get(served.url, f"/runs/{prepare}/lineage").text
+        assert f"/runs/{train}" in upstream_of_train and f"/runs/{evaluate}" in upstream_of_train
+        assert get(served.url, f"/runs/{train}").status == 200
+    finally:
+        served.stop()
+    assert bucket_state(s3_server, bucket) == before
+    assert caches, "no cache object found to delete: the test would not show a write"
