@@ -207,9 +207,6 @@ KILLED_MAP = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="forked branch processes outlive a SIGKILLed pipeline process and go on "
-                                       "writing (branches.py: no parent-death signal, retry's liveness sees only "
-                                       "the parent)")
 def test_branch_processes_end_with_a_killed_pipeline(tmp_path: Path) -> None:
     script = write(tmp_path, KILLED_MAP)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
