@@ -246,8 +246,6 @@ PICKLED_ANNOTATED = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="an object already of the annotated class goes through pydantic, which "
-                                       "cannot build a schema for a plain class (params.py _convert)")
 def test_a_pickled_object_reaches_a_function_annotated_with_its_class(tmp_path: Path) -> None:
     result = run(tmp_path, PICKLED_ANNOTATED)
     assert result.returncode == 0, result.stderr
