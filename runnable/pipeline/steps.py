@@ -44,15 +44,27 @@ class _ShellStep(ShellJob):
             return {}
         exported = context.scratch / "exported.env"
         original = self.command
-        # The variables as the command left them, written whatever it exported; its own exit code kept.
-        self.command = f"{original}\n__runnable_rc=$?\nenv -0 > {shlex.quote(str(exported))}\nexit $__runnable_rc"
+        # The returns as the command left them, written by an EXIT trap set before it runs: an
+        # explicit `exit N` (or `set -e`) ends the command early and still writes them, with the
+        # command's own status kept. Only the names in `returns` are written: a dump of the whole
+        # environment would put every secret the step sees into a file.
+        dump = "".join(f'if [ -n "${{{name}+set}}" ]; then printf "%s=%s\\0" {name} "${name}"; fi; '
+                       for name in self.returns)
+        trap = f"__runnable_rc=$?; {{ {dump}}} > {shlex.quote(str(exported))}; exit $__runnable_rc"
+        self.command = f"trap {shlex.quote(trap)} EXIT\n{original}"
         try:
             super().run(context)
         except JobFailedError as exc:
             raise JobFailedError(str(exc).replace(self.command, original), exit_code=exc.exit_code) from None
         finally:
             self.command = original
-        variables = dict(item.split("=", 1) for item in exported.read_text().split("\0") if "=" in item)
+        try:
+            text = exported.read_bytes().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            raise ParameterError("the command ended without giving back its returns: it replaced the shell "
+                                 "(exec) or set an EXIT trap of its own; export the returns from a command "
+                                 "that ends normally") from None
+        variables = dict(item.split("=", 1) for item in text.split("\0") if "=" in item)
         missing = [name for name in self.returns if name not in variables]
         if missing:
             raise ParameterError(f"the command did not export {missing[0]!r}, which the task declares in returns; "

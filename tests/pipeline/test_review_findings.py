@@ -261,8 +261,6 @@ SHELL_EXIT = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the variables are dumped by a line appended after the command, which an "
-                                       "explicit exit skips (steps.py _ShellStep.run)")
 def test_a_shell_task_that_exits_explicitly_still_returns_its_exports(tmp_path: Path) -> None:
     result = run(tmp_path, SHELL_EXIT)
     assert result.returncode == 0, result.stderr
