@@ -337,17 +337,27 @@ class Traversal:
         entry["branches"] = {}
         returned: dict[str, Any] = {}
         current = dict(parameters)
-        for index in range(step.max_iterations):
-            current[step.index_as] = index
-            entry["branches"][str(index)] = []
-            result = self.steps(step.branch, f"{path}.{index}.", current, entry["branches"][str(index)])
-            produced.add(result.produced)
-            if result.status != SUCCESS:
-                return {}, result.failed or ""
-            returned.update(result.returned)
-            entry["iterations"] = index + 1
-            if result.returned.get(step.break_on):
-                break
+        before = os.environ.get(step.index_as)
+        try:
+            for index in range(step.max_iterations):
+                # The iteration number as a parameter, and as the environment variable upstream's
+                # loops read (os.environ["counter"]); a branch's commands and processes inherit it.
+                current[step.index_as] = index
+                os.environ[step.index_as] = str(index)
+                entry["branches"][str(index)] = []
+                result = self.steps(step.branch, f"{path}.{index}.", current, entry["branches"][str(index)])
+                produced.add(result.produced)
+                if result.status != SUCCESS:
+                    return {}, result.failed or ""
+                returned.update(result.returned)
+                entry["iterations"] = index + 1
+                if result.returned.get(step.break_on):
+                    break
+        finally:
+            if before is None:
+                os.environ.pop(step.index_as, None)
+            else:
+                os.environ[step.index_as] = before
         return returned, ""
 
     # -- retry -----------------------------------------------------------------------------------

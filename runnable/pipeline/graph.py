@@ -16,6 +16,7 @@ steps put, and raises one ``DefinitionError`` line for the first problem:
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
@@ -32,6 +33,8 @@ from runnable.pipeline.dsl import (
     PythonTask,
     ShellTask,
 )
+
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a name a shell can read as a variable
 
 
 def check(pipeline: Pipeline, parameters: set[str]) -> None:
@@ -113,11 +116,16 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
         if not isinstance(step.max_iterations, int) or isinstance(step.max_iterations, bool) or step.max_iterations < 1:
             raise DefinitionError(f"{_where(path)}: max_iterations={step.max_iterations!r} must be a whole number "
                                      "of at least 1")
+        if not isinstance(step.index_as, str) or not _VARIABLE.fullmatch(step.index_as):
+            raise DefinitionError(f"{_where(path)}: index_as={step.index_as!r} must be a name that can be an "
+                                  "environment variable (letters, digits and '_', not starting with a digit)")
         after = _walk(step.branch, f"{path}.*.", available | {step.index_as}, puts)
         if step.break_on not in after - available:
             raise DefinitionError(f"{_where(path)}: break_on={step.break_on!r} is not returned by a step of its "
                                      "branch; return a boolean of that name from the branch's last task")
-        return after - {step.index_as}
+        # The iteration number is the branch's own; a value the branch returns under that name
+        # (upstream's loops return their counter) is a return like any other.
+        return after if step.index_as in returned_names(step.branch) else after - {step.index_as}
     return set()  # a Stub
 
 
@@ -147,6 +155,22 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     if catalog is not None:
         puts.extend(catalog.put)
     return set(names)
+
+
+def returned_names(pipeline: Pipeline) -> set[str]:
+    """The names every task of ``pipeline`` returns, in branches and on_failure paths too."""
+    names: set[str] = set()
+    for step in pipeline.steps:
+        if isinstance(step, BaseTask):
+            names |= {r.name for r in step.returns}
+        if step.on_failure is not None:
+            names |= returned_names(step.on_failure)
+        if isinstance(step, (Parallel, Conditional)):
+            for branch in step.branches.values():
+                names |= returned_names(branch)
+        elif isinstance(step, (Map, Loop)):
+            names |= returned_names(step.branch)
+    return names
 
 
 def required_arguments(function: Callable[..., Any]) -> list[str]:

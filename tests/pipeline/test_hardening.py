@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.pipeline.helpers import only_record, run, step
+from tests.pipeline.helpers import only_record, records, run, step
 
 PLAIN_CLASS_GIVEN_A_DICT = """
     from runnable import Pipeline, PythonTask
@@ -65,3 +65,36 @@ def test_a_shell_task_that_replaces_its_shell_fails_in_one_line(tmp_path: Path) 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "FileNotFoundError" not in result.stderr, result.stderr
     assert "without giving back its returns" in step(only_record(tmp_path), "s")["error"]["message"]
+
+
+LOOP_AS_UPSTREAM = """
+    import os
+    from runnable import Loop, Pipeline, PythonTask
+
+    def count():
+        counter = int(os.environ["counter"])
+        return counter, counter >= 2
+
+    def after(counter: int):
+        print("final counter", counter, "variable left:", os.environ.get("counter"))
+
+    Pipeline(steps=[
+        Loop(name="loop", max_iterations=5, break_on="stop", index_as="counter",
+             branch=PythonTask(name="count", function=count, returns=["counter", "stop"]).as_pipeline()),
+        PythonTask(name="after", function=after),
+    ]).execute()
+"""
+
+
+def test_a_loop_gives_its_index_as_an_environment_variable_and_a_branch_may_return_it(tmp_path: Path) -> None:
+    result = run(tmp_path, LOOP_AS_UPSTREAM)
+    assert result.returncode == 0, result.stderr
+    assert "final counter 2 variable left: None" in result.stdout
+    assert step(only_record(tmp_path), "loop")["iterations"] == 3
+
+
+def test_a_loop_index_that_cannot_be_a_variable_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    result = run(tmp_path, LOOP_AS_UPSTREAM.replace('index_as="counter"', 'index_as="my counter"'))
+    assert result.returncode != 0
+    assert "index_as='my counter'" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert records(tmp_path) == []
