@@ -134,9 +134,14 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise DefinitionError(f"{_where(path)} names the return {twice[0]!r} more than once")
-    if isinstance(task, ShellTask) and any(r.kind != "json" for r in task.returns):
-        raise DefinitionError(f"{_where(path)}: a shell task returns exported variables, which are text: "
-                                 "declare its returns as plain names")
+    if isinstance(task, ShellTask):
+        if any(r.kind == "pickled" for r in task.returns):
+            raise DefinitionError(f"{_where(path)}: a shell task returns exported variables, which are text: "
+                                  "declare its returns as plain names or metric(...), not pickled(...)")
+        bad = next((n for n in names if not _VARIABLE.fullmatch(n)), None)
+        if bad is not None:
+            raise DefinitionError(f"{_where(path)}: the return {bad!r} cannot be a shell variable; name it with "
+                                  "letters, digits and '_' (not starting with a digit), as the command exports it")
     if isinstance(task, PythonTask):
         missing = [n for n in required_arguments(task.function) if n not in available]
         if missing:
@@ -179,8 +184,11 @@ def required_arguments(function: Callable[..., Any]) -> list[str]:
         signature = inspect.signature(function)
     except (TypeError, ValueError):  # a builtin without a signature: nothing can be told
         return []
+    from runnable.params import is_namespace
+
     return [p.name for p in signature.parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and not is_namespace(p.annotation)]  # (given the other parameters: params.bind)
 
 
 def _overlaps(get: str, put: str) -> bool:

@@ -36,6 +36,7 @@ class _ShellStep(ShellJob):
 
     def __init__(self, task: BaseTask, command: str) -> None:
         super().__init__(command=command, catalog=task.catalog, name=task.name, secrets=task.secrets)
+        self.declared_returns = task.returns
         self.returns = [r.name for r in task.returns]
 
     def run(self, context: JobContext) -> dict[str, Any]:
@@ -69,7 +70,14 @@ class _ShellStep(ShellJob):
         if missing:
             raise ParameterError(f"the command did not export {missing[0]!r}, which the task declares in returns; "
                                  f"add 'export {missing[0]}=...' to it")
-        return {name: _params.guess(variables[name]) for name in self.returns}
+        # Read as upstream reads them: JSON where the text is JSON ("3.14", "true", '{"x": 1}'),
+        # else the text itself; a metric(...) return is kept in the metrics as well.
+        from runnable.returns import collect
+
+        collected = collect(self.declared_returns, [_params.guess(variables[name]) for name in self.returns],
+                            context.scratch)
+        context.metrics.update(collected.metrics)
+        return collected.values
 
 
 class _NotebookStep(NotebookJob):
