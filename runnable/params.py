@@ -227,6 +227,7 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
     except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to raw annotations
         hints = {}
     kwargs: dict[str, Any] = {}
+    namespaces: list[str] = []
     takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     for name, parameter in signature.parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -238,16 +239,33 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
         if name in params:
             kwargs[name] = _convert(name, params[name], hints.get(name, parameter.annotation))
             refuse_non_finite({name: kwargs[name]})  # "nan" converted to a float annotation
+        elif is_namespace(hints.get(name, parameter.annotation)):
+            namespaces.append(name)
         elif parameter.default is parameter.empty:
             raise ParameterError(
                 f"parameter {name!r} is required by {function.__name__}() but was not given; "
                 f"set it in the parameters file or as {ENV_PREFIX}{name}"
             )
-    if takes_var_kw:
+    if namespaces:
+        # As upstream: an argument annotated argparse.Namespace, which no parameter names, receives
+        # the parameters no other argument took, as attributes (args.learning_rate).
+        import argparse
+
+        rest = {n: _convert(n, v, inspect.Parameter.empty) for n, v in params.items() if n not in kwargs}
+        for name in namespaces:
+            kwargs[name] = argparse.Namespace(**rest)
+    elif takes_var_kw:
         for name, value in params.items():
             if name not in kwargs:
                 kwargs[name] = _convert(name, value, inspect.Parameter.empty)
     return kwargs
+
+
+def is_namespace(annotation: Any) -> bool:
+    """True for ``argparse.Namespace``, also written as text (``from __future__ import annotations``)."""
+    if isinstance(annotation, str):
+        return annotation in ("argparse.Namespace", "Namespace")
+    return getattr(annotation, "__module__", None) == "argparse" and getattr(annotation, "__name__", None) == "Namespace"
 
 
 def misspelled(function: Callable[..., Any], params: Mapping[str, Any]) -> list[tuple[str, str]]:

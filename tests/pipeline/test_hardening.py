@@ -98,3 +98,46 @@ def test_a_loop_index_that_cannot_be_a_variable_is_refused_before_anything_runs(
     assert result.returncode != 0
     assert "index_as='my counter'" in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert records(tmp_path) == []
+
+
+SHELL_METRIC = """
+    from runnable import Pipeline, PythonTask, ShellTask, metric
+    Pipeline(steps=[
+        ShellTask(name="s", command="export score=0.9 stringer=hello", returns=["stringer", metric("score")]),
+        PythonTask(name="p", function=lambda score, stringer: print("got", score, stringer)),
+    ]).execute()
+"""
+
+
+def test_a_shell_task_may_return_a_metric_as_upstream_does(tmp_path: Path) -> None:
+    result = run(tmp_path, SHELL_METRIC)
+    assert result.returncode == 0, result.stderr
+    assert "got 0.9 hello" in result.stdout
+    record = only_record(tmp_path)
+    assert record["metrics"]["score"][0][1] == 0.9
+    assert step(record, "s")["returns"] == {"stringer": "hello"}
+
+
+def test_a_shell_return_that_cannot_be_a_variable_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    result = run(tmp_path, SHELL_METRIC.replace('"stringer"', '"string er"'))
+    assert result.returncode != 0
+    assert "'string er' cannot be a shell variable" in result.stderr and "Traceback" not in result.stderr
+    assert records(tmp_path) == []
+
+
+ARGPARSE = """
+    import argparse
+    from runnable import Pipeline, PythonTask
+
+    def use(integer: int, args: argparse.Namespace):
+        print("got", integer, args.floater, args.stringer, hasattr(args, "integer"))
+
+    Pipeline(steps=[PythonTask(name="use", function=use)]).execute(parameters_file="params.yaml")
+"""
+
+
+def test_an_argparse_namespace_argument_receives_the_other_parameters_as_upstream(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("integer: 1\nfloater: 3.14\nstringer: hello\n")
+    result = run(tmp_path, ARGPARSE)
+    assert result.returncode == 0, result.stderr
+    assert "got 1 3.14 hello False" in result.stdout
