@@ -67,7 +67,7 @@ class PipelineRunner(JobRunner):
 
     def run(self) -> RunRecord:
         # Every definition error, before the run is reserved: nothing runs, nothing is recorded.
-        graph.check(self.pipeline, set(self.options.parameters))
+        graph.check(self.pipeline, set(self.options.parameters), self.working_folder)
         if self.retry_of is not None:
             from runnable.pipeline.retry import check_same_structure
 

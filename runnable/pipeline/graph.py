@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 from runnable.errors import DefinitionError
@@ -28,6 +29,7 @@ from runnable.pipeline.dsl import (
     Conditional,
     Loop,
     Map,
+    NotebookTask,
     Parallel,
     Pipeline,
     PythonTask,
@@ -37,15 +39,43 @@ from runnable.pipeline.dsl import (
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a name a shell can read as a variable
 
 
-def check(pipeline: Pipeline, parameters: set[str]) -> None:
-    """Raise DefinitionError, in one line, for the first definition error (module docstring)."""
+def check(pipeline: Pipeline, parameters: set[str], working_folder: Path | None = None) -> None:
+    """Raise DefinitionError, in one line, for the first definition error (module docstring); with
+    ``working_folder``, also for a notebook that is not there (rather than when its step comes)."""
     if not isinstance(pipeline, Pipeline):
         raise DefinitionError(f"expected a runnable.Pipeline, not {type(pipeline).__name__}")
     _walk(pipeline, "", set(parameters), [])
+    if working_folder is not None:
+        for path, task in _tasks(pipeline, ""):
+            if isinstance(task, NotebookTask) and not (working_folder / task.notebook).is_file():
+                raise DefinitionError(f"{_where(path)}: notebook {task.notebook!r} does not exist in "
+                                      f"{working_folder}; give the path of a notebook file, relative to it")
+
+
+def _tasks(pipeline: Pipeline, prefix: str) -> Iterator[tuple[str, BaseTask]]:
+    """Every task of a checked ``pipeline`` with its dotted name, in branches and on_failure paths too."""
+    for step in pipeline.steps:
+        path = prefix + step.name
+        if isinstance(step, BaseTask):
+            yield path, step
+        if step.on_failure is not None:
+            yield from _tasks(step.on_failure, f"{path}.on_failure.")
+        if isinstance(step, (Parallel, Conditional)):
+            for key, branch in step.branches.items():
+                yield from _tasks(branch, f"{path}.{key}.")
+        elif isinstance(step, (Map, Loop)):
+            yield from _tasks(step.branch, f"{path}.*.")
 
 
 def _where(path: str) -> str:
     return f"pipeline step {path!r}"
+
+
+#: The longest step or branch name, in UTF-8 bytes. A step's execution log is the file
+#: ``{dotted.path}.execution.log`` in the run's catalog folder, and a file name holds at most 255
+#: bytes: 100 leaves room for a few levels of nesting (MAX_PATH_BYTES) and the log's suffix.
+MAX_NAME_BYTES = 100
+MAX_PATH_BYTES = 200
 
 
 def check_name(name: Any, where: str) -> str:
@@ -54,6 +84,13 @@ def check_name(name: Any, where: str) -> str:
             f"{where}: the name {name!r} cannot be used: a step or branch name must be non-empty text without "
             "'/' or '.' ('.' joins the names of nested steps, as in 'fan.a.train'); rename it"
         )
+    if any(not c.isprintable() for c in name):  # a newline would split the log's file name and the console
+        raise DefinitionError(f"{where}: the name {name!r} holds a control character (a newline, a tab, ...); "
+                              "rename it with printable characters")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise DefinitionError(f"{where}: the name {name[:40]!r}... is {len(name.encode('utf-8', 'surrogatepass'))} "
+                              f"bytes long, more than {MAX_NAME_BYTES} (its log file is named after it); "
+                              "shorten it")
     return name
 
 
@@ -71,6 +108,10 @@ def _walk(pipeline: Pipeline, prefix: str, available: set[str], puts: list[str])
                                      "Parallel, Map, Conditional or Loop)")
         name = check_name(step.name, where)
         path = prefix + name
+        if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+            raise DefinitionError(f"{_where(path[:60] + '...')}: the step's dotted name is longer than "
+                                  f"{MAX_PATH_BYTES} bytes (its log file is named after it); shorten the names "
+                                  "of it or its enclosing steps")
         if name in seen:
             raise DefinitionError(f"{where}: two steps are named {name!r}; step names must be unique in a "
                                      "pipeline (the record and the catalog tell steps apart by name)")
@@ -95,15 +136,21 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
         if isinstance(step, Conditional) and step.parameter not in available:
             raise DefinitionError(f"{_where(path)}: parameter={step.parameter!r} is neither a parameter of the run "
                                      f"nor returned by an earlier step; {_known(available)}")
-        produced: set[str] = set()
+        produced: set[str] | None = None
         branch_puts: list[str] = []
         for key, branch in branches.items():
             check_name(key, _where(path))
             mine = list(puts)
-            produced |= _walk(branch, f"{path}.{key}.", set(available), mine)
+            after = _walk(branch, f"{path}.{key}.", set(available), mine)
             branch_puts += mine[len(puts):]
+            # Every branch of a Parallel runs; one branch of a Conditional does, so a later step can
+            # count only on what every one of its branches returns.
+            if produced is None:
+                produced = after
+            else:
+                produced = produced | after if isinstance(step, Parallel) else produced & after
         puts += branch_puts
-        return produced
+        return produced or set()
     if isinstance(step, Map):
         if step.iterate_on not in available:
             raise DefinitionError(f"{_where(path)}: iterate_on={step.iterate_on!r} is neither a parameter of the "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.pipeline.helpers import only_record, records, run, step
 
 PLAIN_CLASS_GIVEN_A_DICT = """
@@ -141,3 +143,34 @@ def test_an_argparse_namespace_argument_receives_the_other_parameters_as_upstrea
     result = run(tmp_path, ARGPARSE)
     assert result.returncode == 0, result.stderr
     assert "got 1 3.14 hello False" in result.stdout
+
+
+REFUSED = {
+    "parameters_file": ("Pipeline(steps=[Stub(name='a')]).execute(parameters_file='nope.yaml')",
+                        "parameters file 'nope.yaml' does not exist"),
+    "secret": ("Pipeline(steps=[PythonTask(name='a', function=print, secrets=['NOT_SET_ANYWHERE_X'])]).execute()",
+               "secret 'NOT_SET_ANYWHERE_X' is not available"),
+    "not_a_step": ("Pipeline(steps=['hello']).execute()", "'hello' is not a step"),
+    "notebook": ("Pipeline(steps=[NotebookTask(name='a', notebook='nope.ipynb')]).execute()",
+                 "notebook 'nope.ipynb' does not exist"),
+    "long_name": ("Pipeline(steps=[Stub(name='x' * 300)]).execute()", "is 300 bytes long"),
+    "newline_name": ("Pipeline(steps=[Stub(name='a\\nb')]).execute()", "holds a control character"),
+    "deep_name": ("Pipeline(steps=[Parallel(name='p' * 90, branches={'b' * 90: Pipeline(steps=[Stub(name='s' * 90)])})]"
+                  ").execute()", "longer than 200 bytes"),
+    "conditional": ("""Pipeline(steps=[PythonTask(name="k", function=lambda: "b", returns=["kind"]),
+        Conditional(name="c", parameter="kind", branches={
+            "a": PythonTask(name="s", function=lambda: 1, returns=["only_a"]).as_pipeline(),
+            "b": Stub(name="s").as_pipeline()}),
+        PythonTask(name="n", function=lambda only_a: print(only_a))]).execute()""",
+                    "needs the parameter 'only_a'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_bad_input_is_one_line_before_anything_runs(tmp_path: Path, case: str) -> None:
+    line, expected = REFUSED[case]
+    body = ("from runnable import Conditional, NotebookTask, Parallel, Pipeline, PythonTask, Stub\n" + line + "\n")
+    result = run(tmp_path, body)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
+    assert records(tmp_path) == []
