@@ -9,6 +9,7 @@ step's entry and the values later steps receive as parameters.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shlex
 import shutil
@@ -198,8 +199,14 @@ def run_task(attempt: Attempt, task: BaseTask, path: str, run_id: str, parameter
             ctx.objects[:] = [(object_prefix + name, file) for name, file in ctx.objects]
         return returned
 
-    result = attempt.execute(job, record, context, scratch / "execution.log", scratch / "metrics.jsonl",
-                             work=work, fetch=fetch)
+    # Each task sees only the secrets it declares, as it does in its own container (execute-step):
+    # the run holds every task's in its environment; the others are out of it while this one runs.
+    hidden = {name: os.environ.pop(name) for name in attempt.secrets if name not in task.secrets and name in os.environ}
+    try:
+        result = attempt.execute(job, record, context, scratch / "execution.log", scratch / "metrics.jsonl",
+                                 work=work, fetch=fetch)
+    finally:
+        os.environ.update(hidden)
     outcome.failure, outcome.interrupt = result.failure, result.interrupt
     try:
         record.execution_log = attempt.store_log(path, run_id, cataloged + record.catalog_content,

@@ -174,3 +174,32 @@ def test_a_bad_input_is_one_line_before_anything_runs(tmp_path: Path, case: str)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
     assert records(tmp_path) == []
+
+
+OWN_SECRETS = """
+    import os
+    from runnable import Map, Pipeline, PythonTask, ShellTask
+
+    def uses():
+        print("uses sees", os.environ.get("MY_TOKEN") == "sup3rs3cretvalue")
+
+    def other():
+        print("other sees", os.environ.get("MY_TOKEN"))
+
+    Pipeline(steps=[
+        PythonTask(name="uses", function=uses, secrets=["MY_TOKEN"]),
+        PythonTask(name="other", function=other),
+        ShellTask(name="shell", command='echo "shell sees ${MY_TOKEN:-nothing}"'),
+        PythonTask(name="items", function=lambda: [1], returns=["items"]),
+        Map(name="m", iterate_on="items", iterate_as="i", branch=Pipeline(steps=[
+            PythonTask(name="a", function=uses, secrets=["MY_TOKEN"]), PythonTask(name="b", function=other)])),
+    ]).execute()
+"""
+
+
+def test_each_task_sees_only_its_own_secrets(tmp_path: Path) -> None:
+    result = run(tmp_path, OWN_SECRETS, env={"MY_TOKEN": "sup3rs3cretvalue"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("uses sees True") == 2, result.stdout
+    assert result.stdout.count("other sees None") == 2, result.stdout
+    assert "shell sees nothing" in result.stdout
