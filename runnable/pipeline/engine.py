@@ -283,6 +283,10 @@ class Traversal:
             results = [branch() for branch in work]
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
+        if isinstance(step, Map) and not keys:
+            # No item, no iteration: each return of the branch is still a list, the empty one (or
+            # what the reducer makes of none), so that a later step gets it rather than no value.
+            returned = {name: [] for name in sorted(graph.returned_names(step.branch) - {step.iterate_as})}
         merged: dict[str, Any] = {}
         stored: dict[str, tuple[str, str]] = {}  # path -> (branch, digest): two branches, two contents?
         for key, result in zip(keys, results, strict=True):

@@ -203,3 +203,23 @@ def test_each_task_sees_only_its_own_secrets(tmp_path: Path) -> None:
     assert result.stdout.count("uses sees True") == 2, result.stdout
     assert result.stdout.count("other sees None") == 2, result.stdout
     assert "shell sees nothing" in result.stdout
+
+
+MAP_EMPTY = """
+    from runnable import Map, Pipeline, PythonTask
+
+    Pipeline(steps=[
+        PythonTask(name="items", function=lambda: [], returns=["items"]),
+        Map(name="m", iterate_on="items", iterate_as="i",
+            branch=PythonTask(name="sq", function=lambda i: i * i, returns=["square"]).as_pipeline()),
+        Map(name="r", iterate_on="items", iterate_as="i", reducer="lambda *x: sum(x)",
+            branch=PythonTask(name="sq", function=lambda i: i * i, returns=["total"]).as_pipeline()),
+        PythonTask(name="show", function=lambda square, total: print("got", square, total)),
+    ]).execute()
+"""
+
+
+def test_a_map_over_no_items_returns_empty_lists(tmp_path: Path) -> None:
+    result = run(tmp_path, MAP_EMPTY)
+    assert result.returncode == 0, result.stderr
+    assert "got [] 0" in result.stdout
