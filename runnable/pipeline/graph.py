@@ -38,6 +38,17 @@ from runnable.pipeline.dsl import (
 
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a name a shell can read as a variable
 
+#: Names a return (or a Loop's index_as) cannot take: every later shell task gets the parameters as
+#: environment variables, and a loop's index is one, so a return named PATH would leave the next
+#: command without its programs. runnable's own settings (RUNNABLE_*) are kept out as well.
+RESERVED_NAMES = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "IFS", "ENV", "BASH_ENV", "CDPATH", "PS4",
+                            "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "LD_PRELOAD", "LD_LIBRARY_PATH",
+                            "PYTHONPATH", "PYTHONHOME"})
+
+
+def _reserved(name: str) -> bool:
+    return name in RESERVED_NAMES or name.startswith("RUNNABLE_")
+
 
 def check(pipeline: Pipeline, parameters: set[str], working_folder: Path | None = None) -> None:
     """Raise DefinitionError, in one line, for the first definition error (module docstring); with
@@ -166,6 +177,9 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
         if not isinstance(step.index_as, str) or not _VARIABLE.fullmatch(step.index_as):
             raise DefinitionError(f"{_where(path)}: index_as={step.index_as!r} must be a name that can be an "
                                   "environment variable (letters, digits and '_', not starting with a digit)")
+        if _reserved(step.index_as):
+            raise DefinitionError(f"{_where(path)}: index_as={step.index_as!r} names an environment variable the "
+                                  "system or runnable needs; choose another name")
         after = _walk(step.branch, f"{path}.*.", available | {step.index_as}, puts)
         if step.break_on not in after - available:
             raise DefinitionError(f"{_where(path)}: break_on={step.break_on!r} is not returned by a step of its "
@@ -181,6 +195,11 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise DefinitionError(f"{_where(path)} names the return {twice[0]!r} more than once")
+    reserved = next((n for n in names if _reserved(n)), None)
+    if reserved is not None:
+        raise DefinitionError(f"{_where(path)}: a return cannot be named {reserved!r}: later shell tasks get the "
+                              "returns as environment variables, and that one the system or runnable needs; "
+                              "rename it")
     if isinstance(task, ShellTask):
         if any(r.kind == "pickled" for r in task.returns):
             raise DefinitionError(f"{_where(path)}: a shell task returns exported variables, which are text: "

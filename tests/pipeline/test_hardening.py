@@ -157,6 +157,11 @@ REFUSED = {
     "newline_name": ("Pipeline(steps=[Stub(name='a\\nb')]).execute()", "holds a control character"),
     "deep_name": ("Pipeline(steps=[Parallel(name='p' * 90, branches={'b' * 90: Pipeline(steps=[Stub(name='s' * 90)])})]"
                   ").execute()", "longer than 200 bytes"),
+    "return_PATH": ("Pipeline(steps=[PythonTask(name='a', function=lambda: '/nowhere', returns=['PATH'])]).execute()",
+                    "a return cannot be named 'PATH'"),
+    "index_as_PATH": ("Pipeline(steps=[Loop(name='l', max_iterations=2, break_on='stop', index_as='PATH', "
+                      "branch=PythonTask(name='t', function=lambda: True, returns=['stop']).as_pipeline())]).execute()",
+                      "index_as='PATH' names an environment variable"),
     "conditional": ("""Pipeline(steps=[PythonTask(name="k", function=lambda: "b", returns=["kind"]),
         Conditional(name="c", parameter="kind", branches={
             "a": PythonTask(name="s", function=lambda: 1, returns=["only_a"]).as_pipeline(),
@@ -169,7 +174,7 @@ REFUSED = {
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_a_bad_input_is_one_line_before_anything_runs(tmp_path: Path, case: str) -> None:
     line, expected = REFUSED[case]
-    body = ("from runnable import Conditional, NotebookTask, Parallel, Pipeline, PythonTask, Stub\n" + line + "\n")
+    body = ("from runnable import Conditional, Loop, NotebookTask, Parallel, Pipeline, PythonTask, Stub\n" + line + "\n")
     result = run(tmp_path, body)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
