@@ -54,6 +54,10 @@ class PipelineJob(BaseJob):
 class PipelineFailed(JobFailedError):
     """A step failed and no ``on_failure`` took over (or one ended with terminate_with_failure)."""
 
+    # The failed step printed its own error (its traceback or its reason) already, and the run's
+    # final line names the step: the run's attempt does not print it a third time.
+    reported = True
+
 
 class PipelineRunner(JobRunner):
     """``JobRunner`` for a pipeline: ``PipelineRunner(pipeline, storage, store, ...).run()``."""

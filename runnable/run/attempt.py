@@ -130,8 +130,10 @@ class Attempt:
             failure = exc
             if isinstance(exc, (JobFailedError, ParameterError, InputError)) or self.run_folder_refused:
                 # A failed command, a bad parameter or a refused run folder: runnable's own
-                # stack would only distract. The reason, once, into the log too.
-                sys.stderr.write(f"runnable: error: {reason(exc)}\n")
+                # stack would only distract. The reason, once, into the log too (unless it was
+                # printed already: a pipeline's failed step).
+                if not getattr(exc, "reported", False):
+                    sys.stderr.write(f"runnable: error: {reason(exc)}\n")
             elif not isinstance(exc, (KeyboardInterrupt, Terminated)):
                 sys.stderr.write(user_traceback(exc))
             else:

@@ -228,3 +228,24 @@ def test_a_map_over_no_items_returns_empty_lists(tmp_path: Path) -> None:
     result = run(tmp_path, MAP_EMPTY)
     assert result.returncode == 0, result.stderr
     assert "got [] 0" in result.stdout
+
+
+FAILING = """
+    from runnable import Map, Pipeline, PythonTask
+
+    def bad(i: int):
+        if i == 1:
+            raise ValueError("bad input row 17")
+
+    Pipeline(steps=[
+        PythonTask(name="items", function=lambda: [0, 1], returns=["items"]),
+        Map(name="m", iterate_on="items", iterate_as="i", branch=PythonTask(name="f", function=bad).as_pipeline()),
+    ]).execute()
+"""
+
+
+def test_a_failed_steps_error_is_printed_once_then_the_runs_final_line(tmp_path: Path) -> None:
+    result = run(tmp_path, FAILING)
+    assert result.returncode == 1
+    assert result.stderr.count("ValueError: bad input row 17") == 2, result.stderr  # traceback, final line
+    assert result.stderr.splitlines()[-1].startswith("JobFailedError: run ") and "'m.1.f'" in result.stderr
