@@ -109,11 +109,41 @@ def run_concurrently(work: Sequence[Callable[[], Any]], max_workers: int, scratc
     return results
 
 
+def guard_group() -> int:
+    """Start a watcher that SIGKILLs the calling process's group (a branch and the commands it
+    started) once the caller ends without saying it is done (``release``): the kernel's
+    parent-death signal reaches the branch only, not a shell command the branch is waiting for.
+
+    A forked process waiting on a pipe whose write end only the branch holds (a pipe's fds are
+    closed in the commands the branch starts): it reads end-of-file when the branch dies, however
+    it dies. Returns the write end, for ``release``."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the watcher: never returns
+        try:
+            os.close(write_end)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if os.read(read_end, 1) == b"":
+                os.killpg(0, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    return write_end
+
+
+def release(guard: int) -> None:
+    """The branch ended as it should: its watcher leaves its group alone and ends."""
+    with contextlib.suppress(OSError):
+        os.write(guard, b"1")
+
+
 def _child(function: Callable[[], Any], result_file: Path, parent: int) -> None:
     code = 0
+    guard = -1
     try:
         os.setpgid(0, 0)
         die_with_parent(parent)
+        guard = guard_group()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         result = function()
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -131,6 +161,8 @@ def _child(function: Callable[[], Any], result_file: Path, parent: int) -> None:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
+            if guard >= 0:
+                release(guard)
         finally:
             os._exit(code)
 

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from runnable.pipeline.branches import Died, die_with_parent
+from runnable.pipeline.branches import Died, die_with_parent, guard_group, release
 from runnable.pipeline.dsl import Conditional, Loop, Map, Parallel, Pipeline
 
 
@@ -151,5 +151,7 @@ def _child(spec_file: str, result_file: str) -> None:
 
 
 if __name__ == "__main__":
-    die_with_parent(int(sys.argv[3]))  # as a forked branch does: it never outlives its pipeline
+    die_with_parent(int(sys.argv[3]))  # as a forked branch does: it never outlives its pipeline,
+    _guard = guard_group()  # nor do the commands it started
     _child(sys.argv[1], sys.argv[2])
+    release(_guard)

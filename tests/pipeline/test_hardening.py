@@ -3,11 +3,15 @@ errors before anything runs, secrets kept to their own task (real runs of real s
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.pipeline.helpers import only_record, records, run, step
+from tests.pipeline.helpers import only_record, records, run, step, write
 
 PLAIN_CLASS_GIVEN_A_DICT = """
     from runnable import Pipeline, PythonTask
@@ -249,3 +253,37 @@ def test_a_failed_steps_error_is_printed_once_then_the_runs_final_line(tmp_path:
     assert result.returncode == 1
     assert result.stderr.count("ValueError: bad input row 17") == 2, result.stderr  # traceback, final line
     assert result.stderr.splitlines()[-1].startswith("JobFailedError: run ") and "'m.1.f'" in result.stderr
+
+
+KILLED_SHELL_MAP = """
+    from runnable import Map, Pipeline, PythonTask, ShellTask
+
+    Pipeline(steps=[
+        PythonTask(name="items", function=lambda: [0, 1], returns=["items"]),
+        Map(name="m", iterate_on="items", iterate_as="i", branch=ShellTask(
+            name="w", command='touch "started$i"; sleep 3; echo late > "late$i.txt"').as_pipeline()),
+    ]).execute()
+"""
+
+
+def test_a_branchs_shell_command_ends_with_a_killed_pipeline(tmp_path: Path) -> None:
+    script = write(tmp_path, KILLED_SHELL_MAP)
+    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(list(tmp_path.glob("started*"))) < 2:
+        time.sleep(0.05)
+    assert len(list(tmp_path.glob("started*"))) == 2
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(4)
+    assert not list(tmp_path.glob("late*.txt")), "a branch's command went on after its pipeline was killed"
+
+
+def test_a_branchs_background_command_is_left_alone_when_the_branch_succeeds(tmp_path: Path) -> None:
+    body = KILLED_SHELL_MAP.replace("""'touch "started$i"; sleep 3; echo late > "late$i.txt"'""",
+                                    """'(sleep 1; echo later > "later$i.txt") &'""")
+    result = run(tmp_path, body)
+    assert result.returncode == 0, result.stderr
+    time.sleep(2)
+    assert len(list(tmp_path.glob("later*.txt"))) == 2
