@@ -4,11 +4,17 @@
 parameters exist at each step (the initial ones, then each task's returns) and which files earlier
 steps put, and raises one ``DefinitionError`` line for the first problem:
 
-* a step name that is empty, holds '/' or '.', or is used twice in one pipeline;
+* a step name that is empty, holds '/', '.' or a control character, is too long, or is used twice
+  in one pipeline;
+* a return named like an environment variable the system or runnable needs (``PATH``), a shell
+  task's return that cannot be a variable name, a notebook that is not in the working folder;
 * a Python function argument (without a default) that no parameter and no earlier return provides;
 * a ``get`` (without ``get_from``) that no earlier step's ``put`` can have stored;
 * a Map's ``iterate_on`` or a Conditional's ``parameter`` that does not exist there, a Loop's
   ``break_on`` its branch does not return, a reducer that is not a function.
+
+After a Parallel, later steps have what any branch returns; after a Conditional, only what every
+branch returns (one of them runs).
 
 ``structure(pipeline)`` lists ``path:kind`` for every step, branches included: what ``retry`` compares.
 """
@@ -230,18 +236,7 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
 
 def returned_names(pipeline: Pipeline) -> set[str]:
     """The names every task of ``pipeline`` returns, in branches and on_failure paths too."""
-    names: set[str] = set()
-    for step in pipeline.steps:
-        if isinstance(step, BaseTask):
-            names |= {r.name for r in step.returns}
-        if step.on_failure is not None:
-            names |= returned_names(step.on_failure)
-        if isinstance(step, (Parallel, Conditional)):
-            for branch in step.branches.values():
-                names |= returned_names(branch)
-        elif isinstance(step, (Map, Loop)):
-            names |= returned_names(step.branch)
-    return names
+    return {r.name for _path, task in _tasks(pipeline, "") for r in task.returns}
 
 
 def required_arguments(function: Callable[..., Any]) -> list[str]:
