@@ -53,7 +53,9 @@ RESERVED_NAMES = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "IFS", "EN
 
 
 def _reserved(name: str) -> bool:
-    return name in RESERVED_NAMES or name.startswith("RUNNABLE_")
+    from runnable.run.environment import ENV_RESERVED_PREFIX
+
+    return name in RESERVED_NAMES or name.startswith(ENV_RESERVED_PREFIX)
 
 
 def check(pipeline: Pipeline, parameters: set[str], working_folder: Path | None = None) -> None:
