@@ -29,6 +29,11 @@ from typing import Any
 class RunnableError(Exception):
     """Base class of every error runnable raises on purpose."""
 
+    #: Set on an error that refused a pipeline before anything of it ran (a missing parameters file,
+    #: a secret not set): uncaught, it ends ``python pipeline.py`` with its one line, as a
+    #: DefinitionError does; runnable's frames above it would only bury what to change.
+    refused_before_run: bool = False
+
 
 class ConfigurationError(RunnableError, ValueError):
     """The configuration is invalid: unknown service type, unknown key, wrong value."""

@@ -14,6 +14,7 @@ import inspect
 import json
 import math
 import os
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -178,9 +179,11 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
         if annotation is str:
             return str(value)
         value = _guess(value)
-    if annotation in (int, float, str) and type(value) is annotation:
-        # Already what the annotation asks: pydantic would return it as is, after a 0.15 s import
-        # in every process that converts (each branch of a pipeline's Map, for one).
+    if isinstance(annotation, type) and isinstance(value, annotation) and not (
+            type(value) is bool and annotation is not bool):  # (a bool is an int, but not a number to pass)
+        # Already what the annotation asks: passed unchanged. Pydantic would return it as is, after
+        # a 0.15 s import in every process that converts (each branch of a pipeline's Map, for one),
+        # or refuse a plain class it cannot build a schema for (a pickled model, a DataFrame).
         return value
     from pydantic import TypeAdapter, ValidationError  # imported on use: a heavy import
 
@@ -188,14 +191,24 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
         return TypeAdapter(annotation).validate_python(value)
     except ValidationError as exc:
         reason = "; ".join(e["msg"] for e in exc.errors())
+        shown = reprlib.repr(value).replace("\n", "\\n")  # one line, however large the value
         raise ParameterError(
-            f"parameter {name!r}: cannot convert {value!r} to {getattr(annotation, '__name__', annotation)}"
+            f"parameter {name!r}: cannot convert {shown} to {getattr(annotation, '__name__', annotation)}"
             f" ({reason})"
         ) from exc
     except Exception as exc:  # noqa: BLE001 - pydantic rejects some annotations outright
         if isinstance(exc, ParameterError):
             raise
-        raise ParameterError(f"parameter {name!r}: cannot convert {value!r} to {annotation!r} ({exc})") from exc
+        # Pydantic's own message spans many lines and names its internals: one line of ours instead.
+        raise ParameterError(
+            f"parameter {name!r}: the function's argument is annotated {_type_name(annotation)}, which a "
+            f"{type(value).__name__} value cannot be converted to; give a {_type_name(annotation)} "
+            "(e.g. return it pickled from an earlier step) or change the annotation") from exc
+
+
+def _type_name(annotation: Any) -> str:
+    name = getattr(annotation, "__qualname__", None) or getattr(annotation, "__name__", None)
+    return str(name) if isinstance(name, str) else repr(annotation).splitlines()[0][:100]
 
 
 def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,6 +227,7 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
     except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to raw annotations
         hints = {}
     kwargs: dict[str, Any] = {}
+    namespaces: list[str] = []
     takes_var_kw = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     for name, parameter in signature.parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -225,16 +239,33 @@ def bind(function: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, A
         if name in params:
             kwargs[name] = _convert(name, params[name], hints.get(name, parameter.annotation))
             refuse_non_finite({name: kwargs[name]})  # "nan" converted to a float annotation
+        elif is_namespace(hints.get(name, parameter.annotation)):
+            namespaces.append(name)
         elif parameter.default is parameter.empty:
             raise ParameterError(
                 f"parameter {name!r} is required by {function.__name__}() but was not given; "
                 f"set it in the parameters file or as {ENV_PREFIX}{name}"
             )
-    if takes_var_kw:
+    if namespaces:
+        # As upstream: an argument annotated argparse.Namespace, which no parameter names, receives
+        # the parameters no other argument took, as attributes (args.learning_rate).
+        import argparse
+
+        rest = {n: _convert(n, v, inspect.Parameter.empty) for n, v in params.items() if n not in kwargs}
+        for name in namespaces:
+            kwargs[name] = argparse.Namespace(**rest)
+    elif takes_var_kw:
         for name, value in params.items():
             if name not in kwargs:
                 kwargs[name] = _convert(name, value, inspect.Parameter.empty)
     return kwargs
+
+
+def is_namespace(annotation: Any) -> bool:
+    """True for ``argparse.Namespace``, also written as text (``from __future__ import annotations``)."""
+    if isinstance(annotation, str):
+        return annotation in ("argparse.Namespace", "Namespace")
+    return getattr(annotation, "__module__", None) == "argparse" and getattr(annotation, "__name__", None) == "Namespace"
 
 
 def misspelled(function: Callable[..., Any], params: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -154,6 +154,33 @@ def mask_value(value: Any, masker: Masker) -> Any:
     return value
 
 
+# Keys of a step entry whose values are entries again: its inputs (and each one's source), the steps
+# of its on_failure path (and, below, of its branches).
+_NESTED_KEYS = frozenset({"inputs", "source", "on_failure"})
+
+
+def _mask_keeping_paths(value: Any, masker: Masker) -> Any:
+    """An input or step entry masked like any value, but for its file paths (``outputs``, the
+    ``path`` of an input and its source; a step's own ``path`` is its dotted name and is masked)."""
+    if isinstance(value, list):
+        return [_mask_keeping_paths(v, masker) for v in value]
+    if not isinstance(value, dict):
+        return mask_value(value, masker)
+    is_step = "kind" in value and "status" in value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if key == "outputs" or (key == "path" and not is_step):
+            out[key] = item
+        elif key in _NESTED_KEYS:
+            out[key] = _mask_keeping_paths(item, masker)
+        elif key == "branches" and isinstance(item, dict):
+            out[mask_value(key, masker)] = {mask_value(k, masker): _mask_keeping_paths(v, masker)
+                                            for k, v in item.items()}
+        else:
+            out[mask_value(key, masker)] = mask_value(item, masker)
+    return out
+
+
 def mask_file(path: Path, values: Iterable[str]) -> None:
     """Mask secret ``values`` in a file runnable itself produced (an executed notebook), in place.
 
@@ -212,7 +239,11 @@ def mask_record(record: RunRecord, values: Iterable[str]) -> None:
             continue
         value = getattr(record, f.name)
         kept = _UNMASKED_KEYS.get(f.name)
-        if f.name == "metrics" and isinstance(value, dict):
+        if f.name in ("inputs", "steps") and isinstance(value, list):
+            # File paths stay as they are, as in ``files``: a masked one names a file that does not
+            # exist. A path that holds a secret's value is never stored (Attempt._refuse_secret_names).
+            setattr(record, f.name, [_mask_keeping_paths(v, masker) for v in value])
+        elif f.name == "metrics" and isinstance(value, dict):
             # Steps and values are numbers the record must keep (a masked one makes it unreadable).
             setattr(record, f.name, {masker.text(str(k)): v for k, v in value.items()})
         elif kept is not None and isinstance(value, dict):

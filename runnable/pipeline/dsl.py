@@ -212,7 +212,8 @@ class Pipeline:
         except RunnableError as exc:
             from runnable.run.report import report_uncaught_failures_in_one_line
 
-            report_uncaught_failures_in_one_line()  # a DefinitionError ends the script in its one line
+            exc.refused_before_run = True  # (a failed run is a JobFailedError, above)
+            report_uncaught_failures_in_one_line()  # then it ends the script in its one line
             raise exc.with_traceback(None) from exc.__cause__
 
 

@@ -54,6 +54,10 @@ class PipelineJob(BaseJob):
 class PipelineFailed(JobFailedError):
     """A step failed and no ``on_failure`` took over (or one ended with terminate_with_failure)."""
 
+    # The failed step printed its own error (its traceback or its reason) already, and the run's
+    # final line names the step: the run's attempt does not print it a third time.
+    reported = True
+
 
 class PipelineRunner(JobRunner):
     """``JobRunner`` for a pipeline: ``PipelineRunner(pipeline, storage, store, ...).run()``."""
@@ -67,7 +71,7 @@ class PipelineRunner(JobRunner):
 
     def run(self) -> RunRecord:
         # Every definition error, before the run is reserved: nothing runs, nothing is recorded.
-        graph.check(self.pipeline, set(self.options.parameters))
+        graph.check(self.pipeline, set(self.options.parameters), self.working_folder)
         if self.retry_of is not None:
             from runnable.pipeline.retry import check_same_structure
 
@@ -283,6 +287,10 @@ class Traversal:
             results = [branch() for branch in work]
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
+        if isinstance(step, Map) and not keys:
+            # No item, no iteration: each return of the branch is still a list, the empty one (or
+            # what the reducer makes of none), so that a later step gets it rather than no value.
+            returned = {name: [] for name in sorted(graph.returned_names(step.branch) - {step.iterate_as})}
         merged: dict[str, Any] = {}
         stored: dict[str, tuple[str, str]] = {}  # path -> (branch, digest): two branches, two contents?
         for key, result in zip(keys, results, strict=True):
@@ -337,17 +345,27 @@ class Traversal:
         entry["branches"] = {}
         returned: dict[str, Any] = {}
         current = dict(parameters)
-        for index in range(step.max_iterations):
-            current[step.index_as] = index
-            entry["branches"][str(index)] = []
-            result = self.steps(step.branch, f"{path}.{index}.", current, entry["branches"][str(index)])
-            produced.add(result.produced)
-            if result.status != SUCCESS:
-                return {}, result.failed or ""
-            returned.update(result.returned)
-            entry["iterations"] = index + 1
-            if result.returned.get(step.break_on):
-                break
+        before = os.environ.get(step.index_as)
+        try:
+            for index in range(step.max_iterations):
+                # The iteration number as a parameter, and as the environment variable upstream's
+                # loops read (os.environ["counter"]); a branch's commands and processes inherit it.
+                current[step.index_as] = index
+                os.environ[step.index_as] = str(index)
+                entry["branches"][str(index)] = []
+                result = self.steps(step.branch, f"{path}.{index}.", current, entry["branches"][str(index)])
+                produced.add(result.produced)
+                if result.status != SUCCESS:
+                    return {}, result.failed or ""
+                returned.update(result.returned)
+                entry["iterations"] = index + 1
+                if result.returned.get(step.break_on):
+                    break
+        finally:
+            if before is None:
+                os.environ.pop(step.index_as, None)
+            else:
+                os.environ[step.index_as] = before
         return returned, ""
 
     # -- retry -----------------------------------------------------------------------------------

@@ -4,11 +4,17 @@
 parameters exist at each step (the initial ones, then each task's returns) and which files earlier
 steps put, and raises one ``DefinitionError`` line for the first problem:
 
-* a step name that is empty, holds '/' or '.', or is used twice in one pipeline;
+* a step name that is empty, holds '/', '.' or a control character, is too long, or is used twice
+  in one pipeline;
+* a return named like an environment variable the system or runnable needs (``PATH``), a shell
+  task's return that cannot be a variable name, a notebook that is not in the working folder;
 * a Python function argument (without a default) that no parameter and no earlier return provides;
 * a ``get`` (without ``get_from``) that no earlier step's ``put`` can have stored;
 * a Map's ``iterate_on`` or a Conditional's ``parameter`` that does not exist there, a Loop's
   ``break_on`` its branch does not return, a reducer that is not a function.
+
+After a Parallel, later steps have what any branch returns; after a Conditional, only what every
+branch returns (one of them runs).
 
 ``structure(pipeline)`` lists ``path:kind`` for every step, branches included: what ``retry`` compares.
 """
@@ -16,8 +22,10 @@ steps put, and raises one ``DefinitionError`` line for the first problem:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 from runnable.errors import DefinitionError
@@ -27,22 +35,66 @@ from runnable.pipeline.dsl import (
     Conditional,
     Loop,
     Map,
+    NotebookTask,
     Parallel,
     Pipeline,
     PythonTask,
     ShellTask,
 )
 
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a name a shell can read as a variable
 
-def check(pipeline: Pipeline, parameters: set[str]) -> None:
-    """Raise DefinitionError, in one line, for the first definition error (module docstring)."""
+#: Names a return (or a Loop's index_as) cannot take: every later shell task gets the parameters as
+#: environment variables, and a loop's index is one, so a return named PATH would leave the next
+#: command without its programs. runnable's own settings (RUNNABLE_*) are kept out as well.
+RESERVED_NAMES = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "IFS", "ENV", "BASH_ENV", "CDPATH", "PS4",
+                            "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "LD_PRELOAD", "LD_LIBRARY_PATH",
+                            "PYTHONPATH", "PYTHONHOME"})
+
+
+def _reserved(name: str) -> bool:
+    from runnable.run.environment import ENV_RESERVED_PREFIX
+
+    return name in RESERVED_NAMES or name.startswith(ENV_RESERVED_PREFIX)
+
+
+def check(pipeline: Pipeline, parameters: set[str], working_folder: Path | None = None) -> None:
+    """Raise DefinitionError, in one line, for the first definition error (module docstring); with
+    ``working_folder``, also for a notebook that is not there (rather than when its step comes)."""
     if not isinstance(pipeline, Pipeline):
         raise DefinitionError(f"expected a runnable.Pipeline, not {type(pipeline).__name__}")
     _walk(pipeline, "", set(parameters), [])
+    if working_folder is not None:
+        for path, task in _tasks(pipeline, ""):
+            if isinstance(task, NotebookTask) and not (working_folder / task.notebook).is_file():
+                raise DefinitionError(f"{_where(path)}: notebook {task.notebook!r} does not exist in "
+                                      f"{working_folder}; give the path of a notebook file, relative to it")
+
+
+def _tasks(pipeline: Pipeline, prefix: str) -> Iterator[tuple[str, BaseTask]]:
+    """Every task of a checked ``pipeline`` with its dotted name, in branches and on_failure paths too."""
+    for step in pipeline.steps:
+        path = prefix + step.name
+        if isinstance(step, BaseTask):
+            yield path, step
+        if step.on_failure is not None:
+            yield from _tasks(step.on_failure, f"{path}.on_failure.")
+        if isinstance(step, (Parallel, Conditional)):
+            for key, branch in step.branches.items():
+                yield from _tasks(branch, f"{path}.{key}.")
+        elif isinstance(step, (Map, Loop)):
+            yield from _tasks(step.branch, f"{path}.*.")
 
 
 def _where(path: str) -> str:
     return f"pipeline step {path!r}"
+
+
+#: The longest step or branch name, in UTF-8 bytes. A step's execution log is the file
+#: ``{dotted.path}.execution.log`` in the run's catalog folder, and a file name holds at most 255
+#: bytes: 100 leaves room for a few levels of nesting (MAX_PATH_BYTES) and the log's suffix.
+MAX_NAME_BYTES = 100
+MAX_PATH_BYTES = 200
 
 
 def check_name(name: Any, where: str) -> str:
@@ -51,6 +103,13 @@ def check_name(name: Any, where: str) -> str:
             f"{where}: the name {name!r} cannot be used: a step or branch name must be non-empty text without "
             "'/' or '.' ('.' joins the names of nested steps, as in 'fan.a.train'); rename it"
         )
+    if any(not c.isprintable() for c in name):  # a newline would split the log's file name and the console
+        raise DefinitionError(f"{where}: the name {name!r} holds a control character (a newline, a tab, ...); "
+                              "rename it with printable characters")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise DefinitionError(f"{where}: the name {name[:40]!r}... is {len(name.encode('utf-8', 'surrogatepass'))} "
+                              f"bytes long, more than {MAX_NAME_BYTES} (its log file is named after it); "
+                              "shorten it")
     return name
 
 
@@ -68,6 +127,10 @@ def _walk(pipeline: Pipeline, prefix: str, available: set[str], puts: list[str])
                                      "Parallel, Map, Conditional or Loop)")
         name = check_name(step.name, where)
         path = prefix + name
+        if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+            raise DefinitionError(f"{_where(path[:60] + '...')}: the step's dotted name is longer than "
+                                  f"{MAX_PATH_BYTES} bytes (its log file is named after it); shorten the names "
+                                  "of it or its enclosing steps")
         if name in seen:
             raise DefinitionError(f"{where}: two steps are named {name!r}; step names must be unique in a "
                                      "pipeline (the record and the catalog tell steps apart by name)")
@@ -92,15 +155,21 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
         if isinstance(step, Conditional) and step.parameter not in available:
             raise DefinitionError(f"{_where(path)}: parameter={step.parameter!r} is neither a parameter of the run "
                                      f"nor returned by an earlier step; {_known(available)}")
-        produced: set[str] = set()
+        produced: set[str] | None = None
         branch_puts: list[str] = []
         for key, branch in branches.items():
             check_name(key, _where(path))
             mine = list(puts)
-            produced |= _walk(branch, f"{path}.{key}.", set(available), mine)
+            after = _walk(branch, f"{path}.{key}.", set(available), mine)
             branch_puts += mine[len(puts):]
+            # Every branch of a Parallel runs; one branch of a Conditional does, so a later step can
+            # count only on what every one of its branches returns.
+            if produced is None:
+                produced = after
+            else:
+                produced = produced | after if isinstance(step, Parallel) else produced & after
         puts += branch_puts
-        return produced
+        return produced or set()
     if isinstance(step, Map):
         if step.iterate_on not in available:
             raise DefinitionError(f"{_where(path)}: iterate_on={step.iterate_on!r} is neither a parameter of the "
@@ -113,11 +182,19 @@ def _check_step(step: BaseStep, path: str, available: set[str], puts: list[str])
         if not isinstance(step.max_iterations, int) or isinstance(step.max_iterations, bool) or step.max_iterations < 1:
             raise DefinitionError(f"{_where(path)}: max_iterations={step.max_iterations!r} must be a whole number "
                                      "of at least 1")
+        if not isinstance(step.index_as, str) or not _VARIABLE.fullmatch(step.index_as):
+            raise DefinitionError(f"{_where(path)}: index_as={step.index_as!r} must be a name that can be an "
+                                  "environment variable (letters, digits and '_', not starting with a digit)")
+        if _reserved(step.index_as):
+            raise DefinitionError(f"{_where(path)}: index_as={step.index_as!r} names an environment variable the "
+                                  "system or runnable needs; choose another name")
         after = _walk(step.branch, f"{path}.*.", available | {step.index_as}, puts)
         if step.break_on not in after - available:
             raise DefinitionError(f"{_where(path)}: break_on={step.break_on!r} is not returned by a step of its "
                                      "branch; return a boolean of that name from the branch's last task")
-        return after - {step.index_as}
+        # The iteration number is the branch's own; a value the branch returns under that name
+        # (upstream's loops return their counter) is a return like any other.
+        return after if step.index_as in returned_names(step.branch) else after - {step.index_as}
     return set()  # a Stub
 
 
@@ -126,9 +203,19 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise DefinitionError(f"{_where(path)} names the return {twice[0]!r} more than once")
-    if isinstance(task, ShellTask) and any(r.kind != "json" for r in task.returns):
-        raise DefinitionError(f"{_where(path)}: a shell task returns exported variables, which are text: "
-                                 "declare its returns as plain names")
+    reserved = next((n for n in names if _reserved(n)), None)
+    if reserved is not None:
+        raise DefinitionError(f"{_where(path)}: a return cannot be named {reserved!r}: later shell tasks get the "
+                              "returns as environment variables, and that one the system or runnable needs; "
+                              "rename it")
+    if isinstance(task, ShellTask):
+        if any(r.kind == "pickled" for r in task.returns):
+            raise DefinitionError(f"{_where(path)}: a shell task returns exported variables, which are text: "
+                                  "declare its returns as plain names or metric(...), not pickled(...)")
+        bad = next((n for n in names if not _VARIABLE.fullmatch(n)), None)
+        if bad is not None:
+            raise DefinitionError(f"{_where(path)}: the return {bad!r} cannot be a shell variable; name it with "
+                                  "letters, digits and '_' (not starting with a digit), as the command exports it")
     if isinstance(task, PythonTask):
         missing = [n for n in required_arguments(task.function) if n not in available]
         if missing:
@@ -149,14 +236,22 @@ def _check_task(task: BaseTask, path: str, available: set[str], puts: list[str])
     return set(names)
 
 
+def returned_names(pipeline: Pipeline) -> set[str]:
+    """The names every task of ``pipeline`` returns, in branches and on_failure paths too."""
+    return {r.name for _path, task in _tasks(pipeline, "") for r in task.returns}
+
+
 def required_arguments(function: Callable[..., Any]) -> list[str]:
     """The arguments ``function`` cannot be called without (no default, not ``*args``/``**kwargs``)."""
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):  # a builtin without a signature: nothing can be told
         return []
+    from runnable.params import is_namespace
+
     return [p.name for p in signature.parameters.values()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and not is_namespace(p.annotation)]  # (given the other parameters: params.bind)
 
 
 def _overlaps(get: str, put: str) -> bool:

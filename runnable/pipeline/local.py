@@ -79,7 +79,8 @@ def run_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[str] 
 def tasks(pipeline: Pipeline) -> Iterator[BaseTask]:
     """Every task of ``pipeline``, nested ones and on_failure paths included."""
     for step in pipeline.steps:
-        yield from _tasks_of(step)
+        if isinstance(step, BaseStep):  # anything else is refused, in one line, by graph.check
+            yield from _tasks_of(step)
 
 
 def _tasks_of(step: BaseStep) -> Iterator[BaseTask]:

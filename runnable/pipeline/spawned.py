@@ -12,15 +12,17 @@ script itself is found there, since the script is the child's ``__main__`` while
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from runnable.pipeline.branches import Died
+from runnable.pipeline.branches import Died, die_with_parent, guard_group, release
 from runnable.pipeline.dsl import Conditional, Loop, Map, Parallel, Pipeline
 
 
@@ -38,14 +40,16 @@ def run_spawned(specs: list[dict[str, Any]], max_workers: int, scratch: Path) ->
                 sys.stdout.flush()
                 sys.stderr.flush()
                 child = subprocess.Popen([sys.executable, "-m", "runnable.pipeline.spawned", str(folder / "spec.pickle"),
-                                          str(folder / "result.pickle")], cwd=spec["working_folder"])
+                                          str(folder / "result.pickle"), str(os.getpid())],
+                                         cwd=spec["working_folder"], process_group=0)
                 running[index] = (child, folder / "result.pickle")
             index = _wait_any(running)
             child, result_file = running.pop(index)
             results[index] = _read(result_file, child.returncode)
     except BaseException:
         for child, _ in running.values():  # the pipeline is stopping: its branches stop with it
-            child.terminate()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGTERM)
         for child, _ in running.values():
             child.wait()
         raise
@@ -147,4 +151,7 @@ def _child(spec_file: str, result_file: str) -> None:
 
 
 if __name__ == "__main__":
+    die_with_parent(int(sys.argv[3]))  # as a forked branch does: it never outlives its pipeline,
+    _guard = guard_group()  # nor do the commands it started
     _child(sys.argv[1], sys.argv[2])
+    release(_guard)

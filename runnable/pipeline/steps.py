@@ -9,6 +9,7 @@ step's entry and the values later steps receive as parameters.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shlex
 import shutil
@@ -36,6 +37,7 @@ class _ShellStep(ShellJob):
 
     def __init__(self, task: BaseTask, command: str) -> None:
         super().__init__(command=command, catalog=task.catalog, name=task.name, secrets=task.secrets)
+        self.declared_returns = task.returns
         self.returns = [r.name for r in task.returns]
 
     def run(self, context: JobContext) -> dict[str, Any]:
@@ -44,20 +46,39 @@ class _ShellStep(ShellJob):
             return {}
         exported = context.scratch / "exported.env"
         original = self.command
-        # The variables as the command left them, written whatever it exported; its own exit code kept.
-        self.command = f"{original}\n__runnable_rc=$?\nenv -0 > {shlex.quote(str(exported))}\nexit $__runnable_rc"
+        # The returns as the command left them, written by an EXIT trap set before it runs: an
+        # explicit `exit N` (or `set -e`) ends the command early and still writes them, with the
+        # command's own status kept. Only the names in `returns` are written: a dump of the whole
+        # environment would put every secret the step sees into a file.
+        dump = "".join(f'if [ -n "${{{name}+set}}" ]; then printf "%s=%s\\0" {name} "${name}"; fi; '
+                       for name in self.returns)
+        trap = f"__runnable_rc=$?; {{ {dump}}} > {shlex.quote(str(exported))}; exit $__runnable_rc"
+        self.command = f"trap {shlex.quote(trap)} EXIT\n{original}"
         try:
             super().run(context)
         except JobFailedError as exc:
             raise JobFailedError(str(exc).replace(self.command, original), exit_code=exc.exit_code) from None
         finally:
             self.command = original
-        variables = dict(item.split("=", 1) for item in exported.read_text().split("\0") if "=" in item)
+        try:
+            text = exported.read_bytes().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            raise ParameterError("the command ended without giving back its returns: it replaced the shell "
+                                 "(exec) or set an EXIT trap of its own; export the returns from a command "
+                                 "that ends normally") from None
+        variables = dict(item.split("=", 1) for item in text.split("\0") if "=" in item)
         missing = [name for name in self.returns if name not in variables]
         if missing:
             raise ParameterError(f"the command did not export {missing[0]!r}, which the task declares in returns; "
                                  f"add 'export {missing[0]}=...' to it")
-        return {name: _params.guess(variables[name]) for name in self.returns}
+        # Read as upstream reads them: JSON where the text is JSON ("3.14", "true", '{"x": 1}'),
+        # else the text itself; a metric(...) return is kept in the metrics as well.
+        from runnable.returns import collect
+
+        collected = collect(self.declared_returns, [_params.guess(variables[name]) for name in self.returns],
+                            context.scratch)
+        context.metrics.update(collected.metrics)
+        return collected.values
 
 
 class _NotebookStep(NotebookJob):
@@ -178,8 +199,14 @@ def run_task(attempt: Attempt, task: BaseTask, path: str, run_id: str, parameter
             ctx.objects[:] = [(object_prefix + name, file) for name, file in ctx.objects]
         return returned
 
-    result = attempt.execute(job, record, context, scratch / "execution.log", scratch / "metrics.jsonl",
-                             work=work, fetch=fetch)
+    # Each task sees only the secrets it declares, as it does in its own container (execute-step):
+    # the run holds every task's in its environment; the others are out of it while this one runs.
+    hidden = {name: os.environ.pop(name) for name in attempt.secrets if name not in task.secrets and name in os.environ}
+    try:
+        result = attempt.execute(job, record, context, scratch / "execution.log", scratch / "metrics.jsonl",
+                                 work=work, fetch=fetch)
+    finally:
+        os.environ.update(hidden)
     outcome.failure, outcome.interrupt = result.failure, result.interrupt
     try:
         record.execution_log = attempt.store_log(path, run_id, cataloged + record.catalog_content,

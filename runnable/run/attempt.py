@@ -30,7 +30,7 @@ from runnable import params as _params
 from runnable.backends.protocols import PreparedRuns, RunLogStore, Storage, file_clock_ns
 from runnable.errors import CatalogError, InputError, JobFailedError, ParameterError, PatternError, RunnableError
 from runnable.files import progress as _progress
-from runnable.files.patterns import expand
+from runnable.files.patterns import Selection, expand, matches
 from runnable.files.put import put_files, store_single
 from runnable.record import FileEntry, RunRecord, stale_message
 from runnable.returns import object_path
@@ -130,8 +130,10 @@ class Attempt:
             failure = exc
             if isinstance(exc, (JobFailedError, ParameterError, InputError)) or self.run_folder_refused:
                 # A failed command, a bad parameter or a refused run folder: runnable's own
-                # stack would only distract. The reason, once, into the log too.
-                sys.stderr.write(f"runnable: error: {reason(exc)}\n")
+                # stack would only distract. The reason, once, into the log too (unless it was
+                # printed already: a pipeline's failed step).
+                if not getattr(exc, "reported", False):
+                    sys.stderr.write(f"runnable: error: {reason(exc)}\n")
             elif not isinstance(exc, (KeyboardInterrupt, Terminated)):
                 sys.stderr.write(user_traceback(exc))
             else:
@@ -214,6 +216,7 @@ class Attempt:
             for skip in selection.skipped:
                 sys.stderr.write(f"runnable: warning: not storing {skip.rel!r}: {skip.reason}\n")
             record.skipped = [{"path": s.rel, "reason": s.reason} for s in selection.skipped]
+            errors.extend(self._refuse_secret_names(selection, catalog.put))
             with _progress.for_files(selection.files, self._terminal) as bar:
                 result = put_files(selection.files, self.storage, record.run_id, self.algorithm,
                                    catalog.store_copy, progress=bar, started_ns=self._job_started_ns)
@@ -257,6 +260,29 @@ class Attempt:
             setattr(error, "reported", True)  # noqa: B010 - printed above, one line per problem
             raise error
 
+    def _refuse_secret_names(self, selection: Selection, patterns: Sequence[str]) -> list[str]:
+        """Take out of ``selection`` every file whose path holds a secret's value; one error each.
+
+        A stored file's path is in the record, the catalog folder, the summary and ``runs show``:
+        masked there it would name a file that does not exist, unmasked it would leak the value.
+        So such a file is not stored and the run fails, naming the pattern and the secret's name.
+        """
+        values = [(name, value) for name, value in self.secrets.items() if len(value) >= MIN_SECRET_IN_NAME]
+        if not values:
+            return []
+        errors: list[str] = []
+        kept = []
+        for match in selection.files:
+            name = next((n for n, v in values if v in match.rel), None)
+            if name is None:
+                kept.append(match)
+                continue
+            pattern = next((p for p in patterns if matches(p, match.rel)), patterns[0])
+            errors.append(f"not storing a file put pattern {pattern!r} selected: its name holds the value of "
+                          f"secret {name!r}; name the files without secret values")
+        selection.files = kept
+        return errors
+
     def store_log(self, name: str, run_id: str, cataloged: Sequence[str], log_path: Path) -> FileEntry | None:
         """Store the execution log as the first free ``{name}.execution.log`` (see ``log_name``)."""
         if not log_path.exists() or self.run_folder_refused:
@@ -267,6 +293,12 @@ class Attempt:
 # From this many files failing for one reason on, they are told in one line with a count: a full disk
 # fails every file after it, and 300 lines saying the same hide the summary. Fewer are each named.
 _FAILURES_NAMED = 10
+
+
+#: The shortest secret value looked for in file names. A shorter one turns up in names by chance
+#: (a secret 'x', a '2024'): refusing those files would fail runs for nothing, and such a value's
+#: masking elsewhere cannot hide it anyway.
+MIN_SECRET_IN_NAME = 6
 
 
 def _store_failures(failures: Sequence[tuple[str, str]]) -> list[str]:

@@ -44,6 +44,9 @@ ENV_METRICS_FILE = "RUNNABLE_METRICS_FILE"
 # The names of the run's secrets (comma-separated; their values are in the job's environment): a
 # metric name is masked before it is written, so a run that is killed leaves no secret behind.
 ENV_SECRET_NAMES = "RUNNABLE_SECRET_NAMES"
+# What every variable above starts with: a pipeline's return cannot take such a name (it would
+# become one of these for a later shell task).
+ENV_RESERVED_PREFIX = "RUNNABLE_"
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:

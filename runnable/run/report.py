@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
-from runnable.errors import DefinitionError, JobFailedError
+from runnable.errors import DefinitionError, JobFailedError, RunnableError
 from runnable.files import progress as _progress
 from runnable.record import RunRecord
 
@@ -139,7 +139,8 @@ _previous_hook = sys.__excepthook__
 
 
 def _one_line_hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-    if isinstance(value, DefinitionError):  # what to change is all in the message; nothing ran
+    if isinstance(value, DefinitionError) or (isinstance(value, RunnableError) and value.refused_before_run):
+        # what to change is all in the message; nothing ran
         sys.stderr.write(f"{type(value).__name__}: {value}\n")
         sys.stderr.flush()
     elif isinstance(value, JobFailedError) and value.record is not None:

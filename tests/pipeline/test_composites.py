@@ -102,7 +102,7 @@ def test_conditional_runs_the_branch_the_parameter_names(tmp_path: Path) -> None
     done = run(tmp_path, COMMON + """
 choose = Conditional(name="choose", parameter="kind", branches={
     "csv": PythonTask(name="t", function=mark, returns=["picked"]).as_pipeline(),
-    "json": Stub(name="t").as_pipeline()})
+    "json": PythonTask(name="t", function=lambda: "json", returns=["picked"]).as_pipeline()})
 def show(picked): print("picked", picked)
 Pipeline(steps=[choose, PythonTask(name="show", function=show)]).execute()
 """, env={"RUNNABLE_PRM_kind": "csv", "RUNNABLE_PRM_label": "from-csv"})
