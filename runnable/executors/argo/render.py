@@ -224,6 +224,7 @@ def _resources(resources: dict[str, dict[str, str]] | None) -> m.ResourceRequire
 def _container_template(kind: Kind, description: Description, config: ArgoConfig) -> m.Template:
     override = config.override(kind.override)
     container = m.Container(
+        name="main",  # Argo's own default; the Kubernetes API's models require a container name
         image=override.image or config.image,
         image_pull_policy=override.image_pull_policy or config.image_pull_policy,
         command=list(kind.argv[:1]),
