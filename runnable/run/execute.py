@@ -47,6 +47,10 @@ class CommandLine:
     tags: tuple[str, ...] = ()
     dry_run: bool = False
     runs: int = 0
+    # ``runnable execute --output FILE --submit`` for the argo pipeline executor: where the workflow
+    # is written, and whether it is submitted to the cluster.
+    output: str | None = None
+    submit: bool = False
 
     def value(self, name: str) -> str | None:
         """The option for the ``execute()`` argument ``name``."""
