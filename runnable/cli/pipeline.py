@@ -69,6 +69,7 @@ def _pipeline_of(file: Path, namespace: dict[str, Any]) -> Any:
 
 
 def _execute(file: Path, command_line: CommandLine) -> None:
+    command_line.script = str(file.absolute())
     with given(command_line):
         namespace = _run_script(file)
         if command_line.runs:

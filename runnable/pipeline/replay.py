@@ -287,7 +287,9 @@ def run_step(pipeline: Pipeline, run_id: str, target: str, configuration: Config
             else:
                 os.environ[key] = value
     if mode is Mode.PLAN and plan_file is not None:
-        _write_atomically(Path(plan_file), json.dumps(done.value if done.value is not None else []))
+        # A Map's item keys as JSON (withParam reads a JSON list); a Conditional's branch as text (when).
+        plan: Any = done.value if done.value is not None else []
+        _write_atomically(Path(plan_file), plan if isinstance(plan, str) else json.dumps(plan))
     elif mode is not Mode.RUN and not done.ok and done.value:
         sys.stderr.write(f"runnable: step {target!r} failed: {done.value}\n")
     return done.ok

@@ -210,7 +210,9 @@ class ArgoPipelineExecutor(ArgoConfig):
 
             check_same_structure(retry_of, pipeline)
         working = Path.cwd().absolute()
-        script = remote.script_file(working).as_posix()
+        command_line = current()
+        script = _relative(command_line.script, working, "pipeline script") if command_line and command_line.script \
+            else remote.script_file(working).as_posix()
         if options.configuration_file is None:
             raise ConfigurationError("the argo pipeline executor needs its configuration file (--config FILE): "
                                      "every pod reads the catalog and run-log store from it")
@@ -220,9 +222,14 @@ class ArgoPipelineExecutor(ArgoConfig):
         description = describe(pipeline, self, configuration, script, config_file, parameters_file, retry_of,
                                options.run_id)
         workflow = r.render(description, self)
-        command_line = current()
         output = Path((command_line.output if command_line else None) or self.output_file or "argo-pipeline.yaml")
-        r.write_yaml(workflow, output)
+        try:
+            r.write_yaml(workflow, output)
+        except OSError as exc:
+            from runnable.errors import UsageError
+
+            raise UsageError(f"cannot write the workflow to {str(output)!r}: {exc.strerror or exc}; give --output a "
+                             "file in a folder that exists and you can write to") from None
         kind = "CronWorkflow" if self.cron_schedule else "Workflow"
         sys.stderr.write(f"runnable: wrote the Argo {kind} to {output}"
                          + ("" if command_line and command_line.submit else
