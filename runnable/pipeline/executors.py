@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from runnable.errors import ConfigurationError, JobFailedError
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT
 from runnable.pipeline.dsl import BaseStep, BaseTask, Pipeline, Stub
+from runnable.pipeline.record import find
 from runnable.record import FAIL, RUNNING, SUCCESS, RunRecord
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class LocalContainerPipelineExecutor:
             sys.stdout.flush()
             sys.stderr.flush()
             subprocess.run(commands[path], env={**os.environ, **self._env}, check=False)
-            entry = next((e for e in store.get(run_id).steps if e.get("path") == path), None)
+            entry = find(store.get(run_id).steps, path)
             ok = entry is not None and entry.get("status") == SUCCESS
             if not ok:
                 if step.on_failure is not None:

@@ -46,6 +46,18 @@ def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
             yield from _lines(entry["on_failure"], indent + "           ")
 
 
+def find(entries: list[dict[str, Any]], path: str) -> dict[str, Any] | None:
+    """The entry of the step at dotted ``path`` in the tree, branches and on_failure paths included."""
+    for entry in entries:
+        if entry.get("path") == path:
+            return entry
+        for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:
+            found = find(branch, path)
+            if found is not None:
+                return found
+    return None
+
+
 def failed_steps(entries: list[dict[str, Any]]) -> list[str]:
     """The dotted paths of the steps that failed, innermost first within a composite."""
     out: list[str] = []

@@ -95,7 +95,7 @@ def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_f
             else:
                 os.environ[key] = value
     record = store.get(run_id)  # again: another step may have written it meanwhile
-    record.steps = [e for e in record.steps if e.get("path") != path] + [outcome.entry]
+    place(pipeline, record.steps, path, outcome.entry)
     files = {f.path: f for f in record.files}
     files.update({f.path: f for f in outcome.record.files})
     if outcome.record.execution_log is not None:
@@ -116,6 +116,55 @@ def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_f
     return record
 
 
+def place(pipeline: Pipeline, steps: list[dict[str, Any]], path: str, entry: dict[str, Any]) -> None:
+    """Put ``entry`` where a local run would have it in the step tree ``steps``: under its Parallel or
+    Conditional step's branch, or its step's on_failure list (made when missing), replacing an
+    earlier entry of the same step. A composite step's status follows its branches: FAIL once one of
+    their steps failed, SUCCESS once every step of a branch (a Conditional: of one) succeeded."""
+    from runnable.pipeline.steps import new_entry
+
+    parts = path.split(".")
+    current: Pipeline = pipeline
+    siblings, prefix, index = steps, "", 0
+    parents: list[tuple[dict[str, Any], BaseStep]] = []
+    while index < len(parts) - 1:
+        step = next(s for s in current.steps if s.name == parts[index])
+        step_path = prefix + step.name
+        holder = next((e for e in siblings if e.get("path") == step_path), None)
+        if holder is None:
+            holder = new_entry(step_path, step.kind)
+            siblings.append(holder)
+        key = parts[index + 1]
+        if key == "on_failure" and step.on_failure is not None:
+            siblings = holder.setdefault("on_failure", [])
+            current = step.on_failure
+        else:
+            assert isinstance(step, (Parallel, Conditional))
+            siblings = holder.setdefault("branches", {}).setdefault(key, [])
+            current = step.branches[key]
+            parents.append((holder, step))
+        prefix, index = f"{step_path}.{key}.", index + 2
+    siblings[:] = [e for e in siblings if e.get("path") != path] + [entry]
+    for holder, step in reversed(parents):  # innermost first: an outer status reads the inner ones
+        _settle(holder, step)
+
+
+def _settle(holder: dict[str, Any], step: Parallel | Conditional) -> None:
+    branches: dict[str, list[dict[str, Any]]] = holder.get("branches") or {}
+    statuses = [e.get("status") for entries in branches.values() for e in entries]
+    done = [key for key, branch in step.branches.items()
+            if len(branches.get(key, [])) == len(branch.steps) and all(e.get("status") == SUCCESS
+                                                                     for e in branches.get(key, []))]
+    finished = len(done) == len(step.branches) if isinstance(step, Parallel) else bool(done)
+    if FAIL in statuses:
+        holder["status"] = FAIL
+    elif finished:
+        holder["status"] = SUCCESS
+    else:
+        return
+    holder["end"] = now()
+
+
 def _stub(pipeline: Pipeline, run_id: str, path: str, step: Stub, last: bool, store: RunLogStore,
           storage: Storage, configuration: Any) -> RunRecord:
     """A stub step: an entry that succeeded, nothing run."""
@@ -125,7 +174,7 @@ def _stub(pipeline: Pipeline, run_id: str, path: str, step: Stub, last: bool, st
     entry = new_entry(path, step.kind)
     finish(entry, None, time.perf_counter())
     record = store.get(run_id)
-    record.steps = [e for e in record.steps if e.get("path") != path] + [entry]
+    place(pipeline, record.steps, path, entry)
     if last or step.terminate_with_success or step.terminate_with_failure:
         record.status = FAIL if step.terminate_with_failure else SUCCESS
         record.end = now()

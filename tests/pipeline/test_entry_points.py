@@ -306,3 +306,24 @@ def test_execute_says_what_failed_in_one_line_and_refuses_a_bad_definition(tmp_p
     assert done.stderr.strip().splitlines() == [
         "Error: pipeline: two steps are named 'x'; step names must be unique in a pipeline (the record and the "
         "catalog tell steps apart by name)"]
+
+
+def test_execute_step_places_branch_steps_in_the_tree_a_local_run_makes(tmp_path: Path) -> None:
+    write(tmp_path, """
+        from runnable import Parallel, Pipeline, PythonTask
+        def a(): return 1
+        def b(): return 2
+        pipeline = Pipeline(steps=[Parallel(name="fan", branches={
+            "a": PythonTask(name="t", function=a, returns=["x"]).as_pipeline(),
+            "b": PythonTask(name="t", function=b, returns=["y"]).as_pipeline()})])
+        """)
+    first = run_cli(tmp_path, "execute-step", "tree", "pipe.py", "fan.a.t")
+    assert first.returncode == 0, first.stderr
+    record = only_record(tmp_path)
+    assert [(e["path"], e["status"]) for e in record["steps"]] == [("fan", "RUNNING")]
+    assert step(record, "fan.a.t")["returns"] == {"x": 1}
+    second = run_cli(tmp_path, "execute-step", "tree", "pipe.py", "fan.b.t")
+    assert second.returncode == 0, second.stderr
+    record = only_record(tmp_path)
+    assert step(record, "fan")["status"] == "SUCCESS" and set(step(record, "fan")["branches"]) == {"a", "b"}
+    assert record["status"] == "RUNNING"  # the launcher ends the run: fan is not the last top-level task

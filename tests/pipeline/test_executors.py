@@ -115,7 +115,8 @@ def test_local_container_runs_every_step_in_its_own_container(tmp_path: Path, en
     record = only_record(tmp_path)
     assert record["run_id"] == "boxed-2" and record["status"] == "SUCCESS"
     assert [(e["path"], e["status"]) for e in record["steps"]] == [
-        ("make", "SUCCESS"), ("pause", "SUCCESS"), ("check", "FAIL"), ("check.on_failure.recover", "SUCCESS")]
+        ("make", "SUCCESS"), ("pause", "SUCCESS"), ("check", "FAIL")]
+    assert step(record, "check.on_failure.recover")["status"] == "SUCCESS"  # where a local run puts it
     assert step(record, "check")["error"]["message"] == "total is 20"
     assert step(record, "check")["inputs"][0]["source"]["step"] == "make"
     assert (tmp_path / ".catalog" / "boxed-2" / "made.txt").read_text() == "xx"
