@@ -181,3 +181,64 @@ def test_a_failed_step_fails_alike_and_retries_across_executors(project: Path, t
     assert run_workflow(project, data, "argo-3", s3_server, env, tmp_path / "pods-3").phase == "Succeeded"
     assert comparable(record_of(project, "local-3", env)) == comparable(local_2)
     assert comparable(record_of(project, "argo-3", env)) == comparable(local_2)
+
+
+MAP_FAILS = '''
+import os, signal
+from runnable import Map, Pipeline, PythonTask
+
+def items():
+    return [1, 2, 3]
+
+def check(n):
+    if n == 2:
+        raise ValueError(f"item {n} is bad")
+    if n == 3 and os.environ.get("KILL_ITEM_3"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n * 10
+
+def after(out):
+    print(out)
+
+def main():
+    return Pipeline(steps=[
+        PythonTask(name="items", function=items, returns=["items"]),
+        Map(name="each", iterate_on="items", iterate_as="n",
+            branch=PythonTask(name="check", function=check, returns=["out"]).as_pipeline()),
+        PythonTask(name="after", function=after),
+    ])
+
+if __name__ == "__main__":
+    main().execute()
+'''
+
+
+def test_a_failing_map_item_fails_the_run_alike(project: Path, tmp_path: Path, s3_server: S3Server) -> None:
+    (project / "map_fails.py").write_text(MAP_FAILS)
+    env = subprocess_env(s3_server)
+    local = run_python(project / "map_fails.py", project, env={**env, "RUNNABLE_CONFIGURATION_FILE": "local.yaml",
+                                                               "RUNNABLE_RUN_ID": "local-1"})
+    assert local.returncode == 1
+    result = run_workflow(project, render(project, "map_fails.py", env), "argo-1", s3_server, env, tmp_path / "pods")
+    phases = result.phases()
+    assert phases["each-item(1:1)"] == "Failed" and phases["each-item(0:0)"] == phases["each-item(2:2)"] == "Succeeded"
+    assert phases["each"] == "Failed" and phases["after"] == "Omitted" and phases["onExit.finish"] == "Failed"
+    got, expected = record_of(project, "argo-1", env), record_of(project, "local-1", env)
+    assert got["status"] == "FAIL" and "item 2 is bad" in got["error"]["message"]
+    assert comparable(got) == comparable(expected)
+
+
+def test_a_killed_pod_leaves_a_failed_step_not_a_lie(project: Path, tmp_path: Path, s3_server: S3Server) -> None:
+    """A pod killed before it reported (SIGKILL, an evicted node): the exit handler finds no entry
+    for its step and records the step, and the run, as failed, the other items as they ended."""
+    (project / "map_fails.py").write_text(MAP_FAILS.replace("n == 2", "n == 0"))
+    env = {**subprocess_env(s3_server), "KILL_ITEM_3": "1"}
+    result = run_workflow(project, render(project, "map_fails.py", env), "argo-k", s3_server, env, tmp_path / "pods")
+    assert result.phases()["each-item(2:2)"] == "Failed"
+    record = record_of(project, "argo-k", env)
+    assert record["status"] == "FAIL"
+    items = next(e for e in record["steps"] if e["path"] == "each")["branches"]
+    assert [b[0]["status"] for b in items.values()] == ["SUCCESS", "SUCCESS", "FAIL"]
+    assert items["2"][0]["error"]["message"] == "step 'each.2.check': its process did not report an outcome: " \
+                                                "it never started, or it was stopped"
+    assert "each.2.check.execution.log" not in {f["path"] for f in record["files"]}
