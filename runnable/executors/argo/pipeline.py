@@ -216,6 +216,13 @@ class ArgoPipelineExecutor(ArgoConfig):
         if options.configuration_file is None:
             raise ConfigurationError("the argo pipeline executor needs its configuration file (--config FILE): "
                                      "every pod reads the catalog and run-log store from it")
+        if options.run_id and self.cron_schedule:
+            raise ConfigurationError(f"a run id ({options.run_id!r}) cannot be given to a CronWorkflow: each scheduled "
+                                     "run needs its own (the workflow's name); leave out --run-id and RUNNABLE_RUN_ID")
+        if options.run_id:
+            from runnable.record import check_run_id
+
+            check_run_id(options.run_id)
         config_file = _relative(options.configuration_file, working, "configuration file")
         parameters_file = _relative(options.parameters_file, working, "parameters file") \
             if options.parameters_file else None

@@ -100,6 +100,18 @@ def test_a_cron_schedule_makes_a_cron_workflow_and_the_default_file_is_named(tmp
     assert data["kind"] == "CronWorkflow" and data["spec"]["schedules"] == ["0 3 * * *"]
 
 
+def test_the_run_id_is_the_workflow_parameter_default(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    done = run_cli(folder, "execute", "pipe.py", "--config", "argo.yaml", "--run-id", "nightly-7")
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load((folder / "argo-pipeline.yaml").read_text())
+    assert data["spec"]["arguments"]["parameters"] == [{"name": "run_id", "value": "nightly-7"}]
+    folder = project(tmp_path, cron_schedule="0 3 * * *")
+    done = run_cli(folder, "execute", "pipe.py", "--config", "argo.yaml", "--run-id", "nightly-7")
+    assert done.returncode == 2 and done.stderr.startswith("Error: a run id ('nightly-7') cannot be given to a "
+                                                           "CronWorkflow")
+
+
 def test_submit_without_a_cluster_is_one_line(tmp_path: Path) -> None:
     pytest.importorskip("kubernetes")
     folder = project(tmp_path)
