@@ -158,9 +158,12 @@ def retry(run_id: str, file: Path | None, config_file: str | None, output: str |
 @click.option("--plan", "plan_file", metavar="PATH",
               help="With --partial: write what the Map or Conditional step STEP fans out over to PATH (JSON).")
 @click.option("--collect", is_flag=True, help="With --partial: the fan-in of the composite step STEP.")
+@click.option("--outcome", "outcome_file", metavar="PATH",
+              help="With --partial: write Succeeded or Failed to PATH and end well either way (a step with an "
+                   "on_failure path).")
 @click.option("--finish", is_flag=True, help="Assemble and write the run's record from its steps' entries (last).")
 def execute_step(run_id: str, file: Path, step: str | None, config_file: str | None, partial: bool,
-                 plan_file: str | None, collect: bool, finish: bool) -> None:
+                 plan_file: str | None, collect: bool, outcome_file: str | None, finish: bool) -> None:
     """Run the one step STEP (its dotted name) of the pipeline in FILE, as part of run RUN_ID.
 
     What a container runs for each task: the run's record must exist; the step reads the parameters
@@ -168,8 +171,8 @@ def execute_step(run_id: str, file: Path, step: str | None, config_file: str | N
     (what an Argo workflow runs) the step's entry is written on its own, and STEP may be one branch
     of a Parallel step or one item of a Map step (``squares.2``).
     """
-    if (plan_file or collect) and not partial:
-        fail("--plan and --collect go with --partial")
+    if (plan_file or collect or outcome_file) and not partial:
+        fail("--plan, --collect and --outcome go with --partial")
     if finish == (step is not None):
         fail("give either STEP or --finish")
     from runnable.pipeline import dsl
@@ -193,7 +196,7 @@ def execute_step(run_id: str, file: Path, step: str | None, config_file: str | N
         dsl.CAPTURED = None
     try:
         if finish or partial:
-            _partial_step(pipeline, run_id, step, config_file, plan_file, collect)
+            _partial_step(pipeline, run_id, step, config_file, plan_file, collect, outcome_file)
         else:
             assert step is not None
             execute_one_step(pipeline, run_id, step, config_file)
@@ -206,7 +209,7 @@ def execute_step(run_id: str, file: Path, step: str | None, config_file: str | N
 
 
 def _partial_step(pipeline: Any, run_id: str, step: str | None, config_file: str | None, plan_file: str | None,
-                  collect: bool) -> None:
+                  collect: bool, outcome_file: str | None = None) -> None:
     """``execute-step --partial`` / ``--finish`` (runnable.pipeline.replay); exit status 1 when the
     step (or, for --finish, the run) failed."""
     from runnable.backends import secrets as _secrets
@@ -226,6 +229,6 @@ def _partial_step(pipeline: Any, run_id: str, step: str | None, config_file: str
     top = next((s for s in pipeline.steps if s.name == step.split(".")[0]), None)
     names = sorted({name for task in (_tasks_of(top) if top is not None else []) for name in task.secrets})
     secrets = _secrets.resolve(configuration.secrets_backend(), names) if mode is Mode.RUN else {}
-    if not run_step(pipeline, run_id, step, configuration, mode, secrets, plan_file):
+    if not run_step(pipeline, run_id, step, configuration, mode, secrets, plan_file, outcome_file):
         raise SystemExit(1)
 

@@ -260,9 +260,10 @@ def _context(runner: ReplayRunner, record: RunRecord, scratch: Path) -> JobConte
 
 
 def run_step(pipeline: Pipeline, run_id: str, target: str, configuration: Configuration, mode: Mode,
-             secrets: dict[str, str], plan_file: str | None = None) -> bool:
+             secrets: dict[str, str], plan_file: str | None = None, outcome_file: str | None = None) -> bool:
     """Run (``run``), plan (``plan``) or collect (``collect``) the step ``target`` of run ``run_id``
-    (module docstring); True when it succeeded. A plan is written to ``plan_file`` as JSON."""
+    (module docstring); True when it succeeded. A plan is written to ``plan_file`` as JSON; with
+    ``outcome_file``, ``Succeeded`` or ``Failed`` is written there and True returned either way."""
     runner, record = _open(pipeline, run_id, configuration, secrets)
     graph.check(pipeline, set(record.parameters))
     shell = RunRecord(run_id=run_id, status=RUNNING, job={}, start=record.start, parameters=dict(record.parameters))
@@ -292,6 +293,9 @@ def run_step(pipeline: Pipeline, run_id: str, target: str, configuration: Config
         _write_atomically(Path(plan_file), plan if isinstance(plan, str) else json.dumps(plan))
     elif mode is not Mode.RUN and not done.ok and done.value:
         sys.stderr.write(f"runnable: step {target!r} failed: {done.value}\n")
+    if outcome_file is not None:  # a step with an on_failure path: Argo's when reads this
+        _write_atomically(Path(outcome_file), "Succeeded" if done.ok else "Failed")
+        return True
     return done.ok
 
 

@@ -15,7 +15,9 @@ runs ``runnable execute-step {{workflow.parameters.run_id}} FILE STEP --config C
   (``withParam``; ``STEP`` is ``map.{{item}}``), and the fan-in, which runs the reducer;
 * Conditional: the plan task writes the branch's name; each branch task runs ``when`` it is its own;
 * Loop: one task (its iterations depend on its returns, which a DAG fixed in advance cannot);
-* ``on_failure``: its steps depend on ``STEP.Failed``; after ``terminate_with_*`` nothing is rendered;
+* ``on_failure``: the step's pod reports its outcome (``--outcome``) and ends well either way; the
+  path's steps run ``when`` it is Failed, the steps after it ``when`` it is Succeeded, so the
+  workflow ends as the run does; after ``terminate_with_*`` nothing is rendered;
 * a retry (``runnable retry RUN_ID --config argo.yaml``): the steps the original run finished
   successfully are not rendered (the pods reuse them, ``RUNNABLE_RETRY_RUN_ID``).
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 STEP_INPUT = "{{inputs.parameters.step}}"
 PLAN_PATH = "/tmp/runnable/plan.json"  # noqa: S108 - inside the pod, which has its own /tmp
 PLAN = "plan"
+OUTCOME_PATH = "/tmp/runnable/outcome"  # noqa: S108 - inside the pod
+OUTCOME = "outcome"
 
 
 @dataclass
@@ -64,8 +68,10 @@ class _Builder:
 
         return r.step_argv(self.script, step, "--config", self.config_file, "--partial", *extra)
 
-    def kind(self, role: str, step: BaseStep | None = None) -> str:
-        """The container template for ``role`` (run, plan, collect) and the task's override and secrets."""
+    def kind(self, role: str, step: BaseStep | None = None, recoverable: bool = False) -> str:
+        """The container template for ``role`` (run, plan, collect) and the task's override and secrets;
+        ``recoverable``: the step has an on_failure path, so its pod reports its outcome as an output
+        parameter and ends well either way (Argo's ``when`` then takes the path)."""
         from runnable.executors.argo import render as r
         from runnable.pipeline.dsl import BaseTask
         from runnable.pipeline.local import _tasks_of
@@ -80,8 +86,13 @@ class _Builder:
                                              f"override of {LABEL} config 'overrides', not {override!r}")
             secrets = tuple(sorted({n for task in _tasks_of(step) for n in task.secrets}))
         self.config.override(override)  # an unknown name is one line, now
-        name = "-".join(part for part in (role, override, *(s.lower().replace("_", "-") for s in secrets)) if part)
+        name = "-".join(part for part in (role, override, *(s.lower().replace("_", "-") for s in secrets),
+                                          "recoverable" if recoverable else "") if part)
         name = _dns(name)[:50]
+        if name not in self.kinds and recoverable:
+            base = self.kinds[self.kind(role, step)]
+            self.kinds[name] = replace(base, name=name, argv=(*base.argv, "--outcome", OUTCOME_PATH),
+                                       outputs=(*base.outputs, r.Output(OUTCOME, OUTCOME_PATH)))
         if name not in self.kinds:
             if role == PLAN:
                 kind = r.Kind(name, self.argv("--plan", PLAN_PATH), inputs=("step",),
@@ -106,40 +117,53 @@ class _Builder:
         self.steps.append(r.Step(unique, kind, {"step": step}, depends=depends, **more))
         return unique
 
-    def sequence(self, pipeline: Pipeline, prefix: str, depends: str | None, skip: set[str]) -> None:
-        """The steps of ``pipeline`` in order, the first depending on ``depends``."""
+    def sequence(self, pipeline: Pipeline, prefix: str, depends: str | None, when: str | None,
+                 skip: set[str]) -> None:
+        """The steps of ``pipeline`` in order, the first after ``depends`` succeeded and ``when`` holds.
+
+        Each later step depends on its predecessor's ``.Succeeded`` (not the bare name, which a
+        skipped task satisfies): a step skipped by ``when`` stops the steps after it too.
+        """
         for step in pipeline.steps:
             path = prefix + step.name
             if path in skip:
                 continue
-            last = self.one(step, path, depends)
-            if step.on_failure is not None:
-                self.sequence(step.on_failure, f"{path}.on_failure.", f"{last}.Failed", skip)
+            recoverable = step.on_failure is not None
+            last = self.one(step, path, depends, when, recoverable)
+            depends, when = f"{last}.Succeeded", None
+            if recoverable:
+                assert step.on_failure is not None
+                outcome = f"'{{{{tasks.{last}.outputs.parameters.{OUTCOME}}}}}'"
+                self.sequence(step.on_failure, f"{path}.on_failure.", depends, f"{outcome} == 'Failed'", skip)
+                when = f"{outcome} == 'Succeeded'"
             if step.terminate_with_success or step.terminate_with_failure:
                 return  # nothing after it ever runs
-            depends = last
 
-    def one(self, step: BaseStep, path: str, depends: str | None) -> str:
-        """The tasks of one step; the name of the task whose success is the step's."""
+    def one(self, step: BaseStep, path: str, depends: str | None, when: str | None, recoverable: bool) -> str:
+        """The tasks of one step; the name of the task whose outcome is the step's."""
         from runnable.pipeline.dsl import Conditional, Map, Parallel
 
         if isinstance(step, Parallel):
             branches = [self.task(f"{path}-{key}", self.kind("run", _only(step.branches[key]) or step),
-                                  f"{path}.{key}", depends)
+                                  f"{path}.{key}", depends, when=when)
                         for key in step.branches]
-            return self.task(path, self.kind("collect"), path, " && ".join(map(_ended, branches)))
+            return self.task(path, self.kind("collect", recoverable=recoverable), path,
+                             " && ".join(map(_ended, branches)))
         if isinstance(step, Map):
-            plan = self.task(f"{path}-items", self.kind(PLAN), path, depends)
-            items = self.task(f"{path}-item", self.kind("run", _only(step.branch) or step), f"{path}.{{{{item}}}}", plan,
-                              with_param=f"{{{{tasks.{plan}.outputs.parameters.{PLAN}}}}}")
-            return self.task(path, self.kind("collect"), path, _ended(items))
+            plan = self.task(f"{path}-items", self.kind(PLAN), path, depends, when=when)
+            items = self.task(f"{path}-item", self.kind("run", _only(step.branch) or step), f"{path}.{{{{item}}}}",
+                              f"{plan}.Succeeded", with_param=f"{{{{tasks.{plan}.outputs.parameters.{PLAN}}}}}")
+            return self.task(path, self.kind("collect", recoverable=recoverable), path, _ended(items))
         if isinstance(step, Conditional):
-            plan = self.task(f"{path}-choice", self.kind(PLAN), path, depends)
-            branches = [self.task(f"{path}-{key}", self.kind("run", _only(step.branches[key]) or step), f"{path}.{key}", plan,
+            plan = self.task(f"{path}-choice", self.kind(PLAN), path, depends, when=when)
+            branches = [self.task(f"{path}-{key}", self.kind("run", _only(step.branches[key]) or step),
+                                  f"{path}.{key}", f"{plan}.Succeeded",
                                   when=f"'{{{{tasks.{plan}.outputs.parameters.{PLAN}}}}}' == '{key}'")
                         for key in step.branches]
-            return self.task(path, self.kind("collect"), path, " && ".join(map(_ended, branches)))
-        return self.task(path, self.kind("run", step), path, depends)  # a task, a stub, a Loop
+            return self.task(path, self.kind("collect", recoverable=recoverable), path,
+                             " && ".join(map(_ended, branches)))
+        # a task, a stub, a Loop
+        return self.task(path, self.kind("run", step, recoverable=recoverable), path, depends, when=when)
 
 
 def _only(pipeline: Pipeline) -> BaseStep | None:
@@ -185,7 +209,7 @@ def describe(pipeline: Pipeline, config: ArgoConfig, configuration: Configuratio
         env[_environment.ENV_RETRY_RUN_ID] = retry_of.run_id
         skip = set(succeeded_steps(retry_of))
     builder = _Builder(config, script, config_file, env, storage_secrets)
-    builder.sequence(pipeline, "", None, skip)
+    builder.sequence(pipeline, "", None, None, skip)
     # execute-step RUN_ID FILE --config CONFIG --finish (no STEP): the record, assembled, last.
     finish = r.Kind("finish", r.step_argv(script, "--config", config_file, "--finish"), env=env)
     return r.Description(

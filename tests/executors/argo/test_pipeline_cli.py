@@ -79,12 +79,17 @@ def test_the_workflow_of_every_construct(tmp_path: Path) -> None:
                                     "(fan-b.Succeeded || fan-b.Failed || fan-b.Skipped)"
     assert dag["each-item"]["withParam"] == "{{tasks.each-items.outputs.parameters.plan}}"
     assert dag["pick-a"]["when"] == "'{{tasks.pick-choice.outputs.parameters.plan}}' == 'a'"
-    assert dag["risky-on-failure-recover"]["depends"] == "risky.Failed" and dag["end"]["depends"] == "risky"
+    assert dag["fan-a"]["depends"] == "kind.Succeeded" and dag["each-item"]["depends"] == "each-items.Succeeded"
+    # risky has an on_failure path: its pod reports its outcome, and when picks the way on.
+    recover, end = dag["risky-on-failure-recover"], dag["end"]
+    assert recover["depends"] == end["depends"] == "risky.Succeeded"
+    assert recover["when"] == "'{{tasks.risky.outputs.parameters.outcome}}' == 'Failed'"
+    assert end["when"] == "'{{tasks.risky.outputs.parameters.outcome}}' == 'Succeeded'"
     templates = {t["name"]: t for t in data["spec"]["templates"]}
     risky = templates[dag["risky"]["template"]]["container"]
     assert risky["resources"] == {"limits": {"memory": "8Gi"}}
     assert {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}} in risky["env"]
-    assert risky["args"][-3:] == ["--config", "argo.yaml", "--partial"]
+    assert risky["args"][-5:] == ["--config", "argo.yaml", "--partial", "--outcome", "/tmp/runnable/outcome"]
     assert templates["finish"]["container"]["args"][-1] == "--finish" and data["spec"]["onExit"] == "exit-handler"
     assert {"name": "runnable-data", "mountPath": "/app/.run_log_store", "subPath": "run_log_store"} in \
         risky["volumeMounts"]
