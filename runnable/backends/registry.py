@@ -37,6 +37,7 @@ BUILTIN: dict[str, dict[str, tuple[str, str | None]]] = {
     "pipeline-executor": {
         "local": ("runnable.pipeline.executors:LocalPipelineExecutor", None),
         "local-container": ("runnable.pipeline.executors:LocalContainerPipelineExecutor", None),
+        "argo": ("runnable.executors.argo.pipeline:ArgoPipelineExecutor", "argo"),
     },
 }
 

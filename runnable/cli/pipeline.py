@@ -25,12 +25,12 @@ _FORMS = ("call execute() on the pipeline in the script, define main() that retu
 
 
 def _command_line(config_file: str | None, parameters_file: str | None, run_id: str | None,
-                  tags: tuple[str, ...]) -> CommandLine:
+                  tags: tuple[str, ...], output: str | None = None, submit: bool = False) -> CommandLine:
     """The options, for the execute() calls of the script (``runnable.run.execute.given``)."""
     _check_tags(tags)
     return CommandLine(configuration_file=str(Path(config_file).absolute()) if config_file else None,
                        parameters_file=str(Path(parameters_file).absolute()) if parameters_file else None,
-                       run_id=run_id, tags=tags)
+                       run_id=run_id, tags=tags, output=output, submit=submit)
 
 
 def _run_script(file: Path, name: str = "__main__") -> dict[str, Any]:
@@ -69,6 +69,7 @@ def _pipeline_of(file: Path, namespace: dict[str, Any]) -> Any:
 
 
 def _execute(file: Path, command_line: CommandLine) -> None:
+    command_line.script = str(file.absolute())
     with given(command_line):
         namespace = _run_script(file)
         if command_line.runs:
@@ -92,6 +93,10 @@ def _execute_found(file: Path, namespace: dict[str, Any], command_line: CommandL
 _file = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _config = click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
                        help="Configuration YAML.")
+_output = click.option("--output", type=click.Path(dir_okay=False),
+                       help="pipeline-executor argo: write the workflow YAML here (default: its output_file).")
+_submit = click.option("--submit", is_flag=True,
+                       help="pipeline-executor argo: also submit the workflow to the cluster (Kubernetes API).")
 
 
 @click.command("execute")
@@ -101,17 +106,21 @@ _config = click.option("--config", "config_file", type=click.Path(exists=True, d
               help="Parameters YAML.")
 @click.option("--run-id", help="Use this run id instead of a generated one.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable; no commas).")
+@_output
+@_submit
 def execute(file: Path, config_file: str | None, parameters_file: str | None, run_id: str | None,
-            tags: tuple[str, ...]) -> None:
-    """Run the pipeline that FILE defines, as one run."""
-    _execute(file, _command_line(config_file, parameters_file, run_id, tags))
+            tags: tuple[str, ...], output: str | None, submit: bool) -> None:
+    """Run the pipeline that FILE defines, as one run (with pipeline-executor argo: write its workflow)."""
+    _execute(file, _command_line(config_file, parameters_file, run_id, tags, output, submit))
 
 
 @click.command("retry")
 @click.argument("run_id")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_config
-def retry(run_id: str, file: Path | None, config_file: str | None) -> None:
+@_output
+@_submit
+def retry(run_id: str, file: Path | None, config_file: str | None, output: str | None, submit: bool) -> None:
     """Run the failed pipeline run RUN_ID again from its failed steps, as a new run linked to it.
 
     FILE is the pipeline script; by default the one RUN_ID ran. The steps that succeeded are not run
@@ -121,7 +130,7 @@ def retry(run_id: str, file: Path | None, config_file: str | None) -> None:
     from runnable.pipeline.local import retrying
     from runnable.pipeline.retry import original_run
 
-    command_line = _command_line(config_file, None, None, ())
+    command_line = _command_line(config_file, None, None, (), output, submit)
     try:
         original = original_run(run_id, loading.load(command_line.configuration_file)["run-log-store"].build())
     except RunnableError as exc:
@@ -141,14 +150,31 @@ def retry(run_id: str, file: Path | None, config_file: str | None) -> None:
 @click.command("execute-step")
 @click.argument("run_id")
 @_file
-@click.argument("step")
+@click.argument("step", required=False)
 @_config
-def execute_step(run_id: str, file: Path, step: str, config_file: str | None) -> None:
+@click.option("--partial", is_flag=True,
+              help="Write only this step's own entry (steps of the run may run at the same time: Argo's pods); "
+                   "--finish assembles the record.")
+@click.option("--plan", "plan_file", metavar="PATH",
+              help="With --partial: write what the Map or Conditional step STEP fans out over to PATH (JSON).")
+@click.option("--collect", is_flag=True, help="With --partial: the fan-in of the composite step STEP.")
+@click.option("--outcome", "outcome_file", metavar="PATH",
+              help="With --partial: write Succeeded or Failed to PATH and end well either way (a step with an "
+                   "on_failure path).")
+@click.option("--finish", is_flag=True, help="Assemble and write the run's record from its steps' entries (last).")
+def execute_step(run_id: str, file: Path, step: str | None, config_file: str | None, partial: bool,
+                 plan_file: str | None, collect: bool, outcome_file: str | None, finish: bool) -> None:
     """Run the one step STEP (its dotted name) of the pipeline in FILE, as part of run RUN_ID.
 
     What a container runs for each task: the run's record must exist; the step reads the parameters
-    and files the earlier steps left in it and its catalog, and adds its own entry.
+    and files the earlier steps left in it and its catalog, and adds its own entry. With --partial
+    (what an Argo workflow runs) the step's entry is written on its own, and STEP may be one branch
+    of a Parallel step or one item of a Map step (``squares.2``).
     """
+    if (plan_file or collect or outcome_file) and not partial:
+        fail("--plan, --collect and --outcome go with --partial")
+    if finish == (step is not None):
+        fail("give either STEP or --finish")
     from runnable.pipeline import dsl
     from runnable.pipeline.dsl import Pipeline
     from runnable.pipeline.single import execute_one_step
@@ -169,10 +195,40 @@ def execute_step(run_id: str, file: Path, step: str, config_file: str | None) ->
     finally:
         dsl.CAPTURED = None
     try:
-        execute_one_step(pipeline, run_id, step, config_file)
+        if finish or partial:
+            _partial_step(pipeline, run_id, step, config_file, plan_file, collect, outcome_file)
+        else:
+            assert step is not None
+            execute_one_step(pipeline, run_id, step, config_file)
     except JobFailedError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from exc
     except RunnableError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from exc
+
+
+def _partial_step(pipeline: Any, run_id: str, step: str | None, config_file: str | None, plan_file: str | None,
+                  collect: bool, outcome_file: str | None = None) -> None:
+    """``execute-step --partial`` / ``--finish`` (runnable.pipeline.replay); exit status 1 when the
+    step (or, for --finish, the run) failed."""
+    from runnable.backends import secrets as _secrets
+    from runnable.config import loading
+    from runnable.pipeline.local import _tasks_of
+    from runnable.pipeline.replay import Mode, finish_run, run_step
+
+    configuration = loading.load(config_file)
+    if step is None:
+        record = finish_run(pipeline, run_id, configuration)
+        click.echo(f'{{"status": "{record.status}", "run_id": "{run_id}"}}')
+        if record.status != "SUCCESS":
+            raise SystemExit(1)
+        return
+    mode = Mode.PLAN if plan_file else Mode.COLLECT if collect else Mode.RUN
+    # The secrets of the tasks of this top-level step (its branches, its on_failure path) only.
+    top = next((s for s in pipeline.steps if s.name == step.split(".")[0]), None)
+    names = sorted({name for task in (_tasks_of(top) if top is not None else []) for name in task.secrets})
+    secrets = _secrets.resolve(configuration.secrets_backend(), names) if mode is Mode.RUN else {}
+    if not run_step(pipeline, run_id, step, configuration, mode, secrets, plan_file, outcome_file):
+        raise SystemExit(1)
+

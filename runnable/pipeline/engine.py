@@ -23,7 +23,7 @@ from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
 from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline, Stub
 from runnable.pipeline.state import Branch, Produced, jsonable, keep, parameter_value
-from runnable.pipeline.steps import fetch_inputs, finish, new_entry, run_task
+from runnable.pipeline.steps import StepOutcome, fetch_inputs, finish, new_entry, run_task
 from runnable.record import FAIL, SUCCESS, RunRecord
 from runnable.run import metrics as _metrics
 from runnable.run.runner import JobRunner
@@ -213,8 +213,7 @@ class Traversal:
             return fetch_inputs(shell, known, self.attempt, catalog)
 
         cataloged = [*(f.path for f in self.record.files), *produced.files]
-        outcome = run_task(self.attempt, task, path, self.record.run_id, parameters, prefix, fetch, cataloged,
-                           self.scratch)
+        outcome = self.run_task(task, path, prefix, parameters, fetch, cataloged)
         if outcome.interrupt is not None:
             raise outcome.interrupt
         record = outcome.record
@@ -267,24 +266,7 @@ class Traversal:
             return work
 
         work = [branch_work(k, p, g) for k, p, g in zip(keys, pipelines, inputs, strict=True)]
-        script = _script()
-        if self.forkable:
-            results = run_concurrently(work, self.runner.max_workers, self.scratch)
-        elif script is not None and self.runner.options.configuration_file and len(work) > 1:
-            from runnable.pipeline.spawned import run_spawned
-
-            specs = [{"script": script, "config": self.runner.options.configuration_file, "run_id": self.record.run_id,
-                      "composite": path, "key": key, "prefix": f"{path}.{key}.", "parameters": given,
-                      "known": dict(known), "secret_names": sorted(self.runner.options.secrets),
-                      "working_folder": str(self.attempt.working_folder)}
-                     for key, given in zip(keys, inputs, strict=True)]
-            results = run_spawned(specs, self.runner.max_workers, self.scratch)
-        else:
-            if len(work) > 1:
-                sys.stderr.write(f"runnable: note: the {len(work)} branches of step {path!r} run one after another: "
-                                 "with an S3 catalog or run-log store they cannot run as forked processes, "
-                                 "and this pipeline has no script file to start them from\n")
-            results = [branch() for branch in work]
+        results = self.run_branches(path, keys, inputs, work, known)
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
         if isinstance(step, Map) and not keys:
@@ -326,6 +308,36 @@ class Traversal:
             except Exception as exc:  # noqa: BLE001 - the user's reducer: its failure fails the step
                 return {}, f"the reducer failed on {name!r}: {type(exc).__name__}: {exc}"
         return values, ""
+
+    def run_task(self, task: BaseTask, path: str, prefix: str, parameters: dict[str, Any],
+                 fetch: Callable[[Catalog], dict[str, dict[str, Any]]], cataloged: list[str]) -> StepOutcome:
+        """Run one task as an attempt (a subclass may take its outcome from elsewhere: Argo's pods)."""
+        return run_task(self.attempt, task, path, self.record.run_id, parameters, prefix, fetch, cataloged,
+                        self.scratch)
+
+    def run_branches(self, path: str, keys: list[str], inputs: list[dict[str, Any]],
+                     work: list[Callable[[], Branch]], known: dict[str, Any]) -> list[Branch | Died]:
+        """Run the branches of the Parallel or Map step ``path``: forked, spawned, or one by one."""
+        script = _script()
+        results: list[Branch | Died]
+        if self.forkable:
+            results = run_concurrently(work, self.runner.max_workers, self.scratch)
+        elif script is not None and self.runner.options.configuration_file and len(work) > 1:
+            from runnable.pipeline.spawned import run_spawned
+
+            specs = [{"script": script, "config": self.runner.options.configuration_file, "run_id": self.record.run_id,
+                      "composite": path, "key": key, "prefix": f"{path}.{key}.", "parameters": given,
+                      "known": dict(known), "secret_names": sorted(self.runner.options.secrets),
+                      "working_folder": str(self.attempt.working_folder)}
+                     for key, given in zip(keys, inputs, strict=True)]
+            results = run_spawned(specs, self.runner.max_workers, self.scratch)
+        else:
+            if len(work) > 1:
+                sys.stderr.write(f"runnable: note: the {len(work)} branches of step {path!r} run one after another: "
+                                 "with an S3 catalog or run-log store they cannot run as forked processes, "
+                                 "and this pipeline has no script file to start them from\n")
+            results = [branch() for branch in work]
+        return results
 
     def _conditional(self, step: Conditional, path: str, parameters: dict[str, Any], produced: Produced,
                      entry: dict[str, Any]) -> tuple[dict[str, Any], str]:

@@ -64,14 +64,18 @@ def run_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[str] 
         from runnable.pipeline.retry import original_run
 
         original = original_run(retry_of, configuration["run-log-store"].build())
-    names = sorted({name for task in tasks(pipeline) for name in task.secrets})
-    options.secrets = _secrets.resolve(configuration.secrets_backend(), names)  # fails before anything runs
     if configuration.in_executor:  # inside a container: the steps run here
         from runnable.pipeline.executors import LocalPipelineExecutor
 
         executor: Any = LocalPipelineExecutor()
     else:
         executor = configuration["pipeline-executor"].build()
+    from runnable.executors.argo.pipeline import ArgoPipelineExecutor
+
+    # An Argo workflow's pods get their secrets from the cluster (secretKeyRef), not from here.
+    if not isinstance(executor, ArgoPipelineExecutor):
+        names = sorted({name for task in tasks(pipeline) for name in task.secrets})
+        options.secrets = _secrets.resolve(configuration.secrets_backend(), names)  # fails before anything runs
     result: RunRecord | None = executor.execute(pipeline, configuration, options, original)
     return result
 

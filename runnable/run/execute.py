@@ -47,6 +47,13 @@ class CommandLine:
     tags: tuple[str, ...] = ()
     dry_run: bool = False
     runs: int = 0
+    # ``runnable execute --output FILE --submit`` for the argo pipeline executor: where the workflow
+    # is written, and whether it is submitted to the cluster.
+    output: str | None = None
+    submit: bool = False
+    # The script ``runnable execute`` runs: a pod runs it again (its __main__ may be runnable's own,
+    # when the script only defines the pipeline and runnable executes it afterwards).
+    script: str | None = None
 
     def value(self, name: str) -> str | None:
         """The option for the ``execute()`` argument ``name``."""

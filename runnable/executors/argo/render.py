@@ -224,6 +224,7 @@ def _resources(resources: dict[str, dict[str, str]] | None) -> m.ResourceRequire
 def _container_template(kind: Kind, description: Description, config: ArgoConfig) -> m.Template:
     override = config.override(kind.override)
     container = m.Container(
+        name="main",  # Argo's own default; the Kubernetes API's models require a container name
         image=override.image or config.image,
         image_pull_policy=override.image_pull_policy or config.image_pull_policy,
         command=list(kind.argv[:1]),
@@ -298,7 +299,8 @@ def render(description: Description, config: ArgoConfig) -> Workflow:
                                 parallelism=config.parallelism))
     if description.on_exit is not None:
         templates.append(m.Template(name=EXIT_HANDLER, dag=m.DAGTemplate(tasks=[_task(description.on_exit, kinds)])))
-    parameters = [m.Parameter(name="run_id", value="{{workflow.name}}")]
+    # The run id: the one the description gives (runnable execute --run-id), else the workflow's name.
+    parameters = [m.Parameter(name="run_id", value=description.parameters.get("run_id", "{{workflow.name}}"))]
     parameters += [m.Parameter(name=k, value=v) for k, v in description.parameters.items() if k != "run_id"]
     labels = {**config.labels, "app.kubernetes.io/managed-by": "runnable"}
     volumes = None

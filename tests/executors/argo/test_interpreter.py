@@ -21,7 +21,7 @@ def container(name: str, script: str, inputs: tuple[str, ...] = (), outputs: dic
     """A container template running ``sh -c SCRIPT``; inputs reach it as $1, $2, ..."""
     template: dict[str, Any] = {
         "name": name,
-        "container": {"image": "alpine:3", "command": ["sh", "-c", script, name,
+        "container": {"name": "main", "image": "alpine:3", "command": ["sh", "-c", script, name,
                                                         *[f"{{{{inputs.parameters.{i}}}}}" for i in inputs]],
                       "workingDir": "/work", **extra.pop("container", {})},
         **extra,
@@ -225,7 +225,7 @@ def test_secrets_come_only_from_secret_refs(folders: dict[str, Path]) -> None:
 
 def test_python_command_and_deadline(folders: dict[str, Path]) -> None:
     code = "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
-    py = {"name": "py", "container": {"image": "python:3.12", "command": ["python", "-c", code],
+    py = {"name": "py", "container": {"name": "main", "image": "python:3.12", "command": ["python", "-c", code],
                                       "args": ["/tmp/out", "{{workflow.parameters.run_id}}"], "workingDir": "/work"},
           "outputs": {"parameters": [{"name": "out", "valueFrom": {"path": "/tmp/out"}}]}}
     slow = container("slow", "sleep 5", activeDeadlineSeconds="1")
