@@ -36,8 +36,8 @@ from typing import Any
 
 from runnable.backends.protocols import ContentIndexedRunLogStore, RunLogStore
 from runnable.errors import RecordError, RunNotFoundError
-from runnable.record import RUNNING, SUCCESS, RunRecord, check_rel_path, check_run_id
 from runnable.history.verify import earlier_versions
+from runnable.record import RUNNING, SUCCESS, RunRecord, check_rel_path, check_run_id
 
 ENTRY_VERSION = 1
 SNAPSHOT_VERSION = 3  # 3: no input rows (see _lines)

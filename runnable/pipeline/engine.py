@@ -142,7 +142,7 @@ class Traversal:
         for step in pipeline.steps:
             path = prefix + step.name
             if path in self.reused:
-                self._reuse(path, parameters, branch)
+                self._reuse(step, path, parameters, branch)
                 continue
             entry, values, ok, why = self.step(step, path, prefix, parameters, branch.produced)
             entries.append(entry)
@@ -258,7 +258,9 @@ class Traversal:
                     result = self.steps(pipeline, f"{path}.{key}.", given, [])
                 finally:
                     self.in_child, self.produced = saved
-                result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if p not in known}
+                # What the branch stored itself, including a new version of a path known before
+                # (a branch that got it, changed it and put it again): a later get brings that one.
+                result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if known.get(p) != v}
                 return result
             return work
 
@@ -351,10 +353,10 @@ class Traversal:
         return returned, ""
 
     # -- retry -----------------------------------------------------------------------------------
-    def _reuse(self, path: str, parameters: dict[str, Any], branch: Branch) -> None:
+    def _reuse(self, step: BaseStep, path: str, parameters: dict[str, Any], branch: Branch) -> None:
         from runnable.pipeline.retry import reuse_step
 
-        entry, values, produced = reuse_step(self.runner, self.record, self.reused[path], Path(self.scratch))
+        entry, values, produced = reuse_step(self.runner, self.record, self.reused[path], step, Path(self.scratch))
         branch.entries.append(entry)
         branch.produced.add(produced)
         parameters.update(values)

@@ -50,7 +50,7 @@ def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
             yield from _lines(entry["on_failure"], indent + "           ")
 
 
-def stored_versions(entries: list[dict[str, Any]]) -> Iterator[tuple[str, FileEntry]]:
+def stored_versions(entries: list[dict[str, Any]], objects: bool = True) -> Iterator[tuple[str, FileEntry]]:
     """(step path, file entry) of every version the step entries name with its hash, in the order
     the steps ran, branches and on_failure paths included.
 
@@ -62,10 +62,10 @@ def stored_versions(entries: list[dict[str, Any]]) -> Iterator[tuple[str, FileEn
         path = str(entry.get("path", entry.get("name")))
         for data in entry.get("stored") or []:
             yield path, FileEntry.from_dict(data)
-        for data in (entry.get("stored_objects") or {}).values():
+        for data in (entry.get("stored_objects") or {}).values() if objects else ():
             yield path, FileEntry.from_dict(data)
         for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:
-            yield from stored_versions(branch)
+            yield from stored_versions(branch, objects)
 
 
 def find(entries: list[dict[str, Any]], path: str) -> dict[str, Any] | None:

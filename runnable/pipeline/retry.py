@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from runnable.errors import DefinitionError, RunNotFoundError, UsageError
 from runnable.files.put import store_single
 from runnable.pipeline import graph
+from runnable.pipeline.dsl import BaseTask
 from runnable.record import RUNNING, SUCCESS, FileEntry, RunRecord
 
 if TYPE_CHECKING:
     from runnable.backends.protocols import RunLogStore
-    from runnable.pipeline.dsl import Pipeline
+    from runnable.pipeline.dsl import BaseStep, Pipeline
     from runnable.pipeline.engine import PipelineRunner
     from runnable.pipeline.state import Produced
 
@@ -102,36 +103,66 @@ def _all_objects(entry: dict[str, Any]) -> list[str]:
     return names
 
 
-def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any],
+def _versions(original: RunRecord, entry: dict[str, Any]) -> list[tuple[str, FileEntry]]:
+    """(producing step, version) of every file the step (and its branches) stored, in the order they
+    were stored: the versions its entries name by hash. A record written before entries held them
+    has only paths: then the run's version of each path (the only one it knew)."""
+    from runnable.pipeline.record import stored_versions
+
+    found = list(stored_versions([entry], objects=False))
+    if found or not _all_outputs(entry):
+        return found
+    by_path = {f.path: f for f in original.files}
+    return [(str(entry["path"]), by_path[rel]) for rel in _all_outputs(entry) if rel in by_path]
+
+
+def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any], step: BaseStep,
                scratch: Path) -> tuple[dict[str, Any], dict[str, Any], Produced]:
-    """Copy a succeeded step of the original into this run: (entry, returned values, produced files)."""
-    from runnable.history.runs import History
+    """Copy a succeeded step of the original into this run: (entry, returned values, produced files).
+
+    The files are the versions the step itself stored (by hash), not the run's last version of each
+    path: a later step that failed may have put the same path again."""
     from runnable.pipeline.state import Produced
 
     original = runner.retry_of
     assert original is not None  # only called for a retry
-    run = History(runner.storage, runner.run_log_store).get(original.run_id)
     produced = Produced()
-    by_path = {f.path: f for f in original.files}
     folder = Path(tempfile.mkdtemp(prefix="reuse-", dir=scratch))
-    for rel in _all_outputs(entry):
-        if rel not in by_path:
-            continue
-        stored = by_path[rel]
+    for producer, stored in _versions(original, entry):
         if stored.stored:  # a hash-only entry has no copy to bring: it stays hash-only
             stored = _copy(runner, record.run_id, stored, original.run_id, folder / "file")
-        produced.files[rel] = stored
-        produced.by_path[rel] = (str(entry["path"]), stored)
+        produced.files[stored.path] = stored
+        if not stored.path.endswith(".execution.log"):
+            produced.by_path[stored.path] = (producer, stored)
     values: dict[str, Any] = dict(entry.get("returns") or {})
+    if isinstance(step, BaseTask):  # a task's metric returns are recorded as metrics, not returns
+        for spec in step.returns:
+            history = (entry.get("metrics") or {}).get(spec.name)
+            if spec.kind == "metric" and history:
+                numbers = [point[1] for point in history]
+                values[spec.name] = numbers[0] if len(numbers) == 1 else numbers
+    stored_objects = {name: FileEntry.from_dict(data) for name, data in (entry.get("stored_objects") or {}).items()}
     for qualified in _all_objects(entry):
-        value = run.load(qualified)
-        produced.objects[qualified] = _copy(runner, record.run_id, original.objects[qualified], original.run_id,
-                                            folder / "object")
+        version = stored_objects.get(qualified) or original.objects[qualified]
+        value = _load(runner, original, version)
+        produced.objects[qualified] = _copy(runner, record.run_id, version, original.run_id, folder / "object")
         if "." not in qualified:  # a top-level step's return: a parameter again
             values[qualified] = value
     reused = copy.deepcopy(entry)
     reused["reused_from"] = original.run_id
     return reused, values, produced
+
+
+def _load(runner: PipelineRunner, original: RunRecord, version: FileEntry) -> Any:
+    """Unpickle a pickled return the original stored, checked against its hash as it is read."""
+    import io
+    import pickle
+
+    from runnable.history.verify import VerifiedReader, open_stored
+
+    stream = open_stored(runner.storage, original.run_id, version)
+    with io.BufferedReader(VerifiedReader(stream, version)) as source:
+        return pickle.loads(source.read())  # noqa: S301 - the run's own object, verified by hash
 
 
 def _copy(runner: PipelineRunner, run_id: str, entry: FileEntry, source_run: str, local: Path) -> FileEntry:

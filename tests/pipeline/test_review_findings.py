@@ -41,8 +41,6 @@ RETRY_WRONG_VERSION = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="retry reuses the run-level file (the failed step's own put), not the "
-                                       "version the reused step produced (runnable/pipeline/retry.py reuse_step)")
 def test_retry_gives_the_retried_step_the_version_the_reused_step_put(tmp_path: Path) -> None:
     first = run(tmp_path, RETRY_WRONG_VERSION)
     assert first.returncode == 1, first.stderr
@@ -76,8 +74,6 @@ RETRY_METRIC = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a reused step's metric returns are not given back as parameters "
-                                       "(retry.py reuse_step reads only entry['returns'])")
 def test_retry_gives_back_a_reused_steps_metric_as_a_parameter(tmp_path: Path) -> None:
     first = run(tmp_path, RETRY_METRIC)
     assert first.returncode == 1, first.stderr
@@ -327,8 +323,6 @@ BRANCH_REPUT = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a branch's new version of a path known before the branch is dropped from "
-                                       "by_path, so a later get brings the old version (engine.py _concurrent)")
 def test_a_later_get_brings_the_version_a_branch_put_again(tmp_path: Path) -> None:
     result = run(tmp_path, BRANCH_REPUT)
     assert result.returncode == 0, result.stderr

@@ -53,3 +53,64 @@ def test_verify_checks_the_object_of_a_version_a_later_step_replaced(tmp_path: P
     gone = run_cli(tmp_path, "catalog", "verify", "--all")
     assert gone.returncode != 0
     assert "earlier version" in gone.stdout + gone.stderr
+
+
+RETRY_LATER_PUT = """
+    from pathlib import Path
+    from runnable import Catalog, Pipeline, PythonTask, metric, pickled
+
+    def make():
+        Path("data.txt").write_text("v1\\n")
+        return 0.5, {"w": 3}
+
+    def transform(acc: float, model: dict):
+        assert Path("data.txt").read_text() == "v1\\n"
+        Path("data.txt").write_text("v2\\n")
+        if not Path("ready").exists():
+            raise RuntimeError("not ready")
+        print("got", acc, model["w"])
+
+    pipeline = Pipeline(steps=[
+        PythonTask(name="make", function=make, returns=[metric("acc"), pickled("model")],
+                   catalog=Catalog(put=["data.txt"])),
+        PythonTask(name="transform", function=transform, catalog=Catalog(get=["data.txt"], put=["data.txt"])),
+    ])
+    if __name__ == "__main__":
+        pipeline.execute()
+"""
+
+
+def _strip_versions(entries: list[dict[str, object]]) -> None:
+    for entry in entries:
+        entry.pop("stored", None)
+        entry.pop("stored_objects", None)
+        for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:  # type: ignore[attr-defined]
+            _strip_versions(branch)
+
+
+def test_retry_of_a_record_written_before_step_entries_held_versions(tmp_path: Path) -> None:
+    import json
+
+    first = run(tmp_path, RETRY_LATER_PUT.replace('put=["data.txt"])),\n    ])', 'put=["out.txt"])),\n    ])')
+                .replace('Path("data.txt").write_text("v2', 'Path("out.txt").write_text("v2'))
+    assert first.returncode == 1, first.stderr
+    record = only_record(tmp_path)
+    _strip_versions(record["steps"])  # as an older version wrote it: paths only
+    assert "stored" not in json.dumps(record["steps"])
+    (tmp_path / ".run_log_store" / f"{record['run_id']}.json").write_text(json.dumps(record))
+    (tmp_path / "ready").touch()
+    (tmp_path / "data.txt").unlink()
+    retried = run_cli(tmp_path, "retry", record["run_id"])
+    assert retried.returncode == 0, retried.stderr
+    assert "got 0.5 3" in retried.stdout
+
+
+def test_retry_gives_back_a_reused_steps_metric_and_object_with_its_own_file(tmp_path: Path) -> None:
+    first = run(tmp_path, RETRY_LATER_PUT)
+    assert first.returncode == 1, first.stderr
+    original = only_record(tmp_path)["run_id"]
+    (tmp_path / "ready").touch()
+    (tmp_path / "data.txt").unlink()
+    retried = run_cli(tmp_path, "retry", original)
+    assert retried.returncode == 0, retried.stderr
+    assert "got 0.5 3" in retried.stdout
