@@ -45,7 +45,8 @@ class PipelineJob(BaseJob):
         return "pipeline"
 
     def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {**super().describe(), "structure": graph.structure(self.pipeline)}
+        described: dict[str, Any] = {**super().describe(), "structure": graph.structure(self.pipeline),
+                                     "step_returns": graph.declared_returns(self.pipeline)}
         if self.retry_of:
             described["retry_of"] = self.retry_of
         return described

@@ -58,11 +58,36 @@ def original_run(run_id: str, store: RunLogStore) -> RunRecord:
     return record
 
 
+def initial_parameters(original: RunRecord, given: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a retry starts with: the original run's initial ones (its record's
+    ``parameters``), so that the steps run again see what the reused steps saw.
+
+    A parameter given again (``RUNNABLE_PRM_*``, a parameters file) must have the original's value
+    (it is then taken as given: an environment text keeps being converted by the function's
+    annotation); a different or a new one is refused in one line: a retry mixing new parameters
+    with steps reused from the old ones would record a run that never happened.
+    """
+    from runnable import params as _params
+
+    before = original.parameters
+    for name, value in _params.plain(given).items():
+        if name not in before:
+            raise UsageError(f"cannot retry run {original.run_id}: parameter {name!r} is given now, but the original "
+                             "ran without it; a retry reuses the original's parameters: drop it, or run the "
+                             "pipeline as a new run")
+        if before[name] != value:
+            raise UsageError(f"cannot retry run {original.run_id}: parameter {name!r} is {value!r} now, but was "
+                             f"{before[name]!r} in the original; a retry reuses the original's parameters: give "
+                             "the same value or none, or run the pipeline as a new run")
+    return {**before, **given}
+
+
 def check_same_structure(original: RunRecord, pipeline: Pipeline) -> None:
     """DefinitionError naming the first difference between the original's steps and ``pipeline``'s."""
     before = [str(s) for s in original.job.get("structure") or []]
     now = graph.structure(pipeline)
     if before == now:
+        _check_same_returns(original, pipeline)
         return
     for index, (old, new) in enumerate(zip(before, now, strict=False)):
         if old != new:
@@ -71,6 +96,22 @@ def check_same_structure(original: RunRecord, pipeline: Pipeline) -> None:
     longer, which = (before, "had") if len(before) > len(now) else (now, "now has")
     raise DefinitionError(f"cannot retry run {original.run_id}: the pipeline {which} the step "
                              f"{longer[min(len(before), len(now))]!r} the other lacks; run it as a new run instead")
+
+
+def _check_same_returns(original: RunRecord, pipeline: Pipeline) -> None:
+    """DefinitionError naming the first step whose declared returns changed since the original ran:
+    a reused step gives back what it returned then, not what it declares now. Records written
+    before ``job.step_returns`` existed cannot tell, and are not checked."""
+    if not isinstance(original.job.get("step_returns"), dict):
+        return
+    before: dict[str, Any] = original.job["step_returns"]
+    now = graph.declared_returns(pipeline)
+    for path in sorted(set(before) | set(now)):
+        if list(before.get(path) or []) != now.get(path, []):
+            was = ", ".join(before.get(path) or []) or "nothing"
+            raise DefinitionError(f"cannot retry run {original.run_id}: the returns of step {path!r} changed since: "
+                                  f"it returned {was} and now returns {', '.join(now.get(path, [])) or 'nothing'}; "
+                                  "run it as a new run instead")
 
 
 def succeeded_steps(original: RunRecord) -> dict[str, dict[str, Any]]:

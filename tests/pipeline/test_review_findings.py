@@ -287,8 +287,6 @@ RETRY_PARAMETERS = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="retry reads the initial parameters afresh instead of reusing the "
-                                       "original run's (retry refuses: 'needs the parameter param1')")
 def test_retry_reuses_the_original_runs_initial_parameters(tmp_path: Path) -> None:
     first = run(tmp_path, RETRY_PARAMETERS, env={"RUNNABLE_PRM_param1": "41", "RUNNABLE_PRM_param2": "hello"})
     assert first.returncode == 1, first.stderr
