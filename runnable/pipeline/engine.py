@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runnable.backends.protocols import local_folder
 from runnable.errors import JobFailedError, RunnableError
+from runnable.files.patterns import has_glob, normalize
 from runnable.jobs import BaseJob, JobContext
 from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
@@ -215,6 +216,9 @@ class Traversal:
         if outcome.interrupt is not None:
             raise outcome.interrupt
         record = outcome.record
+        if task.catalog is not None:
+            named = {normalize(p) for p in task.catalog.put if not has_glob(p)}
+            produced.named |= {f.path for f in record.files if f.path in named}
         for entry in record.files:
             keep(produced.files, entry)
             produced.by_path.setdefault(entry.path, (path, entry))
@@ -287,19 +291,14 @@ class Traversal:
         failures: list[str] = []
         returned: dict[str, list[Any]] = {}
         merged: dict[str, Any] = {}
-        stored: dict[str, tuple[str, str]] = {}  # path -> (branch, digest): two branches, two contents?
+        ended = [(key, result) for key, result in zip(keys, results, strict=True) if not isinstance(result, Died)]
+        failures += self._settle_shared(path, ended)
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, Died):
                 entry["branches"][key] = []
                 failures.append(f"branch {key!r} failed: {result.why}")
                 continue
             entry["branches"][key] = result.entries
-            for rel, file in result.produced.files.items():
-                other = stored.setdefault(rel, (key, file.digest))
-                if other[1] != file.digest and not rel.endswith(".execution.log"):
-                    failures.append(f"branches {other[0]!r} and {key!r} of step {path!r} both stored {rel!r}, with "
-                                    "different contents, at the same time; give each branch's files their own "
-                                    "names (with the item or the branch in the name)")
             produced.add(result.produced)
             if result.status != SUCCESS:
                 failures.append(result.failed or f"branch {key!r} failed")
@@ -321,6 +320,73 @@ class Traversal:
             except Exception as exc:  # noqa: BLE001 - the user's reducer: its failure fails the step
                 return {}, f"the reducer failed on {name!r}: {type(exc).__name__}: {exc}"
         return values, ""
+
+    def _settle_shared(self, path: str, results: list[tuple[str, Branch]]) -> list[str]:
+        """Settle the paths several concurrent branches stored; the reasons to fail the step.
+
+        The branches share the working folder, so a file two of them stored was written by one, or
+        by both (one's content then lost). Which one wrote it, only a put naming the file tells:
+        - two branches whose put named the path both wrote it: the step fails, naming both;
+        - the same content everywhere: one file, found by several globs: nothing to settle;
+        - different contents: the version the working folder holds now, after every branch ended,
+          is the writer's; a branch whose glob stored another version caught the file half
+          written, and that version is dropped from it (entries, files, the run folder's copy).
+          If no branch stored the final content, or a branch that named the path is not the one
+          that did, the step fails: a version is lost and nothing can tell whose.
+        """
+        from runnable.files.hashing import hash_file
+        from runnable.files.put import store_single
+        from runnable.pipeline.record import forget_output
+
+        holders: dict[str, list[tuple[str, Branch]]] = {}
+        for key, result in results:
+            for rel in result.produced.files:
+                if not rel.endswith(".execution.log"):
+                    holders.setdefault(rel, []).append((key, result))
+        failures: list[str] = []
+        for rel, found in holders.items():
+            if len(found) < 2:
+                continue
+            named = [key for key, result in found if rel in result.produced.named]
+            versions = {key: result.produced.files[rel] for key, result in found}
+            same = len({v.digest for v in versions.values()}) == 1
+            if len(named) > 1:
+                how = ("wrote {rel!r} at the same time, in the working folder they share, so one's content is lost"
+                       if same else "stored {rel!r}, with different contents, at the same time").format(rel=rel)
+                failures.append(f"branches {named[0]!r} and {named[1]!r} of step {path!r} both {how}; give each "
+                                "branch's files their own names (with the item or the branch in the name)")
+                continue
+            if same:
+                continue
+            any_version = next(iter(versions.values()))
+            try:
+                final, _size = hash_file(self.attempt.working_folder / rel, any_version.algorithm)
+            except OSError:
+                final = None
+            writers = [key for key, version in versions.items() if version.digest == final]
+            if not writers or (named and named[0] not in writers):
+                failures.append(f"branches {', '.join(map(repr, versions))} of step {path!r} stored different "
+                                f"contents of {rel!r} at the same time, in the working folder they share, and no "
+                                "one can tell whose is whose; give each branch's files their own names (with the "
+                                "item or the branch in the name)")
+                continue
+            writer = writers[0]
+            for key, result in found:
+                if key in writers:
+                    continue
+                dropped = result.produced.files.pop(rel)
+                if result.produced.by_path.get(rel, ("", None))[1] == dropped:
+                    del result.produced.by_path[rel]
+                forget_output(result.entries, rel, dropped.digest)
+                sys.stderr.write(f"runnable: note: branch {key!r} of step {path!r} matched {rel!r} while branch "
+                                 f"{writer!r} was writing it; kept as branch {writer!r}'s output only\n")
+            kept = versions[writer]
+            if kept.stored:  # the run folder's copy: the writer's version, whoever stored last
+                again = store_single(self.runner.storage, self.record.run_id, rel, self.attempt.working_folder / rel,
+                                     self.runner.algorithm)
+                if again.digest != kept.digest:
+                    failures.append(f"{rel!r} changed while step {path!r} was settling which branch wrote it")
+        return failures
 
     def _conditional(self, step: Conditional, path: str, parameters: dict[str, Any], produced: Produced,
                      entry: dict[str, Any]) -> tuple[dict[str, Any], str]:

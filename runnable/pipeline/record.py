@@ -68,6 +68,18 @@ def stored_versions(entries: list[dict[str, Any]], objects: bool = True) -> Iter
             yield from stored_versions(branch, objects)
 
 
+def forget_output(entries: list[dict[str, Any]], rel: str, digest: str) -> None:
+    """Take the version ``digest`` of ``rel`` out of the entries that list it as an output (a glob
+    that caught another branch's file while it was being written: not this step's output)."""
+    for entry in entries:
+        kept = [d for d in entry.get("stored") or [] if not (d.get("path") == rel and digest in d.get("hash", {}).values())]
+        if len(kept) != len(entry.get("stored") or []):
+            entry["stored"] = kept
+            entry["outputs"] = [p for p in entry.get("outputs") or [] if p != rel]
+        for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:
+            forget_output(branch, rel, digest)
+
+
 def find(entries: list[dict[str, Any]], path: str) -> dict[str, Any] | None:
     """The entry of the step at dotted ``path`` in the tree, branches and on_failure paths included."""
     for entry in entries:

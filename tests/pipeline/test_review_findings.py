@@ -130,9 +130,6 @@ PARALLEL_SAME_PATH = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="branch b overwrote branch a's out.txt before a's put; both stored the "
-                                       "same bytes, so no conflict is seen and a's content is lost "
-                                       "(engine.py _concurrent compares digests only)")
 def test_two_branches_writing_one_path_never_end_success_silently(tmp_path: Path) -> None:
     result = run(tmp_path, PARALLEL_SAME_PATH)
     record = only_record(tmp_path)
@@ -172,8 +169,6 @@ MAP_OWN_NAMES = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="item 1's put glob stores item 0's half-written file; the step then fails "
-                                       "saying both branches stored item0.txt (engine.py _concurrent, state.keep)")
 def test_map_items_with_their_own_file_names_and_a_shared_glob_succeed(tmp_path: Path) -> None:
     result = run(tmp_path, MAP_OWN_NAMES)
     assert result.returncode == 0, result.stderr
