@@ -200,7 +200,38 @@ class Traversal:
         finish(entry, error, started)
         if values:
             entry["returns"] = jsonable(values)
+            if not prefix and not self.in_child:
+                self._keep_objects(path, values, entry)
         return entry, values, not why, why
+
+    def _keep_objects(self, path: str, values: dict[str, Any], entry: dict[str, Any]) -> None:
+        """Store a top-level composite step's returns that JSON cannot hold (a Map's list of pickled
+        objects) as objects ``{path}.{name}`` named in its entry's ``stored_objects``, so that a
+        retry reusing the step gives them back as parameters. Stored like a task's pickled return."""
+        import pickle
+        import tempfile
+
+        from runnable.files.put import store_single
+        from runnable.returns import object_path
+
+        others = {name: value for name, value in values.items() if name not in entry["returns"]}
+        if not others:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="returns-", dir=self.scratch))
+        kept: dict[str, Any] = {}
+        for name, value in others.items():
+            local = folder / "value.pickle"
+            try:
+                local.write_bytes(pickle.dumps(value))
+                stored = store_single(self.runner.storage, self.record.run_id, object_path(f"{path}.{name}"), local,
+                                      self.runner.algorithm)
+            except (pickle.PicklingError, TypeError, AttributeError, OSError, RunnableError) as exc:
+                sys.stderr.write(f"runnable: warning: the return {name!r} of step {path!r} could not be kept for a "
+                                 f"retry ({type(exc).__name__}: {exc}); a retry would run the step again\n")
+                continue
+            kept[f"{path}.{name}"] = stored.to_dict()
+        if kept:
+            entry["stored_objects"] = kept
 
     def _task(self, task: BaseTask, path: str, prefix: str, parameters: dict[str, Any],
               produced: Produced) -> tuple[dict[str, Any], dict[str, Any], bool, str]:

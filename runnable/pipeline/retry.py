@@ -182,7 +182,13 @@ def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any],
             if spec.kind == "metric" and history:
                 numbers = [point[1] for point in history]
                 values[spec.name] = numbers[0] if len(numbers) == 1 else numbers
-    stored_objects = {name: FileEntry.from_dict(data) for name, data in (entry.get("stored_objects") or {}).items()}
+    stored_objects = _stored_objects(entry)
+    if not isinstance(step, BaseTask):  # a composite's returns JSON cannot hold: kept as `{path}.{name}`
+        for qualified, version in stored_objects.items():
+            name = qualified[len(str(entry["path"])) + 1:]
+            if qualified.startswith(f"{entry['path']}.") and name not in values:
+                values[name] = _load(runner, original, version)
+                _copy(runner, record.run_id, version, original.run_id, folder / "object")
     for qualified in _all_objects(entry):
         version = stored_objects.get(qualified) or original.objects[qualified]
         value = _load(runner, original, version)
@@ -192,6 +198,15 @@ def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any],
     reused = copy.deepcopy(entry)
     reused["reused_from"] = original.run_id
     return reused, values, produced
+
+
+def _stored_objects(entry: dict[str, Any]) -> dict[str, FileEntry]:
+    """The pickled returns the step (and its branches) stored, by qualified name, with their hashes."""
+    out = {name: FileEntry.from_dict(data) for name, data in (entry.get("stored_objects") or {}).items()}
+    for branch in (entry.get("branches") or {}).values():
+        for child in branch:
+            out.update(_stored_objects(child))
+    return out
 
 
 def _load(runner: PipelineRunner, original: RunRecord, version: FileEntry) -> Any:

@@ -114,3 +114,43 @@ def test_retry_gives_back_a_reused_steps_metric_and_object_with_its_own_file(tmp
     retried = run_cli(tmp_path, "retry", original)
     assert retried.returncode == 0, retried.stderr
     assert "got 0.5 3" in retried.stdout
+
+
+MAP_OBJECTS = """
+    from pathlib import Path
+    from runnable import Map, Pipeline, PythonTask, pickled
+
+    class Box:
+        def __init__(self, n):
+            self.n = n
+
+    def items():
+        return [1, 2, 3]
+
+    def boxed(i):
+        return Box(i * 10)
+
+    def use(box):
+        if not Path("ready").exists():
+            raise RuntimeError("not ready")
+        print("boxes", [b.n for b in box])
+
+    pipeline = Pipeline(steps=[
+        PythonTask(name="items", function=items, returns=["items"]),
+        Map(name="m", iterate_on="items", iterate_as="i",
+            branch=PythonTask(name="b", function=boxed, returns=[pickled("box")]).as_pipeline()),
+        PythonTask(name="use", function=use),
+    ])
+    if __name__ == "__main__":
+        pipeline.execute()
+"""
+
+
+def test_retry_gives_back_a_reused_maps_pickled_returns(tmp_path: Path) -> None:
+    first = run(tmp_path, MAP_OBJECTS)
+    assert first.returncode == 1, first.stderr
+    original = only_record(tmp_path)["run_id"]
+    (tmp_path / "ready").touch()
+    retried = run_cli(tmp_path, "retry", original)
+    assert retried.returncode == 0, retried.stderr
+    assert "boxes [10, 20, 30]" in retried.stdout
