@@ -29,6 +29,7 @@ Record of a pipeline run: a ``RunRecord`` whose ``job`` is ``{"kind": "pipeline"
 (``"retry_of"`` for a retry), whose ``files``/``objects``/``metrics`` hold every step's, and whose
 ``steps`` lists per step: name, kind, status, attempts, start, end, parameters (in), returns (out),
 inputs (with the producing step), outputs (paths), objects, execution_log, error, and ``branches``
-for a composite step. A job's record is the same record with no ``steps``: a job is a pipeline of
+for a composite step; ``stored``/``stored_objects`` keep the versions (with hashes) each step stored,
+since the run's ``files`` hold only the last version of a path. A job's record is the same record with no ``steps``: a job is a pipeline of
 one task in spirit.
 """

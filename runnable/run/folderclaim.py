@@ -93,3 +93,5 @@ class FolderClaim:
                 (self._folder / mine).unlink()
         self._lock.close()
         self._lock = None
+        with contextlib.suppress(OSError):  # the last run of the folder leaves no empty folder behind
+            self._folder.rmdir()
