@@ -23,6 +23,7 @@ from runnable.jobs import BaseJob, JobContext
 from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
 from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline, Stub
+from runnable.pipeline.shared import settle
 from runnable.pipeline.state import Branch, Produced, jsonable, keep, parameter_value
 from runnable.pipeline.steps import fetch_inputs, finish, new_entry, run_task
 from runnable.record import FAIL, SUCCESS, RunRecord
@@ -201,37 +202,10 @@ class Traversal:
         if values:
             entry["returns"] = jsonable(values)
             if not prefix and not self.in_child:
-                self._keep_objects(path, values, entry)
+                from runnable.pipeline.retry import keep_composite_returns
+
+                keep_composite_returns(self.runner, self.record.run_id, Path(self.scratch), path, values, entry)
         return entry, values, not why, why
-
-    def _keep_objects(self, path: str, values: dict[str, Any], entry: dict[str, Any]) -> None:
-        """Store a top-level composite step's returns that JSON cannot hold (a Map's list of pickled
-        objects) as objects ``{path}.{name}`` named in its entry's ``stored_objects``, so that a
-        retry reusing the step gives them back as parameters. Stored like a task's pickled return."""
-        import pickle
-        import tempfile
-
-        from runnable.files.put import store_single
-        from runnable.returns import object_path
-
-        others = {name: value for name, value in values.items() if name not in entry["returns"]}
-        if not others:
-            return
-        folder = Path(tempfile.mkdtemp(prefix="returns-", dir=self.scratch))
-        kept: dict[str, Any] = {}
-        for name, value in others.items():
-            local = folder / "value.pickle"
-            try:
-                local.write_bytes(pickle.dumps(value))
-                stored = store_single(self.runner.storage, self.record.run_id, object_path(f"{path}.{name}"), local,
-                                      self.runner.algorithm)
-            except (pickle.PicklingError, TypeError, AttributeError, OSError, RunnableError) as exc:
-                sys.stderr.write(f"runnable: warning: the return {name!r} of step {path!r} could not be kept for a "
-                                 f"retry ({type(exc).__name__}: {exc}); a retry would run the step again\n")
-                continue
-            kept[f"{path}.{name}"] = stored.to_dict()
-        if kept:
-            entry["stored_objects"] = kept
 
     def _task(self, task: BaseTask, path: str, prefix: str, parameters: dict[str, Any],
               produced: Produced) -> tuple[dict[str, Any], dict[str, Any], bool, str]:
@@ -323,7 +297,7 @@ class Traversal:
         returned: dict[str, list[Any]] = {}
         merged: dict[str, Any] = {}
         ended = [(key, result) for key, result in zip(keys, results, strict=True) if not isinstance(result, Died)]
-        failures += self._settle_shared(path, ended)
+        failures += settle(self.runner, self.record.run_id, self.attempt.working_folder, path, ended)
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, Died):
                 entry["branches"][key] = []
@@ -351,73 +325,6 @@ class Traversal:
             except Exception as exc:  # noqa: BLE001 - the user's reducer: its failure fails the step
                 return {}, f"the reducer failed on {name!r}: {type(exc).__name__}: {exc}"
         return values, ""
-
-    def _settle_shared(self, path: str, results: list[tuple[str, Branch]]) -> list[str]:
-        """Settle the paths several concurrent branches stored; the reasons to fail the step.
-
-        The branches share the working folder, so a file two of them stored was written by one, or
-        by both (one's content then lost). Which one wrote it, only a put naming the file tells:
-        - two branches whose put named the path both wrote it: the step fails, naming both;
-        - the same content everywhere: one file, found by several globs: nothing to settle;
-        - different contents: the version the working folder holds now, after every branch ended,
-          is the writer's; a branch whose glob stored another version caught the file half
-          written, and that version is dropped from it (entries, files, the run folder's copy).
-          If no branch stored the final content, or a branch that named the path is not the one
-          that did, the step fails: a version is lost and nothing can tell whose.
-        """
-        from runnable.files.hashing import hash_file
-        from runnable.files.put import store_single
-        from runnable.pipeline.record import forget_output
-
-        holders: dict[str, list[tuple[str, Branch]]] = {}
-        for key, result in results:
-            for rel in result.produced.files:
-                if not rel.endswith(".execution.log"):
-                    holders.setdefault(rel, []).append((key, result))
-        failures: list[str] = []
-        for rel, found in holders.items():
-            if len(found) < 2:
-                continue
-            named = [key for key, result in found if rel in result.produced.named]
-            versions = {key: result.produced.files[rel] for key, result in found}
-            same = len({v.digest for v in versions.values()}) == 1
-            if len(named) > 1:
-                how = ("wrote {rel!r} at the same time, in the working folder they share, so one's content is lost"
-                       if same else "stored {rel!r}, with different contents, at the same time").format(rel=rel)
-                failures.append(f"branches {named[0]!r} and {named[1]!r} of step {path!r} both {how}; give each "
-                                "branch's files their own names (with the item or the branch in the name)")
-                continue
-            if same:
-                continue
-            any_version = next(iter(versions.values()))
-            try:
-                final, _size = hash_file(self.attempt.working_folder / rel, any_version.algorithm)
-            except OSError:
-                final = None
-            writers = [key for key, version in versions.items() if version.digest == final]
-            if not writers or (named and named[0] not in writers):
-                failures.append(f"branches {', '.join(map(repr, versions))} of step {path!r} stored different "
-                                f"contents of {rel!r} at the same time, in the working folder they share, and no "
-                                "one can tell whose is whose; give each branch's files their own names (with the "
-                                "item or the branch in the name)")
-                continue
-            writer = writers[0]
-            for key, result in found:
-                if key in writers:
-                    continue
-                dropped = result.produced.files.pop(rel)
-                if result.produced.by_path.get(rel, ("", None))[1] == dropped:
-                    del result.produced.by_path[rel]
-                forget_output(result.entries, rel, dropped.digest)
-                sys.stderr.write(f"runnable: note: branch {key!r} of step {path!r} matched {rel!r} while branch "
-                                 f"{writer!r} was writing it; kept as branch {writer!r}'s output only\n")
-            kept = versions[writer]
-            if kept.stored:  # the run folder's copy: the writer's version, whoever stored last
-                again = store_single(self.runner.storage, self.record.run_id, rel, self.attempt.working_folder / rel,
-                                     self.runner.algorithm)
-                if again.digest != kept.digest:
-                    failures.append(f"{rel!r} changed while step {path!r} was settling which branch wrote it")
-        return failures
 
     def _conditional(self, step: Conditional, path: str, parameters: dict[str, Any], produced: Produced,
                      entry: dict[str, Any]) -> tuple[dict[str, Any], str]:

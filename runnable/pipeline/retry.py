@@ -232,3 +232,34 @@ def _copy(runner: PipelineRunner, run_id: str, entry: FileEntry, source_run: str
     with io.BufferedReader(VerifiedReader(stream, entry)) as source, open(local, "wb") as target:
         shutil.copyfileobj(source, target)
     return store_single(runner.storage, run_id, entry.path, local, runner.algorithm)
+
+
+def keep_composite_returns(runner: PipelineRunner, run_id: str, scratch: Path, path: str, values: dict[str, Any],
+                           entry: dict[str, Any]) -> None:
+    """Store a top-level composite step's returns that JSON cannot hold (a Map's list of pickled
+    objects) as objects ``{path}.{name}`` named in its entry's ``stored_objects``, so that a
+    retry reusing the step gives them back as parameters. Stored like a task's pickled return."""
+    import pickle
+    import sys
+
+    from runnable.errors import RunnableError
+    from runnable.returns import object_path
+
+    others = {name: value for name, value in values.items() if name not in entry["returns"]}
+    if not others:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="returns-", dir=scratch))
+    kept: dict[str, Any] = {}
+    for name, value in others.items():
+        local = folder / "value.pickle"
+        try:
+            local.write_bytes(pickle.dumps(value))
+            stored = store_single(runner.storage, run_id, object_path(f"{path}.{name}"), local,
+                                  runner.algorithm)
+        except (pickle.PicklingError, TypeError, AttributeError, OSError, RunnableError) as exc:
+            sys.stderr.write(f"runnable: warning: the return {name!r} of step {path!r} could not be kept for a "
+                             f"retry ({type(exc).__name__}: {exc}); a retry reusing the step cannot give it back\n")
+            continue
+        kept[f"{path}.{name}"] = stored.to_dict()
+    if kept:
+        entry["stored_objects"] = kept
