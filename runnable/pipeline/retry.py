@@ -183,21 +183,41 @@ def reuse_step(runner: PipelineRunner, record: RunRecord, entry: dict[str, Any],
                 numbers = [point[1] for point in history]
                 values[spec.name] = numbers[0] if len(numbers) == 1 else numbers
     stored_objects = _stored_objects(entry)
+    copies: dict[tuple[str, str], FileEntry] = {(f.path, f.digest): f for f in produced.files.values()}
     if not isinstance(step, BaseTask):  # a composite's returns JSON cannot hold: kept as `{path}.{name}`
-        for qualified, version in stored_objects.items():
+        for qualified, data in (entry.get("stored_objects") or {}).items():
             name = qualified[len(str(entry["path"])) + 1:]
-            if qualified.startswith(f"{entry['path']}.") and name not in values:
+            if qualified.startswith(f"{entry['path']}.") and "." not in name and name not in values:
+                version = FileEntry.from_dict(data)
                 values[name] = _load(runner, original, version)
-                _copy(runner, record.run_id, version, original.run_id, folder / "object")
+                new = _copy(runner, record.run_id, version, original.run_id, folder / "object")
+                copies[(new.path, new.digest)] = new
     for qualified in _all_objects(entry):
         version = stored_objects.get(qualified) or original.objects[qualified]
         value = _load(runner, original, version)
         produced.objects[qualified] = _copy(runner, record.run_id, version, original.run_id, folder / "object")
+        copies[(version.path, version.digest)] = produced.objects[qualified]
         if "." not in qualified:  # a top-level step's return: a parameter again
             values[qualified] = value
     reused = copy.deepcopy(entry)
+    _relocate([reused], copies)  # the entry names this run's copies, not the original's
     reused["reused_from"] = original.run_id
     return reused, values, produced
+
+
+def _relocate(entries: list[dict[str, Any]], copies: dict[tuple[str, str], FileEntry]) -> None:
+    """Point the versions the entries name at this run's copies (same path and hash, new location)."""
+    for entry in entries:
+        for data in entry.get("stored") or []:
+            new = copies.get((data.get("path"), next(iter((data.get("hash") or {"": ""}).values()))))
+            if new is not None:
+                data["location"] = new.location
+        for data in (entry.get("stored_objects") or {}).values():
+            new = copies.get((data.get("path"), next(iter((data.get("hash") or {"": ""}).values()))))
+            if new is not None:
+                data["location"] = new.location
+        _relocate([c for branch in (entry.get("branches") or {}).values() for c in branch], copies)
+        _relocate(entry.get("on_failure") or [], copies)
 
 
 def _stored_objects(entry: dict[str, Any]) -> dict[str, FileEntry]:

@@ -154,3 +154,18 @@ def test_retry_gives_back_a_reused_maps_pickled_returns(tmp_path: Path) -> None:
     retried = run_cli(tmp_path, "retry", original)
     assert retried.returncode == 0, retried.stderr
     assert "boxes [10, 20, 30]" in retried.stdout
+
+
+def test_a_reused_entry_names_the_retrys_own_copies(tmp_path: Path) -> None:
+    import json
+
+    assert run(tmp_path, RETRY_LATER_PUT).returncode == 1
+    original = only_record(tmp_path)["run_id"]
+    (tmp_path / "ready").touch()
+    (tmp_path / "data.txt").unlink()
+    assert run_cli(tmp_path, "retry", original).returncode == 0
+    new = next(p for p in (tmp_path / ".run_log_store").glob("*.json")
+               if json.loads(p.read_text()).get("run_id") not in (None, original))
+    make = step(json.loads(new.read_text()), "make")
+    locations = [d["location"] for d in make["stored"]] + [d["location"] for d in make["stored_objects"].values()]
+    assert locations and all(new.stem in location and original not in location for location in locations), locations
