@@ -36,6 +36,7 @@ from typing import Any
 
 from runnable.backends.protocols import ContentIndexedRunLogStore, RunLogStore
 from runnable.errors import RecordError, RunNotFoundError
+from runnable.history.verify import earlier_versions
 from runnable.record import RUNNING, SUCCESS, RunRecord, check_rel_path, check_run_id
 
 ENTRY_VERSION = 1
@@ -90,7 +91,9 @@ def entry_of(record: RunRecord) -> dict[str, Any]:
         "status": record.status,
         "job": str(record.job.get("name", "")),
         "start": record.start,
-        "files": [[key_of(f.algorithm, f.digest), f.path, f.size, f.stored] for f in record.files],
+        # A pipeline's earlier versions too (a later step put the path again): `runs which` finds them.
+        "files": [[key_of(f.algorithm, f.digest), f.path, f.size, f.stored]
+                  for f in (*record.files, *earlier_versions(record))],
         "inputs": [[_first_key(i.hash), i.path] for i in record.inputs],
     }
 
@@ -449,7 +452,7 @@ class ContentIndex:
             record = self._read(row.run_id)
             if record is None:
                 continue  # deleted since it was indexed (or unreadable now): not an answer
-            for f in record.files:
+            for f in (*record.files, *earlier_versions(record)):
                 if f.path == row.path and f.hash.get(algorithm) == digest:
                     found.append(Holder(row.run_id, row.path, f.size, f.stored, record.status,
                                         str(record.job.get("name", "")), record.start))

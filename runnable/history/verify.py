@@ -165,6 +165,26 @@ def check_stored(storage: Storage, run_id: str, entry: FileEntry) -> FileCheck:
     return FileCheck(entry.path, OK, True, expected, actual)
 
 
+def check_object(storage: Storage, entry: FileEntry) -> FileCheck:
+    """Re-hash the object of an earlier version a pipeline step stored (its path now names a later
+    version in the run folder, so the object is its only copy)."""
+    expected = f"{entry.algorithm}:{entry.digest}"
+    try:
+        with storage.open_object(entry.algorithm, entry.digest) as stream:
+            digest, size = hash_reader(stream, entry.algorithm)
+    except FileNotFoundError:
+        return FileCheck(entry.path, MISSING, True, expected,
+                         detail="the stored copy of an earlier version (a later step put the path again) is gone")
+    except UnsafeStoredFileError as exc:
+        return FileCheck(entry.path, CORRUPT, True, expected, detail=str(exc))
+    except (OSError, CatalogError) as exc:
+        return FileCheck(entry.path, MISSING, True, expected, detail=f"cannot read the stored copy: {exc}")
+    actual = f"{entry.algorithm}:{digest}"
+    if digest != entry.digest or size != entry.size:
+        return FileCheck(entry.path, CORRUPT, True, expected, actual, f"stored copy has {size} bytes hashing to {digest}")
+    return FileCheck(entry.path, OK, True, expected, actual)
+
+
 def _object_gone(storage: Storage, run_id: str, entry: FileEntry, expected: str) -> FileCheck:
     """The verdict when the object of ``entry`` is gone: MISSING, saying what the run folder holds."""
     gone = f"its object {expected} is gone from the object store"
@@ -205,18 +225,39 @@ def check_working(folder: Path, entry: FileEntry) -> FileCheck:
 
 
 def iter_entries(record: RunRecord) -> Iterator[FileEntry]:
-    """The run's files, its pickled returns, then its execution log."""
+    """The run's files, its pickled returns, its execution log, then the earlier versions its
+    pipeline steps stored (``earlier_versions``): everything gc must keep and verify check."""
     yield from record.files
     yield from record.objects.values()
     if record.execution_log is not None:
         yield record.execution_log
+    yield from earlier_versions(record)
+
+
+def earlier_versions(record: RunRecord) -> Iterator[FileEntry]:
+    """The stored versions only a pipeline's step entries name: a later step put the same path
+    again, so the run's ``files`` (and its folder) hold another version; the object store holds this one."""
+    if not record.steps:
+        return
+    from runnable.pipeline.record import stored_versions
+
+    seen = {(e.algorithm, e.digest) for e in (*record.files, *record.objects.values())}
+    if record.execution_log is not None:
+        seen.add((record.execution_log.algorithm, record.execution_log.digest))
+    for _step, entry in stored_versions(record.steps):
+        if entry.stored and (entry.algorithm, entry.digest) not in seen:
+            seen.add((entry.algorithm, entry.digest))
+            yield entry
 
 
 def verify_record(record: RunRecord, storage: Storage, working_folder: Path) -> RunCheck:
     """Check every file of ``record``: stored copies by re-hashing, hash-only entries in the folder."""
     result = RunCheck(record.run_id)
+    earlier = {id(e) for e in (*record.files, *record.objects.values(), record.execution_log)}
     for entry in iter_entries(record):
-        if entry.stored:
+        if entry.stored and id(entry) not in earlier:  # an earlier version: only its object exists
+            result.files.append(check_object(storage, entry))
+        elif entry.stored:
             result.files.append(check_stored(storage, record.run_id, entry))
         else:
             result.files.append(check_working(working_folder, entry))

@@ -22,6 +22,7 @@ Design (the modules of this package, each one idea):
   each sending its step entries and returns back to the parent, which alone writes the record;
   ``spawned`` the same in fresh interpreters, for S3, whose client cannot cross a fork.
 * ``record`` - the step entries of the record (``RunRecord.steps``) and the step tree ``runs show`` draws.
+* ``shared`` - the paths several concurrent branches stored, settled once they ended (who wrote what).
 * ``retry`` - ``runnable retry RUN_ID``: a new run, linked to the original, that reuses the returns and
   files of the steps that succeeded and runs the rest.
 
@@ -29,6 +30,7 @@ Record of a pipeline run: a ``RunRecord`` whose ``job`` is ``{"kind": "pipeline"
 (``"retry_of"`` for a retry), whose ``files``/``objects``/``metrics`` hold every step's, and whose
 ``steps`` lists per step: name, kind, status, attempts, start, end, parameters (in), returns (out),
 inputs (with the producing step), outputs (paths), objects, execution_log, error, and ``branches``
-for a composite step. A job's record is the same record with no ``steps``: a job is a pipeline of
+for a composite step; ``stored``/``stored_objects`` keep the versions (with hashes) each step stored,
+since the run's ``files`` hold only the last version of a path. A job's record is the same record with no ``steps``: a job is a pipeline of
 one task in spirit.
 """

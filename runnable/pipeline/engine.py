@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from runnable.backends.protocols import local_folder
 from runnable.errors import JobFailedError, RunnableError
+from runnable.files.patterns import has_glob, normalize
 from runnable.jobs import BaseJob, JobContext
 from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
 from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline, Stub
+from runnable.pipeline.shared import settle
 from runnable.pipeline.state import Branch, Produced, jsonable, keep, parameter_value
 from runnable.pipeline.steps import StepOutcome, fetch_inputs, finish, new_entry, run_task
 from runnable.record import FAIL, SUCCESS, RunRecord
@@ -45,7 +47,8 @@ class PipelineJob(BaseJob):
         return "pipeline"
 
     def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {**super().describe(), "structure": graph.structure(self.pipeline)}
+        described: dict[str, Any] = {**super().describe(), "structure": graph.structure(self.pipeline),
+                                     "step_returns": graph.declared_returns(self.pipeline)}
         if self.retry_of:
             described["retry_of"] = self.retry_of
         return described
@@ -146,7 +149,7 @@ class Traversal:
         for step in pipeline.steps:
             path = prefix + step.name
             if path in self.reused:
-                self._reuse(path, parameters, branch)
+                self._reuse(step, path, parameters, branch)
                 continue
             entry, values, ok, why = self.step(step, path, prefix, parameters, branch.produced)
             entries.append(entry)
@@ -202,6 +205,10 @@ class Traversal:
         finish(entry, error, started)
         if values:
             entry["returns"] = jsonable(values)
+            if not prefix and not self.in_child:
+                from runnable.pipeline.retry import keep_composite_returns
+
+                keep_composite_returns(self.runner, self.record.run_id, Path(self.scratch), path, values, entry)
         return entry, values, not why, why
 
     def _task(self, task: BaseTask, path: str, prefix: str, parameters: dict[str, Any],
@@ -217,6 +224,9 @@ class Traversal:
         if outcome.interrupt is not None:
             raise outcome.interrupt
         record = outcome.record
+        if task.catalog is not None:
+            named = {normalize(p) for p in task.catalog.put if not has_glob(p)}
+            produced.named |= {f.path for f in record.files if f.path in named}
         for entry in record.files:
             keep(produced.files, entry)
             produced.by_path.setdefault(entry.path, (path, entry))
@@ -261,7 +271,9 @@ class Traversal:
                     result = self.steps(pipeline, f"{path}.{key}.", given, [])
                 finally:
                     self.in_child, self.produced = saved
-                result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if p not in known}
+                # What the branch stored itself, including a new version of a path known before
+                # (a branch that got it, changed it and put it again): a later get brings that one.
+                result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if known.get(p) != v}
                 return result
             return work
 
@@ -274,19 +286,14 @@ class Traversal:
             # what the reducer makes of none), so that a later step gets it rather than no value.
             returned = {name: [] for name in sorted(graph.returned_names(step.branch) - {step.iterate_as})}
         merged: dict[str, Any] = {}
-        stored: dict[str, tuple[str, str]] = {}  # path -> (branch, digest): two branches, two contents?
+        ended = [(key, result) for key, result in zip(keys, results, strict=True) if not isinstance(result, Died)]
+        failures += settle(self.runner, self.record.run_id, self.attempt.working_folder, path, ended)
         for key, result in zip(keys, results, strict=True):
             if isinstance(result, Died):
                 entry["branches"][key] = []
                 failures.append(f"branch {key!r} failed: {result.why}")
                 continue
             entry["branches"][key] = result.entries
-            for rel, file in result.produced.files.items():
-                other = stored.setdefault(rel, (key, file.digest))
-                if other[1] != file.digest and not rel.endswith(".execution.log"):
-                    failures.append(f"branches {other[0]!r} and {key!r} of step {path!r} both stored {rel!r}, with "
-                                    "different contents, at the same time; give each branch's files their own "
-                                    "names (with the item or the branch in the name)")
             produced.add(result.produced)
             if result.status != SUCCESS:
                 failures.append(result.failed or f"branch {key!r} failed")
@@ -381,10 +388,10 @@ class Traversal:
         return returned, ""
 
     # -- retry -----------------------------------------------------------------------------------
-    def _reuse(self, path: str, parameters: dict[str, Any], branch: Branch) -> None:
+    def _reuse(self, step: BaseStep, path: str, parameters: dict[str, Any], branch: Branch) -> None:
         from runnable.pipeline.retry import reuse_step
 
-        entry, values, produced = reuse_step(self.runner, self.record, self.reused[path], Path(self.scratch))
+        entry, values, produced = reuse_step(self.runner, self.record, self.reused[path], step, Path(self.scratch))
         branch.entries.append(entry)
         branch.produced.add(produced)
         parameters.update(values)

@@ -301,3 +301,28 @@ def structure(pipeline: Pipeline, prefix: str = "") -> list[str]:
         elif isinstance(step, (Map, Loop)):
             out += structure(step.branch, f"{path}.*.")
     return out
+
+
+def declared_returns(pipeline: Pipeline, prefix: str = "") -> dict[str, list[str]]:
+    """``{path: ["name (kind)", ...]}`` of every task that declares returns, nested ones included:
+    what ``retry`` compares besides ``structure`` (a reused step must have given what later steps
+    now expect).
+
+    >>> from runnable.pipeline.dsl import PythonTask
+    >>> from runnable.returns import metric
+    >>> declared_returns(Pipeline(steps=[PythonTask(name="t", function=len, returns=["n", metric("acc")])]))
+    {'t': ['n (json)', 'acc (metric)']}
+    """
+    out: dict[str, list[str]] = {}
+    for step in pipeline.steps:
+        path = prefix + step.name
+        if isinstance(step, BaseTask) and step.returns:
+            out[path] = [f"{r.name} ({r.kind})" for r in step.returns]
+        if step.on_failure is not None:
+            out.update(declared_returns(step.on_failure, f"{path}.on_failure."))
+        if isinstance(step, (Parallel, Conditional)):
+            for key, branch in step.branches.items():
+                out.update(declared_returns(branch, f"{path}.{key}."))
+        elif isinstance(step, (Map, Loop)):
+            out.update(declared_returns(step.branch, f"{path}.*."))
+    return out

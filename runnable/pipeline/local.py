@@ -61,9 +61,10 @@ def run_pipeline(pipeline: Pipeline, configuration_file: str | os.PathLike[str] 
     retry_of = retry_of or (_RETRYING[-1] if _RETRYING else None) or \
         _environment.text(_environment.ENV_RETRY_RUN_ID)
     if retry_of:
-        from runnable.pipeline.retry import original_run
+        from runnable.pipeline.retry import initial_parameters, original_run
 
         original = original_run(retry_of, configuration["run-log-store"].build())
+        options.parameters = initial_parameters(original, options.parameters)
     if configuration.in_executor:  # inside a container: the steps run here
         from runnable.pipeline.executors import LocalPipelineExecutor
 

@@ -6,6 +6,8 @@ One entry per step that started, in the order they ran::
      "start": "...", "end": "...", "duration_seconds": 0.1,
      "parameters": {...}, "returns": {...}, "metrics": {...}, "inputs": [InputEntry...],
      "outputs": ["model.pkl"], "objects": ["model"], "execution_log": "train.execution.log",
+     "stored": [FileEntry...],                              # the versions the step stored: outputs + log
+     "stored_objects": {"model": FileEntry},                # its pickled returns, with their hashes
      "error": {"type", "message", "traceback"},           # a failed step
      "branches": {"a": [entries], ...},                     # Parallel, Map (by item index), Loop, Conditional
      "on_failure": [entries],                               # the on_failure pipeline, when it ran
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+from runnable.record import FileEntry
 
 
 def tree(entries: list[dict[str, Any]], indent: str = "") -> list[str]:
@@ -44,6 +48,36 @@ def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
         if entry.get("on_failure"):
             yield f"{indent}         on_failure:"
             yield from _lines(entry["on_failure"], indent + "           ")
+
+
+def stored_versions(entries: list[dict[str, Any]], objects: bool = True) -> Iterator[tuple[str, FileEntry]]:
+    """(step path, file entry) of every version the step entries name with its hash, in the order
+    the steps ran, branches and on_failure paths included.
+
+    The run's ``files`` keep one version per path (a later step's wins); these are what each step
+    itself stored, so that a later ``get``, a retry, ``gc`` and ``verify`` find a version another
+    step replaced since. Records written before step entries held them yield nothing here.
+    """
+    for entry in entries:
+        path = str(entry.get("path", entry.get("name")))
+        for data in entry.get("stored") or []:
+            yield path, FileEntry.from_dict(data)
+        for data in (entry.get("stored_objects") or {}).values() if objects else ():
+            yield path, FileEntry.from_dict(data)
+        for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:
+            yield from stored_versions(branch, objects)
+
+
+def forget_output(entries: list[dict[str, Any]], rel: str, digest: str) -> None:
+    """Take the version ``digest`` of ``rel`` out of the entries that list it as an output (a glob
+    that caught another branch's file while it was being written: not this step's output)."""
+    for entry in entries:
+        kept = [d for d in entry.get("stored") or [] if not (d.get("path") == rel and digest in d.get("hash", {}).values())]
+        if len(kept) != len(entry.get("stored") or []):
+            entry["stored"] = kept
+            entry["outputs"] = [p for p in entry.get("outputs") or [] if p != rel]
+        for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:
+            forget_output(branch, rel, digest)
 
 
 def find(entries: list[dict[str, Any]], path: str) -> dict[str, Any] | None:

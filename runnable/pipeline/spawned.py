@@ -144,7 +144,8 @@ def _child(spec_file: str, result_file: str) -> None:
         traversal.produced = Produced(by_path=spec["known"])
         branch = branch_of(found, spec["composite"], spec["key"])
         result = traversal.steps(branch, spec["prefix"], spec["parameters"], [])
-        result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if p not in spec["known"]}
+        # As engine.branch_work: every version the branch stored, a new one of a known path included.
+        result.produced.by_path = {p: v for p, v in result.produced.by_path.items() if spec["known"].get(p) != v}
         temporary = Path(result_file + ".tmp")
         temporary.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(temporary, result_file)

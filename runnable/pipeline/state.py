@@ -23,6 +23,8 @@ class Produced:
     inputs: list[InputEntry] = field(default_factory=list)
     # path -> (producing step, entry): where a later step's get finds it
     by_path: dict[str, tuple[str, FileEntry]] = field(default_factory=dict)
+    # paths a step's put named exactly (not through a glob or a folder): the step wrote them itself
+    named: set[str] = field(default_factory=set)
 
     def add(self, other: Produced) -> None:
         for entry in other.files.values():
@@ -31,6 +33,7 @@ class Produced:
         _metrics.merge(self.metrics, other.metrics)
         self.inputs += other.inputs
         self.by_path.update(other.by_path)
+        self.named |= other.named
 
 
 def keep(files: dict[str, FileEntry], entry: FileEntry) -> None:

@@ -226,8 +226,13 @@ def run_task(attempt: Attempt, task: BaseTask, path: str, run_id: str, parameter
         entry["metrics"] = record.metrics
     entry["inputs"] = [i.to_dict() for i in record.inputs]
     entry["outputs"] = [f.path for f in record.files]
+    # The versions themselves (hash, size, copy): the run's ``files`` keep only the last version of
+    # a path, and a retry, a later get, gc and verify need the one this step stored.
+    entry["stored"] = [f.to_dict() for f in record.files] + \
+        ([record.execution_log.to_dict()] if record.execution_log else [])
     if record.objects:
         entry["objects"] = sorted(record.objects)
+        entry["stored_objects"] = {name: record.objects[name].to_dict() for name in sorted(record.objects)}
     entry["execution_log"] = record.execution_log.path if record.execution_log else None
     error = None
     if outcome.failure is not None:

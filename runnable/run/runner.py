@@ -37,6 +37,7 @@ from runnable.run import scratch as _scratch
 from runnable.run.attempt import Attempt, log_name
 from runnable.run.capture import FilterFactory
 from runnable.run.codeinfo import git_identity
+from runnable.run.folderclaim import FolderClaim
 from runnable.run.liveness import host_name
 from runnable.run.report import (
     exit_code,
@@ -52,6 +53,12 @@ from runnable.version import __version__
 
 if TYPE_CHECKING:
     from runnable.jobs import BaseJob, JobContext
+
+def _concurrent(runs: set[str] | list[str]) -> str:
+    names = sorted(runs)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"run {shown}" if len(names) == 1 else f"runs {shown}"
+
 
 # The name the execution log was known by here before ``attempt.py`` took it.
 _log_name = log_name
@@ -219,6 +226,10 @@ class JobRunner:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         record.catalog["run_folder"] = self.storage.run_location(record.run_id)
+        claim = FolderClaim(self.working_folder, record.run_id)
+        if claim.seen:
+            sys.stderr.write(f"runnable: warning: {_concurrent(claim.seen)} already running in this working folder: a "
+                             "file both write may be stored with the other's bytes; run them in separate folders\n")
         started = time.perf_counter()
         log_path = scratch / _scratch.LOG_NAME
         failure: BaseException | None = None
@@ -269,8 +280,17 @@ class JobRunner:
                     with contextlib.suppress(OSError, RunnableError):
                         self.run_log_store.delete(record.run_id)
                 else:
+                    others = claim.others()
+                    if others:  # said in the record: its files may hold the other runs' bytes
+                        record.environment["concurrent_runs"] = others
+                    if set(others) - claim.seen:  # started after this one: not warned about yet
+                        sys.stderr.write(f"runnable: warning: {_concurrent(set(others) - claim.seen)} started in this "
+                                         f"working folder while run {record.run_id} was running: a file both wrote "
+                                         "may be recorded with the other's bytes (the record lists them in "
+                                         "environment.concurrent_runs)\n")
                     failure = self._write_final(record, failure)  # last: the record commits the run
                     self._index_content(record)
+                claim.release()
         if self.attempt.run_folder_refused and failure is not None and interrupt is None:
             raise failure.with_traceback(None)
         if self.options.print_summary:

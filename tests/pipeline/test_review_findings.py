@@ -41,8 +41,6 @@ RETRY_WRONG_VERSION = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="retry reuses the run-level file (the failed step's own put), not the "
-                                       "version the reused step produced (runnable/pipeline/retry.py reuse_step)")
 def test_retry_gives_the_retried_step_the_version_the_reused_step_put(tmp_path: Path) -> None:
     first = run(tmp_path, RETRY_WRONG_VERSION)
     assert first.returncode == 1, first.stderr
@@ -76,8 +74,6 @@ RETRY_METRIC = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a reused step's metric returns are not given back as parameters "
-                                       "(retry.py reuse_step reads only entry['returns'])")
 def test_retry_gives_back_a_reused_steps_metric_as_a_parameter(tmp_path: Path) -> None:
     first = run(tmp_path, RETRY_METRIC)
     assert first.returncode == 1, first.stderr
@@ -105,15 +101,13 @@ SUPERSEDED = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="gc keeps only objects the run-level files name; step v2's input (v1's "
-                                       "version) is named only in a step entry (history/gc.py iter_entries)")
 def test_gc_keeps_a_version_a_step_entry_still_names(tmp_path: Path) -> None:
     assert run(tmp_path, SUPERSEDED).returncode == 0
     record = only_record(tmp_path)
     digest = step(record, "v2")["inputs"][0]["hash"]["md5"]
     gc = run_cli(tmp_path, "gc", "--yes")
     assert gc.returncode == 0, gc.stderr
-    assert (tmp_path / ".catalog" / ".objects" / "md5" / digest[:2] / digest).is_file(), gc.stdout
+    assert (tmp_path / ".catalog" / ".objects" / "md5" / digest[:2] / digest[2:]).is_file(), gc.stdout
 
 
 PARALLEL_SAME_PATH = """
@@ -136,9 +130,6 @@ PARALLEL_SAME_PATH = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="branch b overwrote branch a's out.txt before a's put; both stored the "
-                                       "same bytes, so no conflict is seen and a's content is lost "
-                                       "(engine.py _concurrent compares digests only)")
 def test_two_branches_writing_one_path_never_end_success_silently(tmp_path: Path) -> None:
     result = run(tmp_path, PARALLEL_SAME_PATH)
     record = only_record(tmp_path)
@@ -178,8 +169,6 @@ MAP_OWN_NAMES = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="item 1's put glob stores item 0's half-written file; the step then fails "
-                                       "saying both branches stored item0.txt (engine.py _concurrent, state.keep)")
 def test_map_items_with_their_own_file_names_and_a_shared_glob_succeed(tmp_path: Path) -> None:
     result = run(tmp_path, MAP_OWN_NAMES)
     assert result.returncode == 0, result.stderr
@@ -286,8 +275,6 @@ RETRY_PARAMETERS = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="retry reads the initial parameters afresh instead of reusing the "
-                                       "original run's (retry refuses: 'needs the parameter param1')")
 def test_retry_reuses_the_original_runs_initial_parameters(tmp_path: Path) -> None:
     first = run(tmp_path, RETRY_PARAMETERS, env={"RUNNABLE_PRM_param1": "41", "RUNNABLE_PRM_param2": "hello"})
     assert first.returncode == 1, first.stderr
@@ -322,8 +309,6 @@ BRANCH_REPUT = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a branch's new version of a path known before the branch is dropped from "
-                                       "by_path, so a later get brings the old version (engine.py _concurrent)")
 def test_a_later_get_brings_the_version_a_branch_put_again(tmp_path: Path) -> None:
     result = run(tmp_path, BRANCH_REPUT)
     assert result.returncode == 0, result.stderr

@@ -72,3 +72,38 @@ def test_a_pipeline_through_s3_fails_then_retries(tmp_path: Path, s3_server: S3S
     assert run_cli(tmp_path, "catalog", "verify", retried["run_id"], "--config", "s3.yaml", env=env).returncode == 0
     for text in (first.stdout, first.stderr, again.stdout, again.stderr, json.dumps(record)):
         assert SECRET_KEY not in text
+
+
+BRANCH_REPUT = '''
+from pathlib import Path
+from runnable import Catalog, Parallel, Pipeline, PythonTask, Stub
+
+def v1():
+    Path("data.txt").write_text("v1\\n")
+
+def v2():
+    Path("data.txt").write_text(Path("data.txt").read_text() + "v2\\n")
+
+def use():
+    text = Path("data.txt").read_text()
+    assert text == "v1\\nv2\\n", f"use got {text!r}, not the branch's v2"
+
+if __name__ == "__main__":
+    Pipeline(steps=[
+        PythonTask(name="make", function=v1, catalog=Catalog(put=["data.txt"])),
+        Parallel(name="fan", branches={
+            "a": PythonTask(name="upd", function=v2, catalog=Catalog(get=["data.txt"], put=["data.txt"])).as_pipeline(),
+            "b": Stub(name="s").as_pipeline()}),
+        PythonTask(name="clean", function=lambda: Path("data.txt").unlink()),
+        PythonTask(name="use", function=use, catalog=Catalog(get=["data.txt"])),
+    ]).execute(configuration_file="s3.yaml")
+'''
+
+
+def test_a_later_get_brings_the_version_a_spawned_branch_put_again(tmp_path: Path, s3_server: S3Server,
+                                                                   bucket: str) -> None:
+    write_config(tmp_path, s3_server, bucket)
+    (tmp_path / "pipe.py").write_text(BRANCH_REPUT)
+    result = run_python(tmp_path / "pipe.py", tmp_path, env=subprocess_env(s3_server))
+    assert result.returncode == 0, result.stderr
+    assert "run one after another" not in result.stderr  # the branches ran in fresh interpreters
