@@ -14,6 +14,7 @@ Design (the modules of this package, each one idea):
 * ``steps`` - one task step = one ``runnable.run.attempt.Attempt``, the very machinery a job's run
   uses (output capture, inputs hashed before, files and pickled returns stored after, secrets
   masked), into a step-sized record whose fields are folded into the run's record.
+* ``job`` - ``PipelineJob``, the pipeline as the one job of its run (what the record's ``job`` says).
 * ``engine`` - ``PipelineRunner``, a ``JobRunner`` whose work is the traversal: one run id, one
   catalog folder, one record written last; between steps the record is rewritten RUNNING with the
   steps done so far (data first, record after: a killed run's record never shows a step SUCCESS
@@ -23,6 +24,9 @@ Design (the modules of this package, each one idea):
   ``spawned`` the same in fresh interpreters, for S3, whose client cannot cross a fork.
 * ``record`` - the step entries of the record (``RunRecord.steps``) and the step tree ``runs show`` draws.
 * ``shared`` - the paths several concurrent branches stored, settled once they ended (who wrote what).
+* ``single``/``replay`` - ``runnable execute-step``: one step in its own process (a container, an Argo
+  pod), each writing its own partial entry, the record assembled at the end.
+* ``local``/``executors`` - ``execute()``: options and configuration, then the ``pipeline-executor``.
 * ``retry`` - ``runnable retry RUN_ID``: a new run, linked to the original, that reuses the returns and
   files of the steps that succeeded and runs the rest.
 
@@ -31,6 +35,6 @@ Record of a pipeline run: a ``RunRecord`` whose ``job`` is ``{"kind": "pipeline"
 ``steps`` lists per step: name, kind, status, attempts, start, end, parameters (in), returns (out),
 inputs (with the producing step), outputs (paths), objects, execution_log, error, and ``branches``
 for a composite step; ``stored``/``stored_objects`` keep the versions (with hashes) each step stored,
-since the run's ``files`` hold only the last version of a path. A job's record is the same record with no ``steps``: a job is a pipeline of
-one task in spirit.
+since the run's ``files`` hold only the last version of a path. A job's record is the same record
+with no ``steps``: a job is a pipeline of one task in spirit.
 """

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from runnable.backends.protocols import local_folder
 from runnable.errors import JobFailedError, RunnableError
 from runnable.files.patterns import has_glob, normalize
-from runnable.jobs import BaseJob, JobContext
+from runnable.jobs import JobContext
 from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently
 from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Loop, Map, Parallel, Pipeline, Stub
+from runnable.pipeline.job import PipelineJob
 from runnable.pipeline.shared import settle
 from runnable.pipeline.state import Branch, Produced, jsonable, keep, parameter_value
 from runnable.pipeline.steps import StepOutcome, fetch_inputs, finish, new_entry, run_task
@@ -32,27 +33,6 @@ from runnable.run.runner import JobRunner
 
 if TYPE_CHECKING:
     from runnable.catalog import Catalog
-
-class PipelineJob(BaseJob):
-    """The pipeline seen as the one job of its run: what the record's ``job`` describes."""
-
-    kind = "pipeline"
-
-    def __init__(self, pipeline: Pipeline, retry_of: str | None = None) -> None:
-        super().__init__(name=pipeline.name if pipeline.name != "pipeline" else None)
-        self.pipeline = pipeline
-        self.retry_of = retry_of
-
-    def default_name(self) -> str:
-        return "pipeline"
-
-    def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {**super().describe(), "structure": graph.structure(self.pipeline),
-                                     "step_returns": graph.declared_returns(self.pipeline)}
-        if self.retry_of:
-            described["retry_of"] = self.retry_of
-        return described
-
 
 class PipelineFailed(JobFailedError):
     """A step failed and no ``on_failure`` took over (or one ended with terminate_with_failure)."""

@@ -31,7 +31,7 @@ from runnable.config import loading as _config
 from runnable.errors import JobFailedError, RunNotFoundError, UsageError
 from runnable.pipeline import graph
 from runnable.pipeline.dsl import BaseStep, BaseTask, Conditional, Parallel, Pipeline, Stub
-from runnable.pipeline.engine import PipelineJob
+from runnable.pipeline.job import PipelineJob
 from runnable.pipeline.steps import fetch_inputs, run_task
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord
 from runnable.run import environment as _environment
