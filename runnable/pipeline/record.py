@@ -32,7 +32,10 @@ def tree(entries: list[dict[str, Any]], indent: str = "") -> list[str]:
 
 
 def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
-    for entry in entries:
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):  # a hand-edited record: draw the steps that are steps
+            yield f"{indent}?        (not a step: {str(entry)[:60]!r})"
+            continue
         kind = entry.get("kind", "?")
         seconds = entry.get("duration_seconds")
         timing = f"  {seconds:.2f}s" if isinstance(seconds, (int, float)) else ""
@@ -42,7 +45,8 @@ def _lines(entries: list[dict[str, Any]], indent: str) -> Iterator[str]:
         if isinstance(error, dict) and error.get("message"):
             first = str(error["message"]).splitlines()[0] if str(error["message"]) else ""
             yield f"{indent}         error: {error.get('type')}: {first}"
-        for key, branch in (entry.get("branches") or {}).items():
+        branches = entry.get("branches") or {}
+        for key, branch in branches.items() if isinstance(branches, dict) else ():
             yield f"{indent}         [{key}]"
             yield from _lines(branch, indent + "           ")
         if entry.get("on_failure"):
@@ -58,13 +62,20 @@ def stored_versions(entries: list[dict[str, Any]], objects: bool = True) -> Iter
     itself stored, so that a later ``get``, a retry, ``gc`` and ``verify`` find a version another
     step replaced since. Records written before step entries held them yield nothing here.
     """
-    for entry in entries:
+    # A hand-edited record may hold anything where a step belongs: what is not a step names no
+    # version (the run browser and `runs show` skip it too); a malformed version is a RecordError.
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue
         path = str(entry.get("path", entry.get("name")))
-        for data in entry.get("stored") or []:
+        stored = entry.get("stored") or []
+        for data in stored if isinstance(stored, list) else [stored]:
             yield path, FileEntry.from_dict(data)
-        for data in (entry.get("stored_objects") or {}).values() if objects else ():
+        stored_objects = entry.get("stored_objects") or {}
+        for data in (stored_objects.values() if isinstance(stored_objects, dict) else [stored_objects]) if objects else ():
             yield path, FileEntry.from_dict(data)
-        for branch in [*(entry.get("branches") or {}).values(), entry.get("on_failure") or []]:
+        branches = entry.get("branches") or {}
+        for branch in [*(branches.values() if isinstance(branches, dict) else ()), entry.get("on_failure") or []]:
             yield from stored_versions(branch, objects)
 
 
