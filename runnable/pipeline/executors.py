@@ -35,13 +35,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from runnable.errors import ConfigurationError, JobFailedError
+from runnable.errors import ConfigurationError, JobFailedError, RunNotFoundError
 from runnable.pipeline import dag
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT
 from runnable.pipeline.dsl import Pipeline
-from runnable.record import SUCCESS, RunRecord
+from runnable.record import RUNNING, SUCCESS, RunRecord
 
 if TYPE_CHECKING:
+    from runnable.backends.protocols import RunLogStore
     from runnable.config.loading import Configuration
     from runnable.run.runner import RunOptions
 
@@ -157,7 +158,14 @@ class LocalContainerPipelineExecutor:
                 launch(description.on_exit, None)  # the record, last, whatever happened before
         finally:
             shutil.rmtree(outputs, ignore_errors=True)
-        record: RunRecord = store.get(run_id)  # its summary is printed already, by --finish
+        record = _written(store, run_id)  # its summary is printed already, by --finish
+        if record is None or record.status == RUNNING:
+            # The --finish container did not write it (no image, the engine failed): assemble it here
+            # from the steps' entries, a step without one failed, so a run never stays RUNNING.
+            sys.stderr.write(f"runnable: the last container did not write the record of run {run_id}; "
+                             "writing it from the steps' entries here\n")
+            record = _finish_here(pipeline, run_id, configuration,
+                                  {**remote.parameter_env(options), **kinds["finish"].env})
         if record.status != SUCCESS:
             from runnable.run.report import report_uncaught_failures_in_one_line
 
@@ -165,6 +173,29 @@ class LocalContainerPipelineExecutor:
             why = (record.error or {}).get("message") or "a step ended it with terminate_with_failure"
             raise JobFailedError(f"run {run_id} failed: {why}; record {store.location}/{run_id}.json", record)
         return record
+
+
+def _written(store: RunLogStore, run_id: str) -> RunRecord | None:
+    try:
+        return store.get(run_id)
+    except RunNotFoundError:
+        return None
+
+
+def _finish_here(pipeline: Pipeline, run_id: str, configuration: Configuration, env: Mapping[str, str]) -> RunRecord:
+    """``execute-step RUN_ID FILE --finish`` in this process, with the variables its container had."""
+    from runnable.pipeline.replay import finish_run
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return finish_run(pipeline, run_id, configuration)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # Stand for the script and configuration file until the container's paths for them are known.

@@ -225,3 +225,54 @@ def test_local_container_runs_parallel_branches_at_once_up_to_max_workers(tmp_pa
         starts = sorted(datetime.fromisoformat(b[0]["start"]) for b in branches.values())
         spans[workers] = (starts[1] - starts[0]).total_seconds()
     assert spans[1] >= 1.0 > spans[2]  # one container at a time, then both at once
+
+
+MAP_FAILS = """
+from runnable import Map, Pipeline, PythonTask
+
+def items():
+    return [1, 2, 3]
+
+def check(n):
+    if n == 2:
+        raise ValueError(f"item {n} is bad")
+    return n * 10
+
+def after(out):
+    print("after ran")
+
+if __name__ == "__main__":
+    Pipeline(steps=[
+        PythonTask(name="items", function=items, returns=["items"]),
+        Map(name="each", iterate_on="items", iterate_as="n",
+            branch=PythonTask(name="check", function=check, returns=["out"]).as_pipeline()),
+        PythonTask(name="after", function=after),
+    ]).execute()
+"""
+
+
+def test_a_failing_map_item_fails_the_run_alike(project: Path, engine: dict[str, str]) -> None:
+    (project / "map_fails.py").write_text(MAP_FAILS)
+    local = run_python(project / "map_fails.py", project, env={**engine, "RUNNABLE_RUN_ID": "local-1"})
+    assert local.returncode == 1
+    boxed = in_containers(project, "map_fails.py", "boxed-1", engine)
+    assert boxed.returncode == 1 and "after ran" not in boxed.stdout
+    assert "run boxed-1 failed" in boxed.stderr and "item 2 is bad" in boxed.stderr
+    got = record_of(project, "boxed-1")
+    assert got["status"] == "FAIL" and "item 2 is bad" in got["error"]["message"]
+    assert comparable(got) == comparable(record_of(project, "local-1"))
+
+
+def test_a_missing_image_still_leaves_a_failed_record(project: Path, engine: dict[str, str]) -> None:
+    """No container starts (the engine exits 125): the record is written here, every step failed,
+    never left RUNNING or missing."""
+    (project / "container.yaml").write_text(yaml.safe_dump({"pipeline-executor": {
+        "type": "local-container", "config": {"image": "no-such:image", "user": None}}}))
+    done = in_containers(project, "examples/pipelines/sequential.py", "boxed-1", engine)
+    assert done.returncode == 1
+    assert "Unable to find image 'no-such:image'" in done.stderr
+    assert "the last container did not write the record of run boxed-1" in done.stderr
+    assert "run boxed-1 failed" in done.stderr and "Traceback" not in done.stderr
+    record = record_of(project, "boxed-1")
+    assert record["status"] == "FAIL" and "did not report an outcome" in record["error"]["message"]
+    assert not list(project.glob(".runnable-steps-*"))
