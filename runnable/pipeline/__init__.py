@@ -22,6 +22,9 @@ Design (the modules of this package, each one idea):
   each sending its step entries and returns back to the parent, which alone writes the record;
   ``spawned`` the same in fresh interpreters, for S3, whose client cannot cross a fork.
 * ``record`` - the step entries of the record (``RunRecord.steps``) and the step tree ``runs show`` draws.
+* ``dag`` - the pipeline as a DAG of ``runnable execute-step ... --partial`` commands (``replay``
+  runs each): what the Argo executor renders as a workflow and the ``local-container`` executor
+  (``executors``) runs, each command in its own container, without hera.
 * ``retry`` - ``runnable retry RUN_ID``: a new run, linked to the original, that reuses the returns and
   files of the steps that succeeded and runs the rest.
 
