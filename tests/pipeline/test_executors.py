@@ -276,3 +276,24 @@ def test_a_missing_image_still_leaves_a_failed_record(project: Path, engine: dic
     record = record_of(project, "boxed-1")
     assert record["status"] == "FAIL" and "did not report an outcome" in record["error"]["message"]
     assert not list(project.glob(".runnable-steps-*"))
+
+
+def test_local_container_needs_no_hera(tmp_path: Path) -> None:
+    """The DAG it runs (runnable.pipeline.dag) is the Argo executor's, without the argo extra."""
+    config(tmp_path, {"type": "local-container", "config": {"image": "p", "engine": "docker", "dry_run": True}})
+    write(tmp_path, """
+        import sys
+        sys.modules["hera"] = None  # as if runnable[argo] were not installed: importing hera fails
+        from runnable import Map, Pipeline, PythonTask
+        def items(): return [1, 2]
+        def one(n): return n
+        Pipeline(steps=[PythonTask(name="items", function=items, returns=["items"]),
+                        Map(name="each", iterate_on="items", iterate_as="n",
+                            branch=PythonTask(name="one", function=one).as_pipeline())]).execute()
+        """)
+    done = run_python(tmp_path / "pipe.py", tmp_path, env={"RUNNABLE_CONFIGURATION_FILE": "config.yaml",
+                                                           "RUNNABLE_RUN_ID": "nohera"})
+    assert done.returncode == 0, done.stderr
+    steps = [shlex.split(line)[shlex.split(line).index("p") + 5:] for line in done.stdout.strip().splitlines()]
+    assert [s[0] for s in steps] == ["items", "each", "each.{{item}}", "each", "--config"]
+    assert "--plan" in steps[1] and "--collect" in steps[3] and steps[4][-1] == "--finish"
