@@ -38,7 +38,8 @@ RUN_ID = "{{workflow.parameters.run_id}}"
 
 @dataclass(frozen=True)
 class SecretRef:
-    """An environment variable filled from a key of a Kubernetes Secret: a reference, never a value.
+    """An environment variable filled from a key of a Kubernetes Secret: a reference, never a value
+    (the local-container executor passes ``variable`` by name, its value from its own environment).
 
     ``optional``: a Secret without that key leaves the variable unset instead of stopping the pod.
     """
@@ -103,7 +104,7 @@ class Mount:
 
 @dataclass(frozen=True)
 class Description:
-    """What ``render`` builds a workflow from."""
+    """What Argo's ``render`` builds a workflow from, and what the local-container executor runs."""
 
     name: str
     kinds: tuple[Kind, ...]
