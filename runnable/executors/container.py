@@ -20,7 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -120,11 +120,12 @@ class LocalContainerExecutor:
         working_folder: Path,
         engine: str,
         inner: Callable[[str, str], list[str]] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> ContainerCommand:
         """The ``run`` command for this job; no side effects, so tests can check it field by field.
 
         ``inner(script, config)`` gives the command inside (a pipeline's step: ``execute-step``);
-        by default ``runnable execute-job``.
+        by default ``runnable execute-job``; ``env``: more plain (not secret) variables for it.
         """
         if configuration.path is None:
             raise ConfigurationError(
@@ -171,7 +172,7 @@ class LocalContainerExecutor:
         user = self._user(engine)
         if user:
             argv += ["--user", user]
-        for name, value in {**self.environment, **remote.INNER_ENV}.items():
+        for name, value in {**self.environment, **(env or {}), **remote.INNER_ENV}.items():
             argv += ["-e", f"{name}={value}"]
         # By name only: the engine copies the value from its own environment (set below).
         forwarded = {k: v for k, v in _object_store_credentials(configuration).items() if k not in self.environment}

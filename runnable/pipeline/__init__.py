@@ -27,6 +27,9 @@ Design (the modules of this package, each one idea):
 * ``single``/``replay`` - ``runnable execute-step``: one step in its own process (a container, an Argo
   pod), each writing its own partial entry, the record assembled at the end.
 * ``local``/``executors`` - ``execute()``: options and configuration, then the ``pipeline-executor``.
+* ``dag`` - the pipeline as a DAG of ``runnable execute-step ... --partial`` commands (``replay``
+  runs each): what the Argo executor renders as a workflow and the ``local-container`` executor
+  (``executors``) runs, each command in its own container, without hera.
 * ``retry`` - ``runnable retry RUN_ID``: a new run, linked to the original, that reuses the returns and
   files of the steps that succeeded and runs the rest.
 

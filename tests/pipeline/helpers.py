@@ -54,3 +54,34 @@ def step(record: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 __all__ = ["only_record", "records", "run", "run_cli", "step", "write"]
+
+
+# Volatile by nature: when, where, which process.
+VOLATILE = {"start", "end", "duration_seconds", "environment", "traceback", "run_folder"}
+
+
+def comparable(record: dict[str, Any]) -> Any:
+    """The record without what differs between two runs of one pipeline: times, the host and the
+    process, run ids (each replaced by RUN), and the size and hash of execution logs (a local run's
+    pipeline log holds every step's output; an Argo run's holds the exit handler's only) and of
+    executed notebooks (papermill writes times into them)."""
+    ids = {record["run_id"], record.get("job", {}).get("retry_of")} - {None}
+    text = json.dumps(record)
+    for run_id in sorted(ids, key=len, reverse=True):
+        text = text.replace(run_id, "RUN")
+    return _strip(json.loads(text))
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
+    # Papermill writes each cell's start, end and duration into the executed notebook.
+    if str(out.get("path", "")).endswith((".execution.log", ".executed.ipynb")):
+        out.pop("hash", None)
+        out.pop("size", None)
+    if "files" in out:  # a dict: the record's file list, in the order steps stored them
+        out["files"] = sorted(out["files"], key=lambda f: f["path"])
+    return out

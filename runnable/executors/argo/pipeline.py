@@ -6,7 +6,8 @@ the cluster through the Kubernetes API, printing the workflow's name. Nothing ru
 runs ``runnable execute-step {{workflow.parameters.run_id}} FILE STEP --config CONFIG --partial``
 (runnable.pipeline.replay), and the exit handler ``--finish`` writes the run's record, last.
 
-``describe`` turns a pipeline into the neutral ``render.Description``:
+``describe`` turns a pipeline into the neutral ``Description`` of runnable.pipeline.dag (shared with
+the local-container pipeline executor), with Argo's overrides and Secrets:
 
 * a task or stub: one DAG task, ``depends`` on the step before it;
 * Parallel: one task per branch (each runs its branch's steps in order), then a fan-in task
@@ -27,157 +28,19 @@ selector, ...); its ``secrets`` reach its pod through ``secretKeyRef`` only.
 
 from __future__ import annotations
 
-import re
 import sys
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runnable.errors import ConfigurationError
 from runnable.executors.argo.config import LABEL, ArgoConfig
+from runnable.pipeline import dag
 
 if TYPE_CHECKING:
     from runnable.config.loading import Configuration
-    from runnable.executors.argo import render as r
-    from runnable.pipeline.dsl import BaseStep, Pipeline
+    from runnable.pipeline.dsl import BaseTask, Pipeline
     from runnable.record import RunRecord
     from runnable.run.runner import RunOptions
-
-STEP_INPUT = "{{inputs.parameters.step}}"
-PLAN_PATH = "/tmp/runnable/plan.json"  # noqa: S108 - inside the pod, which has its own /tmp
-PLAN = "plan"
-OUTCOME_PATH = "/tmp/runnable/outcome"  # noqa: S108 - inside the pod
-OUTCOME = "outcome"
-
-
-@dataclass
-class _Builder:
-    """Collects the kinds and DAG tasks of one pipeline."""
-
-    config: ArgoConfig
-    script: str
-    config_file: str
-    env: dict[str, str]
-    storage_secrets: tuple[r.SecretRef, ...]
-    kinds: dict[str, r.Kind] = field(default_factory=dict)
-    steps: list[r.Step] = field(default_factory=list)
-    names: set[str] = field(default_factory=set)
-
-    def argv(self, *extra: str, step: str = STEP_INPUT) -> tuple[str, ...]:
-        from runnable.executors.argo import render as r
-
-        return r.step_argv(self.script, step, "--config", self.config_file, "--partial", *extra)
-
-    def kind(self, role: str, step: BaseStep | None = None, recoverable: bool = False) -> str:
-        """The container template for ``role`` (run, plan, collect) and the task's override and secrets;
-        ``recoverable``: the step has an on_failure path, so its pod reports its outcome as an output
-        parameter and ends well either way (Argo's ``when`` then takes the path)."""
-        from runnable.executors.argo import render as r
-        from runnable.pipeline.dsl import BaseTask
-        from runnable.pipeline.local import _tasks_of
-
-        override = None
-        secrets: tuple[str, ...] = ()
-        if role == "run" and step is not None:
-            if isinstance(step, BaseTask):
-                override = step.overrides.get("argo")
-                if override is not None and not isinstance(override, str):
-                    raise ConfigurationError(f"pipeline step {step.name!r}: overrides={{'argo': ...}} must name an "
-                                             f"override of {LABEL} config 'overrides', not {override!r}")
-            secrets = tuple(sorted({n for task in _tasks_of(step) for n in task.secrets}))
-        self.config.override(override)  # an unknown name is one line, now
-        name = "-".join(part for part in (role, override, *(s.lower().replace("_", "-") for s in secrets),
-                                          "recoverable" if recoverable else "") if part)
-        name = _dns(name)[:50]
-        if name not in self.kinds and recoverable:
-            base = self.kinds[self.kind(role, step)]
-            self.kinds[name] = replace(base, name=name, argv=(*base.argv, "--outcome", OUTCOME_PATH),
-                                       outputs=(*base.outputs, r.Output(OUTCOME, OUTCOME_PATH)))
-        if name not in self.kinds:
-            if role == PLAN:
-                kind = r.Kind(name, self.argv("--plan", PLAN_PATH), inputs=("step",),
-                              outputs=(r.Output(PLAN, PLAN_PATH),), env=self.env)
-            elif role == "collect":
-                kind = r.Kind(name, self.argv("--collect"), inputs=("step",), env=self.env)
-            else:
-                kind = r.Kind(name, self.argv(), inputs=("step",), env=self.env, override=override,
-                              secrets=r.secret_env(secrets, self.config, f"the secrets of step {step.name!r}")
-                              if step is not None and secrets else ())
-            self.kinds[name] = kind
-        return name
-
-    def task(self, name: str, kind: str, step: str, depends: str | None, **more: Any) -> str:
-        from runnable.executors.argo import render as r
-
-        base = _dns(name)[:60]
-        unique, n = base, 2
-        while unique in self.names:
-            unique, n = f"{base[:56]}-{n}", n + 1
-        self.names.add(unique)
-        self.steps.append(r.Step(unique, kind, {"step": step}, depends=depends, **more))
-        return unique
-
-    def sequence(self, pipeline: Pipeline, prefix: str, depends: str | None, when: str | None,
-                 skip: set[str]) -> None:
-        """The steps of ``pipeline`` in order, the first after ``depends`` succeeded and ``when`` holds.
-
-        Each later step depends on its predecessor's ``.Succeeded`` (not the bare name, which a
-        skipped task satisfies): a step skipped by ``when`` stops the steps after it too.
-        """
-        for step in pipeline.steps:
-            path = prefix + step.name
-            if path in skip:
-                continue
-            recoverable = step.on_failure is not None
-            last = self.one(step, path, depends, when, recoverable)
-            depends, when = f"{last}.Succeeded", None
-            if recoverable:
-                assert step.on_failure is not None
-                outcome = f"'{{{{tasks.{last}.outputs.parameters.{OUTCOME}}}}}'"
-                self.sequence(step.on_failure, f"{path}.on_failure.", depends, f"{outcome} == 'Failed'", skip)
-                when = f"{outcome} == 'Succeeded'"
-            if step.terminate_with_success or step.terminate_with_failure:
-                return  # nothing after it ever runs
-
-    def one(self, step: BaseStep, path: str, depends: str | None, when: str | None, recoverable: bool) -> str:
-        """The tasks of one step; the name of the task whose outcome is the step's."""
-        from runnable.pipeline.dsl import Conditional, Map, Parallel
-
-        if isinstance(step, Parallel):
-            branches = [self.task(f"{path}-{key}", self.kind("run", _only(step.branches[key]) or step),
-                                  f"{path}.{key}", depends, when=when)
-                        for key in step.branches]
-            return self.task(path, self.kind("collect", recoverable=recoverable), path,
-                             " && ".join(map(_ended, branches)))
-        if isinstance(step, Map):
-            plan = self.task(f"{path}-items", self.kind(PLAN), path, depends, when=when)
-            items = self.task(f"{path}-item", self.kind("run", _only(step.branch) or step), f"{path}.{{{{item}}}}",
-                              f"{plan}.Succeeded", with_param=f"{{{{tasks.{plan}.outputs.parameters.{PLAN}}}}}")
-            return self.task(path, self.kind("collect", recoverable=recoverable), path, _ended(items))
-        if isinstance(step, Conditional):
-            plan = self.task(f"{path}-choice", self.kind(PLAN), path, depends, when=when)
-            branches = [self.task(f"{path}-{key}", self.kind("run", _only(step.branches[key]) or step),
-                                  f"{path}.{key}", f"{plan}.Succeeded",
-                                  when=f"'{{{{tasks.{plan}.outputs.parameters.{PLAN}}}}}' == '{key}'")
-                        for key in step.branches]
-            return self.task(path, self.kind("collect", recoverable=recoverable), path,
-                             " && ".join(map(_ended, branches)))
-        # a task, a stub, a Loop
-        return self.task(path, self.kind("run", step, recoverable=recoverable), path, depends, when=when)
-
-
-def _only(pipeline: Pipeline) -> BaseStep | None:
-    """The one step of a branch of one step (its override then applies to the branch's pod)."""
-    return pipeline.steps[0] if len(pipeline.steps) == 1 else None
-
-
-def _ended(task: str) -> str:
-    """Argo's ``depends`` for a task that ended, whatever its outcome (a fan-in runs after failures too)."""
-    return f"({task}.Succeeded || {task}.Failed || {task}.Skipped)"
-
-
-def _dns(text: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "step"
 
 
 def _relative(path: str | Path, working_folder: Path, what: str) -> str:
@@ -193,8 +56,9 @@ def _relative(path: str | Path, working_folder: Path, what: str) -> str:
 
 def describe(pipeline: Pipeline, config: ArgoConfig, configuration: Configuration, script: str, config_file: str,
              parameters_file: str | None = None, retry_of: RunRecord | None = None,
-             run_id: str | None = None) -> r.Description:
-    """The neutral description of ``pipeline`` (module docstring); paths relative to the working folder."""
+             run_id: str | None = None) -> dag.Description:
+    """The description of ``pipeline`` (runnable.pipeline.dag) with Argo's overrides, Secrets and
+    storage; paths relative to the working folder."""
     from runnable.executors.argo import render as r
     from runnable.run import environment as _environment
 
@@ -202,20 +66,18 @@ def describe(pipeline: Pipeline, config: ArgoConfig, configuration: Configuratio
     env: dict[str, str] = {}
     if parameters_file:
         env[_environment.ENV_PARAMETERS_FILE] = parameters_file
-    skip: set[str] = set()
-    if retry_of is not None:
-        from runnable.pipeline.retry import succeeded_steps
 
-        env[_environment.ENV_RETRY_RUN_ID] = retry_of.run_id
-        skip = set(succeeded_steps(retry_of))
-    builder = _Builder(config, script, config_file, env, storage_secrets)
-    builder.sequence(pipeline, "", None, None, skip)
-    # execute-step RUN_ID FILE --config CONFIG --finish (no STEP): the record, assembled, last.
-    finish = r.Kind("finish", r.step_argv(script, "--config", config_file, "--finish"), env=env)
-    return r.Description(
-        name=pipeline.name, kinds=(*builder.kinds.values(), finish), steps=tuple(builder.steps),
-        on_exit=r.Step("finish", "finish"), parameters={"run_id": run_id} if run_id else {},
-        secrets=storage_secrets, mounts=mounts)
+    def override(task: BaseTask) -> str | None:
+        name = task.overrides.get("argo")
+        if name is not None and not isinstance(name, str):
+            raise ConfigurationError(f"pipeline step {task.name!r}: overrides={{'argo': ...}} must name an "
+                                     f"override of {LABEL} config 'overrides', not {name!r}")
+        config.override(name)  # an unknown name is one line, now
+        return name
+
+    return dag.describe(pipeline, script, config_file, env=env, override=override,
+                        secret_refs=lambda names, needed_by: r.secret_env(names, config, needed_by),
+                        retry_of=retry_of, run_id=run_id, storage_secrets=storage_secrets, mounts=mounts)
 
 
 class ArgoPipelineExecutor(ArgoConfig):

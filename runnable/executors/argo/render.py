@@ -18,7 +18,8 @@ What is rendered:
   the catalog and run-log store among them; file-system stores on the configured PVC;
 * ``onExit`` as a DAG template ``exit-handler`` with the exit step.
 
-Turning a ``Pipeline`` into a ``Description`` waits on the pipelines (runnable/pipeline/).
+The description itself (``Kind``, ``Step``, ...) and the DAG of a pipeline live in runnable.pipeline.dag,
+which needs no hera: the local-container pipeline executor runs the same DAG.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,100 +36,15 @@ from hera.workflows import models as m
 from runnable.errors import ConfigurationError
 from runnable.executors.argo.config import LABEL, ArgoConfig, Override, Retry
 
+# Re-exported: the description render takes (runnable.pipeline.dag, which needs no hera).
+from runnable.pipeline.dag import RUN_ID, Description, Kind, Mount, Output, SecretRef, Step, step_argv  # noqa: F401
+
 if TYPE_CHECKING:
     from runnable.config.loading import Configuration
 
-RUN_ID = "{{workflow.parameters.run_id}}"
 ENTRYPOINT = "main"
 EXIT_HANDLER = "exit-handler"
 PVC_VOLUME = "runnable-data"
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """An environment variable filled from a key of a Kubernetes Secret: a reference, never a value.
-
-    ``optional``: a Secret without that key leaves the variable unset instead of stopping the pod.
-    """
-
-    variable: str
-    secret: str
-    key: str
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Output:
-    """An output parameter: the text of ``path`` in the container when it ends (``valueFrom.path``)."""
-
-    name: str
-    path: str
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One container template: what every step of this kind runs.
-
-    ``argv`` may use ``{{workflow.parameters.run_id}}`` and ``{{inputs.parameters.NAME}}`` for each
-    name in ``inputs``; ``override`` names an entry of the executor's ``overrides`` (image,
-    resources, node selector, ...); ``retry`` replaces the configured one for this kind.
-    """
-
-    name: str
-    argv: tuple[str, ...]
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[Output, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[SecretRef, ...] = ()
-    override: str | None = None
-    retry: Retry | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One DAG task: the kind it runs and the values of that kind's inputs.
-
-    ``depends`` is Argo's expression over earlier steps (``"prepare"``, ``"train.Failed ||
-    check.Succeeded"``); ``when`` a condition on parameters; ``with_param`` a JSON list (normally
-    ``{{tasks.STEP.outputs.parameters.NAME}}``) to run the step once per item, ``{{item}}`` being it.
-    """
-
-    name: str
-    kind: str
-    arguments: Mapping[str, str] = field(default_factory=dict)
-    depends: str | None = None
-    when: str | None = None
-    with_param: str | None = None
-
-
-@dataclass(frozen=True)
-class Mount:
-    """A sub-folder of the configured PVC, mounted at ``path`` in every container."""
-
-    path: str
-    sub_path: str
-
-
-@dataclass(frozen=True)
-class Description:
-    """What ``render`` builds a workflow from."""
-
-    name: str
-    kinds: tuple[Kind, ...]
-    steps: tuple[Step, ...]
-    on_exit: Step | None = None
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[SecretRef, ...] = ()
-    mounts: tuple[Mount, ...] = ()
-
-
-def step_argv(file: str, step: str, *extra: str) -> tuple[str, ...]:
-    """The step entry point: ``runnable execute-step {{workflow.parameters.run_id}} FILE STEP ...``.
-
-    >>> step_argv("pipeline.py", "{{inputs.parameters.step}}")[:3]
-    ('runnable', 'execute-step', '{{workflow.parameters.run_id}}')
-    """
-    return ("runnable", "execute-step", RUN_ID, file, step, *extra)
 
 
 def secret_env(variables: Iterable[str], config: ArgoConfig, needed_by: str) -> tuple[SecretRef, ...]:
