@@ -20,7 +20,6 @@ PACKAGE = Path(runnable.__file__).resolve().parent
 MAX_LINES = 400
 OVERSIZE = {
     "files/hashing.py": "the one reader of bytes: every algorithm, the read loop and its file checks together",
-    "files/patterns.py": "the pattern language: parsing, the walk and the hostile-name checks it needs",
     "history/runs.py": "History, Run and the module functions over them form one public surface",
     "history/contentindex.py": "the content index's snapshot merge and its queries, read together",
 }
