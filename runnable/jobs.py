@@ -17,7 +17,7 @@ import inspect
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,6 +25,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from runnable import params as _params
 from runnable.catalog import Catalog
 from runnable.errors import ConfigurationError, JobFailedError, ParameterError, RunnableError
+from runnable.jobchecks import MAX_NAME_BYTES as MAX_NAME_BYTES  # re-exported: importable from here as before
+from runnable.jobchecks import check_name, check_notebook
+from runnable.jobchecks import names_list as names_list
+from runnable.kernel import kernel_manager
 from runnable.returns import Return, collect, declared
 
 if TYPE_CHECKING:
@@ -57,53 +61,6 @@ class JobContext:
 
 #: Linux's limit for one argument or environment variable of a command (MAX_ARG_STRLEN).
 _ONE_ARGUMENT = 128 * 1024
-#: The longest job name, in bytes of UTF-8: its execution log ``{name}.runnable-execution-NN.log``
-#: must still fit the 255 bytes most file systems allow for a file name.
-MAX_NAME_BYTES = 200
-
-
-def _check_name(name: str | None) -> str | None:
-    """A job name names the execution log in the run's folder: it must be one file name."""
-    if name is None:
-        return None
-    if not isinstance(name, str):
-        raise TypeError(f"a job's name must be a string, not {type(name).__name__}")
-    if not name or "/" in name or "\0" in name:
-        raise ConfigurationError(
-            f"job name {name!r} cannot be used: the run's folder keeps the execution log as "
-            f"'{{name}}.execution.log', so the name must be one non-empty file name, without '/'; "
-            "choose another name (for example with '-' instead of '/')"
-        )
-    try:
-        size = len(name.encode("utf-8", "surrogateescape"))
-    except UnicodeEncodeError:  # a lone surrogate that no file name can hold
-        raise ConfigurationError(
-            f"job name {name!r} holds a character no file name can hold; choose another name"
-        ) from None
-    if size > MAX_NAME_BYTES:
-        raise ConfigurationError(
-            f"job name {name[:40]!r}... is {size} bytes long; the "
-            f"execution log '{{name}}.execution.log' needs a file name, so a job name may have at most "
-            f"{MAX_NAME_BYTES} bytes: choose a shorter name"
-        )
-    return name
-
-
-def names_list(value: Sequence[str] | str, what: str) -> list[str]:
-    """``value`` as a list of strings (a single string is one name), or a TypeError naming ``what``.
-
-    >>> names_list("model", "PythonJob(returns=...)"), names_list(("a", "b"), "execute(tags=...)")
-    (['model'], ['a', 'b'])
-    """
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
-        raise TypeError(f"{what} takes a list of names, not {value!r}")
-    names = list(value)
-    for item in names:
-        if not isinstance(item, str):
-            raise TypeError(f"{what} takes a list of names (strings); {item!r} in it is a {type(item).__name__}")
-    return names
 
 
 class BaseJob:
@@ -120,7 +77,7 @@ class BaseJob:
         if catalog is not None and not isinstance(catalog, Catalog):
             raise TypeError(f"catalog must be a runnable.Catalog, not {type(catalog).__name__}")
         self.catalog = catalog
-        self._name = _check_name(name)
+        self._name = check_name(name)
         self.secrets = names_list(secrets, f"{type(self).__name__}(secrets=...)")
 
     @property
@@ -324,22 +281,6 @@ class ShellJob(BaseJob):
         return {"exit_code": 0}
 
 
-def _check_notebook(source: Path, given: Path) -> None:
-    """Raise ConfigurationError unless ``source`` holds a notebook's JSON (an object with cells)."""
-    import json
-
-    try:
-        content = json.loads(source.read_bytes())
-        problem = None if isinstance(content, dict) and "cells" in content else "it has no cells"
-    except (ValueError, UnicodeDecodeError) as exc:
-        problem = f"it is not JSON ({exc})"
-    if problem:
-        raise ConfigurationError(
-            f"notebook {str(given)!r} is not a Jupyter notebook: {problem}; NotebookJob runs .ipynb files "
-            "(run a Python script with PythonJob, or ShellJob('python script.py'))"
-        )
-
-
 class NotebookJob(BaseJob):
     """Execute a Jupyter notebook with a Python kernel (needs ``pip install 'runnable[notebook]'``).
 
@@ -379,7 +320,7 @@ class NotebookJob(BaseJob):
         source = self.notebook if self.notebook.is_absolute() else context.working_folder / self.notebook
         if not source.is_file():
             raise FileNotFoundError(f"notebook {str(self.notebook)!r} does not exist in {context.working_folder}")
-        _check_notebook(source, self.notebook)
+        check_notebook(source, self.notebook)
         try:
             import papermill
         except ImportError as exc:
@@ -391,7 +332,7 @@ class NotebookJob(BaseJob):
         output = context.scratch / self.output_name
         context.extra_outputs.append((self.output_name, output))
         parameters = _params.plain(context.parameters)
-        engine_options: dict[str, Any] = {"kernel_manager_class": _kernel_manager(this_interpreter=self.kernel is None)}
+        engine_options: dict[str, Any] = {"kernel_manager_class": kernel_manager(this_interpreter=self.kernel is None)}
         if self.kernel is None:
             # The kernel is Python by construction: say so, for notebooks saved without kernel
             # metadata (nbformat's own), whose parameters papermill could not write otherwise.
@@ -418,47 +359,3 @@ class NotebookJob(BaseJob):
                 f"{exc.exec_count} in {self.output_name}): {exc.ename}: {exc.evalue}"
             ) from exc
         return {}
-
-
-def _kernel_manager(this_interpreter: bool) -> type[Any]:
-    """The kernel manager papermill starts the notebook's kernel with.
-
-    Its connection is encrypted (CurveZMQ keys provisioned by the manager) wherever the kernel
-    declares support, as ipykernel 7 does: over plain TCP ipykernel prints "[IPKernelApp] WARNING |
-    Kernel is running over TCP without encryption" on every run, into the console and the log.
-
-    ``this_interpreter`` starts ipykernel with this very interpreter (``sys.executable``): by default
-    a notebook runs in the same Python as the job, whatever kernels are registered. A ``python3``
-    kernelspec found on ``JUPYTER_PATH`` or in ``~/.local/share/jupyter`` may belong to another
-    Python (another virtual environment, the system's) without the job's packages, or to one that no
-    longer exists. ``NotebookJob(kernel="name")`` still selects a registered kernel by name.
-    """
-    import zmq
-    from jupyter_client.kernelspec import KernelSpec
-    from jupyter_client.manager import KernelManager
-
-    # jupyter_client < 8.10 cannot provision keys (and ipykernel before 7 does not warn); a libzmq
-    # without libsodium cannot encrypt: then the kernel runs as before.
-    encrypt = "transport_encryption" in KernelManager.class_traits() and zmq.has("curve")
-
-    class RunnableKernelManager(KernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            if encrypt:
-                kwargs.setdefault("transport_encryption", "auto")
-            super().__init__(**kwargs)
-
-        @property
-        def kernel_spec(self) -> KernelSpec | None:
-            if not this_interpreter:
-                return super().kernel_spec
-            if self._kernel_spec is None:
-                self._kernel_spec = KernelSpec(
-                    name="python3",
-                    argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                    display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} ({sys.executable})",
-                    language="python",
-                    metadata={"supported_encryption": ["curve"]} if encrypt else {},
-                )
-            return self._kernel_spec
-
-    return RunnableKernelManager

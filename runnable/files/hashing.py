@@ -12,6 +12,9 @@ the file size.
 >>> h = new_hasher("md5"); h.update(b"abc"); h.hexdigest()
 '900150983cd24fb0d6963f7d28e17f72'
 
+The algorithms are in ``algorithms.py``, opening a file and noticing a change in ``sources.py``,
+``PartReader`` in ``parts.py``; every name in ``__all__`` still imports from here.
+
 Tuned for speed: run ``python benchmarks/catalog_bench.py`` before and after changing it
 (``--quick`` for a first look; the full run for figures), and compare the ratios to the floor.
 """
@@ -20,20 +23,26 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from queue import SimpleQueue
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
-from runnable.errors import ConfigurationError
+from runnable.files.algorithms import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    Hasher,
+    check_algorithm,
+    hash_bytes,
+    is_hex_digest,
+    new_hasher,
+    single_threaded,
+)
+from runnable.files.parts import PartReader
+from runnable.files.sources import SOURCE_FLAGS, SourceChangedError, changed_since, open_source
 from runnable.files.workers import wait_through_interrupts
-
-ALGORITHMS = ("md5", "sha256", "blake3")
-DEFAULT_ALGORITHM = "md5"
 
 # 1 MiB reads: large enough that hashlib releases the GIL and syscall overhead is negligible (<1% at
 # 1 MiB vs ~15% at 64 KiB on ext4), small enough that the buffers stay in the 2 MiB L2 cache.
@@ -56,93 +65,11 @@ _KERNEL_COPY = hasattr(os, "copy_file_range")
 # copy_file_range errors that mean "not for this pair of files": copy through user space instead.
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errno.EPERM}
 
-_THREADS_ALLOWED = True  # False in forked workers (see single_threaded)
-_DIGEST_LENGTHS = {"md5": 32, "sha256": 64, "blake3": 64}
-_HASHLIB = {"md5": hashlib.md5, "sha256": hashlib.sha256}
-
-
-class Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> object: ...
-
-    def hexdigest(self) -> str: ...
-
-
-class SourceChangedError(OSError):
-    """A file changed (size or modification time) while it was being read to be stored or hashed."""
-
-
-# A selected file is opened without following a symbolic link (O_NOFOLLOW): a file swapped for a link
-# after it was selected would otherwise have the link's target, perhaps outside the working folder,
-# stored under its name. Without waiting (O_NONBLOCK, no effect on a regular file's reads): a FIFO
-# swapped in would hold the open until some process wrote to it.
-SOURCE_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-
-
-def open_source(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
-    """Open the selected file ``path`` to store or hash it: ``(descriptor, its status)``.
-
-    The one way a file to be kept is opened. What is read is checked on the open descriptor, not
-    on the path: it must be the regular file itself, not a link or anything else that took its
-    name since it was selected (a link that was one when selected is selected as its target, see
-    ``patterns``). Raises SourceChangedError naming the file otherwise.
-    """
-    try:
-        fd = os.open(path, SOURCE_FLAGS)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and os.path.islink(path):
-            raise SourceChangedError(
-                f"{os.fspath(path)} was replaced by a symbolic link after it was selected; "
-                "runnable does not follow it: store it again once it is a file"
-            ) from None
-        raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise SourceChangedError(
-            f"{os.fspath(path)} is no longer a regular file (it was replaced after it was selected); "
-            "only regular files are stored: store it again once it is a file"
-        )
-    return fd, info
-
-
-def check_algorithm(name: str) -> str:
-    """Return ``name`` if it is a supported algorithm, else raise ConfigurationError."""
-    if name not in ALGORITHMS:
-        raise ConfigurationError(
-            f"unknown hash algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}"
-        )
-    return name
-
-
-def new_hasher(algorithm: str, threads: bool = True) -> Hasher:
-    """A fresh incremental hasher for ``algorithm`` (md5, sha256 or blake3).
-
-    ``threads=False`` keeps blake3 on one core: while copying, the other core is busy writing.
-    """
-    check_algorithm(algorithm)
-    if algorithm == "blake3":
-        from blake3 import blake3  # imported on use: keeps `import runnable` light
-
-        hasher: Hasher = blake3(max_threads=blake3.AUTO if threads and _THREADS_ALLOWED else 1)
-        return hasher
-    return hashlib.new(algorithm, usedforsecurity=False)
-
 
 def _write_all(fd: int, data: memoryview) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]
-
-
-def changed_since(fd: int, before: os.stat_result, read: int) -> str | None:
-    """Why the file open as ``fd`` is not the one ``before`` described once ``read`` bytes were read
-    from it, or None if it looks unchanged."""
-    after = os.fstat(fd)
-    if read != before.st_size or after.st_size != before.st_size:
-        return f"changed size while it was being read ({before.st_size} -> {after.st_size} bytes)"
-    if after.st_mtime_ns != before.st_mtime_ns:
-        return "was modified while it was being read"
-    return None
 
 
 def hash_stream(
@@ -277,13 +204,6 @@ def _helper_running(
         raise failure[0]
 
 
-def single_threaded() -> None:
-    """Hash on one thread from now on in this process (a forked worker: its parent's blake3 thread
-    pool did not survive the fork, and using it would wait forever)."""
-    global _THREADS_ALLOWED
-    _THREADS_ALLOWED = False
-
-
 def _copy_in_kernel(src: int, sink: int, hasher: Hasher, progress: Callable[[int], None] | None) -> int | None:
     """Copy ``src`` to ``sink`` inside the kernel while a helper thread hashes what landed in ``sink``.
 
@@ -391,61 +311,6 @@ def hash_file_status(
         os.close(fd)
 
 
-class PartReader:
-    """Read the file at ``path`` once, in parts of ``part_size`` bytes, hashing every byte: for an
-    uploader that keeps each part (an S3 multipart upload), so each is a fresh ``bytes``.
-
-    After the last part it makes the same change check as every other read here
-    (``changed_since``: the size and the modification time): a file rewritten in place at the same
-    size while it was read raises SourceChangedError instead of yielding a digest of bytes that
-    never existed together. ``digest`` and ``size`` are set once every part was read.
-
-    >>> reader = PartReader(__file__, "md5", 4096); data = b"".join(reader)
-    >>> reader.digest == hash_bytes(data, "md5") and reader.size == len(data)
-    True
-    """
-
-    def __init__(self, path: str | os.PathLike[str], algorithm: str, part_size: int,
-                 progress: Callable[[int], None] | None = None) -> None:
-        self.path = path
-        self.algorithm = check_algorithm(algorithm)
-        self.part_size = part_size
-        self.progress = progress
-        self.digest: str | None = None
-        self.size = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        fd, before = open_source(self.path)  # the selected file itself, never a link swapped in
-        try:
-            hasher = new_hasher(self.algorithm)
-            size = 0
-            while part := _read_part(fd, self.part_size):
-                hasher.update(part)
-                size += len(part)
-                if self.progress:
-                    self.progress(len(part))
-                yield part
-            why = changed_since(fd, before, size)
-            if why is not None:
-                raise SourceChangedError(f"{self.path} {why}; store it again once it is complete")
-            self.digest, self.size = hasher.hexdigest(), size
-        finally:
-            os.close(fd)
-
-
-def _read_part(fd: int, size: int) -> bytes:
-    """Up to ``size`` bytes: fewer only at the end of the file (``os.read`` may return less)."""
-    data = os.read(fd, size)
-    if not data or len(data) == size:
-        return data
-    pieces = [data]
-    missing = size - len(data)
-    while missing and (more := os.read(fd, missing)):
-        pieces.append(more)
-        missing -= len(more)
-    return b"".join(pieces)
-
-
 def hash_reader(stream: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
     """Hash everything left in a readable binary object (a stored copy that may not be a local
     file, e.g. an S3 download); return ``(hexdigest, size)``.
@@ -459,25 +324,6 @@ def hash_reader(stream: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> tuple[s
         hasher.update(chunk)
         size += len(chunk)
     return hasher.hexdigest(), size
-
-
-def hash_bytes(data: bytes | memoryview, algorithm: str = DEFAULT_ALGORITHM) -> str:
-    """Hash an in-memory byte string.
-
-    >>> hash_bytes(b"abc", "sha256")[:8]
-    'ba7816bf'
-    """
-    direct = _HASHLIB.get(algorithm)
-    if direct is not None:  # the common case, without the checks: one call per small file
-        return direct(data, usedforsecurity=False).hexdigest()
-    hasher = new_hasher(algorithm, threads=False)
-    hasher.update(data)
-    return hasher.hexdigest()
-
-
-def is_hex_digest(value: str, algorithm: str) -> bool:
-    """True if ``value`` looks like a digest of ``algorithm`` (used to refuse hostile records)."""
-    return len(value) == _DIGEST_LENGTHS.get(algorithm, -1) and all(c in "0123456789abcdef" for c in value)
 
 
 __all__ = [

@@ -1,14 +1,8 @@
 """Catalog put patterns: which files of the working folder a pattern selects.
 
-One rule covers every form: **a file is selected when the pattern matches its path or the path of
-one of its parent folders**, relative to the working folder. So
-
-* ``df.csv`` selects that file;
-* ``outputs`` or ``outputs/`` selects every file below the folder, at any depth;
-* ``plots/*.png`` selects the PNG files directly in ``plots``; ``*`` and ``?`` never cross a ``/``,
-  ``[abc]`` / ``[!abc]`` are character classes;
-* ``output/**/*.csv`` selects CSV files in ``output`` and in any folder below it (``**`` is zero or
-  more folders).
+The pattern language (``normalize``, ``matches``) is in ``globs.py`` and the checks of odd paths in
+``names.py``; here is the walk that applies them to a folder (``expand``). The public names
+(``normalize``, ``matches``, ``compile_pattern``, ``iter_matching``) keep importing from here.
 
 >>> matches("output/**/*.csv", "output/x/y/b.csv"), matches("outputs/", "outputs/a/b.txt")
 (True, True)
@@ -18,17 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from runnable.errors import PatternError
-
-_GLOB_CHARS = frozenset("*?[")
+from runnable.files.globs import Globs, has_glob, selects
+from runnable.files.globs import compile_pattern as compile_pattern
+from runnable.files.globs import iter_matching as iter_matching
+from runnable.files.globs import matches as matches
+from runnable.files.globs import normalize as normalize
+from runnable.files.names import kind_of, not_utf8, not_utf8_reason, shown, within
 
 
 class Match(NamedTuple):
@@ -57,166 +52,6 @@ class Selection:
     # Folders that had to be listed and could not be (no permission): files the patterns select may
     # be inside, so the run fails, as for a file that cannot be read.
     unlistable: list[Skip] = field(default_factory=list)
-
-
-def normalize(pattern: str, what: str = "put pattern", rule: str | None = None) -> str:
-    """Check ``pattern`` and return it in canonical form (no ``.`` parts, no trailing ``/``).
-
-    Raises PatternError for patterns that are empty, absolute, start with ``~`` or contain ``..``:
-    patterns are always relative to the working folder and may not leave it. ``what`` names the
-    pattern in the message; ``rule``, when given, replaces the put patterns' explanation after the
-    problem (restoring selects among a run's recorded paths, not in the working folder).
-
-    >>> normalize("./outputs/")
-    'outputs'
-    >>> normalize("../x", what="pattern", rule="patterns select the run's files")
-    Traceback (most recent call last):
-    runnable.errors.PatternError: pattern '../x' uses '..'; patterns select the run's files
-    """
-
-    def refused(problem: str, put: str) -> PatternError:
-        """``problem``, then ``rule``; without a rule, ``put``: the put pattern's own words."""
-        return PatternError(f"{what} {pattern!r} {f'{problem}; {rule}' if rule else put}")
-
-    if not isinstance(pattern, str):
-        raise refused("is not a string", "is not a string; give paths like 'outputs/' or '*.csv'")
-    where = "patterns are relative to the working folder"
-    if not pattern:  # ' ' is not empty: it is a valid file name, and selects the file of that name
-        raise refused("is empty", f"is empty; {where}, e.g. 'outputs/' or '*.csv'")
-    if "\0" in pattern:
-        raise refused("contains a NUL byte", "contains a NUL byte")
-    parts = [p for p in pattern.split("/") if p not in ("", ".")]
-    # The rules below hold for the canonical form, so normalize(normalize(p)) == normalize(p) even
-    # for './~', ' /' or './\\'; only a leading '/' is visible in the pattern alone.
-    normal = "/".join(parts)
-    if pattern.startswith("/") or normal.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", normal):
-        raise refused("is an absolute path", f"is an absolute path; {where}")
-    # '~', '~/x' and '~user/x' read as a home folder (a shell expands them); '~lock.txt' is a name.
-    if normal == "~" or (normal.startswith("~") and "/" in normal):
-        raise refused("starts with '~'", f"starts with '~', which is not expanded; {where}")
-    if ".." in parts:
-        raise refused("uses '..'", f"uses '..' and could leave the working folder; {where}")
-    if not parts:
-        raise refused("names every file", "names the working folder itself; name files or folders in it")
-    return normal
-
-
-def _class_regex(body: str, negate: bool) -> str:
-    """A ``[...]`` class as a regex: every character escaped, ``a-z`` kept as a range.
-
-    Escaping each character keeps ``re`` from reading ``[[``, ``&&``, ``--``, ``||`` or ``~~`` as
-    set operations (a FutureWarning today) and a reversed range such as ``z-a`` is dropped, as
-    fnmatch does, instead of raising ``re.error`` in the middle of a run.
-    """
-    items: list[str] = []
-    k, n = 0, len(body)
-    while k < n:
-        if k + 2 < n and body[k + 1] == "-":
-            low, high = body[k], body[k + 2]
-            if low <= high:
-                items.append(f"{re.escape(low)}-{re.escape(high)}")
-            k += 3
-        else:
-            items.append(re.escape(body[k]))
-            k += 1
-    inside = "".join(items)
-    if negate:
-        return f"[^/{inside}]"
-    # A range such as ``.-0`` spans '/', which a class must never match (it never crosses folders).
-    return f"(?!/)[{inside}]" if inside else "(?!)"  # only empty ranges: matches nothing
-
-
-def _component_regex(component: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(component)
-    while i < n:
-        c = component[i]
-        if c == "*":
-            while i + 1 < n and component[i + 1] == "*":
-                i += 1
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = i + 1
-            if j < n and component[j] in "!^":
-                j += 1
-            if j < n and component[j] == "]":
-                j += 1
-            while j < n and component[j] != "]":
-                j += 1
-            if j >= n:  # no closing bracket: a literal '['
-                out.append(re.escape(c))
-            else:
-                body = component[i + 1 : j]
-                negate = body[:1] in ("!", "^")
-                if negate:
-                    body = body[1:]
-                out.append(_class_regex(body, negate))
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-@lru_cache(maxsize=256)
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a normalized pattern to a regex over POSIX relative paths."""
-    return re.compile(_pattern_source(pattern), re.DOTALL)
-
-
-def has_glob(pattern: str) -> bool:
-    return any(c in _GLOB_CHARS for c in pattern)
-
-
-def matches(pattern: str, rel: str) -> bool:
-    """True if ``pattern`` selects the file at relative path ``rel`` (itself or a parent folder)."""
-    return _selects(compile_pattern(normalize(pattern)), rel)
-
-
-def _not_utf8(rel: str) -> bool:
-    """True if the path ``rel`` came from bytes that are not UTF-8 (Python holds each such byte as a
-    lone surrogate, ``b'\\xff'`` as ``'\\udcff'``). ``isascii()`` answers from a flag CPython keeps
-    on every string, so ordinary names cost nothing and only other names are encoded."""
-    if rel.isascii():
-        return False
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _shown(rel: str) -> str:
-    """``rel`` as valid text for warnings and the record: each byte that is not UTF-8 as ``\\xff``."""
-    try:
-        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate that stands for no byte (only a pattern in code can hold one)
-        return rel.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _not_utf8_reason(rel: str) -> str:
-    bad = ", ".join(sorted({f"0x{ord(c) - 0xDC00:02x}" for c in rel if 0xDC80 <= ord(c) <= 0xDCFF}))
-    return (f"its path is not valid UTF-8 (byte {bad})" if bad else "its path is not valid Unicode") + (
-        "; run records are UTF-8 JSON, so it cannot be recorded: rename it to store it")
-
-
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _kind_of(mode: int) -> str | None:
-    """None for a regular file or folder, else a name for a special file."""
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a special file"
 
 
 class _Walker:
@@ -258,17 +93,17 @@ class _Walker:
 
     def in_excluded(self, real: str) -> bool:
         """True if the real path ``real`` is one of the excluded folders or inside one."""
-        return any(_within(real, folder) for folder in self.exclude)
+        return any(within(real, folder) for folder in self.exclude)
 
     def skip(self, rel: str, reason: str) -> None:
-        if _not_utf8(rel):  # a link or FIFO below a folder whose name is not UTF-8: keep the record text
-            rel = _shown(rel)
+        if not_utf8(rel):  # a link or FIFO below a folder whose name is not UTF-8: keep the record text
+            rel = shown(rel)
         if rel not in self._skipped:
             self._skipped.add(rel)
             self.selection.skipped.append(Skip(rel, reason))
 
     def skip_not_utf8(self, rel: str) -> None:
-        self.skip(rel, _not_utf8_reason(rel))
+        self.skip(rel, not_utf8_reason(rel))
 
     def add(self, rel: str, path: str, index: int) -> bool:
         place = self._seen.get(rel)
@@ -280,7 +115,7 @@ class _Walker:
                 self.reached[place] = (len(self.selection.files), -1, self._moves)
             self.found[index] = True
             return True
-        if _not_utf8(rel):
+        if not_utf8(rel):
             self.skip_not_utf8(rel)
             return False
         if rel.startswith("~") and "/" in rel:  # a record refuses it (record.check_rel_path): say so now
@@ -305,13 +140,13 @@ class _Walker:
             return False
         if is_link:
             target = os.path.realpath(abspath)
-            if not _within(target, self.root):
+            if not within(target, self.root):
                 self.skip(rel, f"a symbolic link to {target}, outside the working folder")
                 return False
             if stat.S_ISDIR(st.st_mode):
                 self.skip(rel, "a symbolic link to a folder (not followed, to avoid loops)")
                 return False
-        kind = _kind_of(st.st_mode)
+        kind = kind_of(st.st_mode)
         if kind is not None:
             self.skip(rel, f"{kind}; only regular files are stored")
             return False
@@ -319,7 +154,7 @@ class _Walker:
         # refuses to follow a link (hashing.open_source), so one swapped in later is not followed.
         return self.add(rel, target if is_link else abspath, index)
 
-    def walk(self, base_rel: str, globs: _Globs | None, max_depth: int | None, index: int = -1) -> None:
+    def walk(self, base_rel: str, globs: Globs | None, max_depth: int | None, index: int = -1) -> None:
         """Walk below ``base_rel`` once; select files whose path (or a parent's) one of ``globs``
         matches, for the first such glob in pattern order. ``globs=None`` selects everything below
         for pattern ``index``.
@@ -362,7 +197,7 @@ class _Walker:
                 if is_dir:
                     if entry.name in self._excluded_names and self._is_excluded(entry):
                         continue
-                    if hit is not None and _not_utf8(rel):  # once for the folder, not once per file below it
+                    if hit is not None and not_utf8(rel):  # once for the folder, not once per file below it
                         self.skip_not_utf8(rel)
                         continue
                     if hit is not None or max_depth is None or depth + 1 < max_depth:
@@ -372,74 +207,6 @@ class _Walker:
                 elif hit is not None:
                     self.consider_file(rel, entry.path, is_link, hit)
             stack.extend(reversed(subdirs))
-
-
-class _Globs:
-    """The globs of one walk, for finding the first (in pattern order) that matches a path.
-
-    Trying every glob on every path made selection patterns x files (2,000 globs: 10 s on 10,000
-    files; one alternation regex of them all still 4.4 s). A glob's last part usually begins or ends
-    with literal text (``f0123.t?t``, ``*.csv``): such a glob is tried only on names that begin (or
-    end) with it, found by a dictionary lookup per distinct length. Globs with neither (``*``,
-    ``**``) are tried on every path.
-    """
-
-    def __init__(self, indexed: Sequence[tuple[int, str]]) -> None:
-        self.prefixed: dict[int, dict[str, list[tuple[int, re.Pattern[str]]]]] = {}
-        self.suffixed: dict[int, dict[str, list[tuple[int, re.Pattern[str]]]]] = {}
-        self.always: list[tuple[int, re.Pattern[str]]] = []
-        # One glob (the common case) is tried directly: the lookups cost half the walk again.
-        self.single = (indexed[0][0], compile_pattern(indexed[0][1])) if len(indexed) == 1 else None
-        self.lowest = min(index for index, _pattern in indexed)
-        for index, pattern in indexed if self.single is None else ():
-            regex = re.compile(_pattern_source(pattern), re.DOTALL)  # once; compile_pattern's cache holds 256
-            last = pattern.rsplit("/", 1)[-1]
-            head = _literal_head(last)
-            tail = _literal_head(last[::-1], "]")[::-1]  # read backwards, a class ends at its ']'
-            if head and len(head) >= len(tail):
-                self.prefixed.setdefault(len(head), {}).setdefault(head, []).append((index, regex))
-            elif tail:
-                self.suffixed.setdefault(len(tail), {}).setdefault(tail, []).append((index, regex))
-            else:
-                self.always.append((index, regex))
-
-    def first(self, rel: str, name: str) -> int | None:
-        """The index of the first glob that matches the path ``rel`` (whose last part is ``name``)."""
-        if self.single is not None:
-            return self.single[0] if self.single[1].fullmatch(rel) else None
-        candidates = list(self.always)
-        for length, table in self.prefixed.items():
-            if length <= len(name):
-                candidates += table.get(name[:length], ())
-        for length, table in self.suffixed.items():
-            if length <= len(name):
-                candidates += table.get(name[-length:], ())
-        if len(candidates) > 1:
-            candidates.sort(key=lambda item: item[0])
-        for index, regex in candidates:
-            if regex.fullmatch(rel):
-                return index
-        return None
-
-
-def _literal_head(part: str, also: str = "") -> str:
-    """The text of ``part`` before its first glob character (``*``, ``?``, ``[``, or one of ``also``)."""
-    for k, c in enumerate(part):
-        if c in _GLOB_CHARS or c in also:
-            return part[:k]
-    return part
-
-
-def _pattern_source(pattern: str) -> str:
-    parts = pattern.split("/")
-    pieces: list[str] = []
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        if part == "**":
-            pieces.append(".*" if last else "(?:[^/]+/)*")
-        else:
-            pieces.append(_component_regex(part) + ("" if last else "/"))
-    return "".join(pieces)
 
 
 def _is_plain_file(entry: os.DirEntry[str]) -> bool:
@@ -487,7 +254,7 @@ def expand(patterns: Sequence[str], root: Path, exclude: Iterable[Path] = ()) ->
             continue
         if base_parts:
             real = os.path.realpath(base_abs)
-            if not os.path.isdir(base_abs) or not _within(real, walker.root) or walker.in_excluded(real):
+            if not os.path.isdir(base_abs) or not within(real, walker.root) or walker.in_excluded(real):
                 continue
         groups.setdefault(base_rel, []).append((index, pattern))
         glob_parts = parts[len(base_parts) :]
@@ -495,7 +262,7 @@ def expand(patterns: Sequence[str], root: Path, exclude: Iterable[Path] = ()) ->
         known = depths.get(base_rel, 0)
         depths[base_rel] = None if depth is None or known is None else max(known, depth)
     for base_rel, indexed in groups.items():
-        walker.walk(base_rel, _Globs(indexed), depths[base_rel])
+        walker.walk(base_rel, Globs(indexed), depths[base_rel])
     _find_shadowed(walker, groups)
     selection = walker.selection
     order, reached = walker.order, walker.reached
@@ -515,7 +282,7 @@ def _expand_literal(walker: _Walker, base_rel: str, base_abs: str, index: int) -
     # Check the real path even when the last part is no link: a parent folder may be one
     # (``etc/passwd`` with ``etc -> /etc``).
     target = os.path.realpath(base_abs)
-    if not _within(target, walker.root):
+    if not within(target, walker.root):
         how = "a symbolic link to" if stat.S_ISLNK(lst.st_mode) else "reached through a symbolic link:"
         walker.skip(base_rel, f"{how} {target}, outside the working folder")
         return False
@@ -523,7 +290,7 @@ def _expand_literal(walker: _Walker, base_rel: str, base_abs: str, index: int) -
         walker.skip(base_rel, "inside runnable's own catalog or run-log folder")
         return False
     if os.path.isdir(base_abs):
-        if _not_utf8(base_rel):
+        if not_utf8(base_rel):
             walker.skip_not_utf8(base_rel)
             return False
         walker.walk(base_rel, None, None, index)
@@ -542,24 +309,4 @@ def _find_shadowed(walker: _Walker, groups: dict[str, list[tuple[int, str]]]) ->
             if walker.found[index]:
                 continue
             regex = compile_pattern(pattern)
-            walker.found[index] = any(_selects(regex, m.rel) for m in walker.selection.files if m.rel.startswith(below))
-
-
-def _selects(regex: re.Pattern[str], rel: str) -> bool:
-    """True if ``regex`` matches ``rel`` or the path of one of its parent folders."""
-    if regex.fullmatch(rel):
-        return True
-    index = rel.find("/")
-    while index != -1:
-        if regex.fullmatch(rel[:index]):
-            return True
-        index = rel.find("/", index + 1)
-    return False
-
-
-def iter_matching(patterns: Sequence[str], rels: Iterable[str]) -> Iterator[str]:
-    """The relative paths in ``rels`` that any of ``patterns`` selects (used when restoring)."""
-    normalized = [normalize(p) for p in patterns]
-    for rel in rels:
-        if any(matches(p, rel) for p in normalized):
-            yield rel
+            walker.found[index] = any(selects(regex, m.rel) for m in walker.selection.files if m.rel.startswith(below))

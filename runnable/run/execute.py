@@ -122,7 +122,7 @@ def execute_job(
 def _tags(tags: Sequence[str] | str | None) -> list[str]:
     """Tags as a list: one string is one tag (not its letters), blanks around each are dropped, and
     blank tags are left out (``RUNNABLE_TAGS="a, b,"`` is ``["a", "b"]``)."""
-    from runnable.jobs import names_list  # (loaded already: execute() is how a run gets here)
+    from runnable.jobchecks import names_list  # (loaded already: execute() is how a run gets here)
 
     if tags is None:
         return []
