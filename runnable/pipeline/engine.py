@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runnable.backends.protocols import local_folder
 from runnable.errors import JobFailedError, RunnableError
-from runnable.files.patterns import has_glob, normalize
+from runnable.files.globs import has_glob, normalize
 from runnable.jobs import JobContext
 from runnable.pipeline import graph
 from runnable.pipeline.branches import MAX_WORKERS_DEFAULT, Died, run_concurrently

@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.pipeline.helpers import only_record, records, run, run_cli, step, write
 
 RETRY_WRONG_VERSION = """
