@@ -11,9 +11,9 @@ from runnable.cli.output import (
     config_option,
     echo_wrapped,
     errors_to_exit,
-    human_bytes,
     open_history,
 )
+from runnable.history.display import human_bytes
 from runnable.record import STATUSES
 
 

@@ -14,15 +14,13 @@ from runnable.cli.output import (
     echo_wrapped,
     emit_json,
     errors_to_exit,
-    human_bytes,
-    human_duration,
     is_terminal,
     json_option,
     open_history,
-    short_time,
     table,
     wide_option,
 )
+from runnable.history.display import human_bytes, human_duration, short_time
 from runnable.record import STATUSES, FileEntry, RunRecord, stale_message
 
 
