@@ -23,6 +23,7 @@ from runnable import params as _params
 from runnable.errors import InputError, JobFailedError, ParameterError, RunnableError
 from runnable.jobs import JobContext, NotebookJob, PythonJob, ShellJob
 from runnable.pipeline.dsl import BaseTask, NotebookTask, PythonTask
+from runnable.pipeline.state import jsonable
 from runnable.record import FAIL, RUNNING, SUCCESS, FileEntry, RunRecord
 from runnable.run.report import user_traceback
 
@@ -187,7 +188,7 @@ def run_task(attempt: Attempt, task: BaseTask, path: str, run_id: str, parameter
     entry = new_entry(path, task.kind)
     job = job_of(task, path)
     scratch = Path(tempfile.mkdtemp(prefix="step-", dir=scratch_root))
-    given = parameters if isinstance(job, PythonJob) else _plain_only(parameters)
+    given = parameters if isinstance(job, PythonJob) else jsonable(parameters)  # a pickled object cannot be a variable
     context = JobContext(parameters=dict(given), environment={}, working_folder=attempt.working_folder,
                          scratch=scratch)
     record = RunRecord(run_id=run_id, status=RUNNING, job=job.describe(), start=entry["start"])
@@ -241,18 +242,6 @@ def run_task(attempt: Attempt, task: BaseTask, path: str, run_id: str, parameter
     finish(entry, error, started)
     shutil.rmtree(scratch, ignore_errors=True)
     return outcome
-
-
-def _plain_only(parameters: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a shell can receive: those JSON can write (a pickled object cannot be a variable)."""
-    out = {}
-    for name, value in parameters.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        out[name] = value
-    return out
 
 
 def _values(task: BaseTask, record: RunRecord, context: JobContext, object_prefix: str) -> dict[str, Any]:
