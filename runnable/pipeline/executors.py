@@ -185,17 +185,10 @@ def _written(store: RunLogStore, run_id: str) -> RunRecord | None:
 def _finish_here(pipeline: Pipeline, run_id: str, configuration: Configuration, env: Mapping[str, str]) -> RunRecord:
     """``execute-step RUN_ID FILE --finish`` in this process, with the variables its container had."""
     from runnable.pipeline.replay import finish_run
+    from runnable.run.environment import variables_set
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with variables_set(env):
         return finish_run(pipeline, run_id, configuration)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # Stand for the script and configuration file until the container's paths for them are known.

@@ -51,6 +51,7 @@ from runnable.pipeline.engine import PipelineRunner, Traversal
 from runnable.pipeline.state import Branch, Produced, parameter_value
 from runnable.pipeline.steps import StepOutcome, finish, new_entry
 from runnable.record import FAIL, RUNNING, SUCCESS, RunRecord
+from runnable.run import environment as _environment
 from runnable.run.runner import RunOptions, now
 
 if TYPE_CHECKING:
@@ -216,7 +217,6 @@ def _open(pipeline: Pipeline, run_id: str, configuration: Configuration,
     """The runner for this process, and the run's record (made, RUNNING, by the first to arrive)."""
     from runnable import params as _params
     from runnable.pipeline.retry import check_same_structure, original_run
-    from runnable.run import environment as _environment
 
     storage: Storage = configuration.storage_service().build()
     store: RunLogStore = configuration["run-log-store"].build()
@@ -268,7 +268,7 @@ def run_step(pipeline: Pipeline, run_id: str, target: str, configuration: Config
     graph.check(pipeline, set(record.parameters))
     shell = RunRecord(run_id=run_id, status=RUNNING, job={}, start=record.start, parameters=dict(record.parameters))
     scratch = Path(tempfile.mkdtemp(prefix="runnable-step-"))
-    saved = {k: os.environ.get(k) for k in secrets}
+    saved = _environment.saved(secrets)
     os.environ.update(secrets)
     try:
         traversal = Replay(runner, shell, _context(runner, record, scratch), target, mode)
@@ -282,11 +282,7 @@ def run_step(pipeline: Pipeline, run_id: str, target: str, configuration: Config
             done = reached
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _environment.restore(saved)
     if mode is Mode.PLAN and plan_file is not None:
         # A Map's item keys as JSON (withParam reads a JSON list); a Conditional's branch as text (when).
         plan: Any = done.value if done.value is not None else []

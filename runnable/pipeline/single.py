@@ -79,7 +79,7 @@ def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_f
     secrets = _secrets.resolve(configuration.secrets_backend(), step.secrets)
     attempt = Attempt(storage, store, configuration.hash_algorithm, Path.cwd().absolute(), secrets=secrets)
     scratch = Path(tempfile.mkdtemp(prefix="runnable-step-"))
-    saved = {k: os.environ.get(k) for k in secrets}
+    saved = _environment.saved(secrets)
     os.environ.update(secrets)
     try:
         shell = RunRecord(run_id=run_id, status=SUCCESS, job={}, start="")
@@ -89,11 +89,7 @@ def execute_one_step(pipeline: Pipeline, run_id: str, path: str, configuration_f
                            [f.path for f in record.files], scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _environment.restore(saved)
     record = store.get(run_id)  # again: another step may have written it meanwhile
     place(pipeline, record.steps, path, outcome.entry)
     files = {f.path: f for f in record.files}

@@ -21,7 +21,8 @@ Inside one process, options travel as arguments: ``runnable execute-job`` hands 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 ENV_CONFIG = "RUNNABLE_CONFIGURATION_FILE"
@@ -98,3 +99,29 @@ INNER_PROCESS_ENV = {ENV_IN_EXECUTOR: "1"}
 def parameter_variables(exported_parameters: Mapping[str, str]) -> dict[str, str]:
     """The run's parameters (already strings) as the ``RUNNABLE_PRM_<name>`` variables of a child."""
     return {ENV_PARAMETER_PREFIX + k: v for k, v in exported_parameters.items()}
+
+
+def saved(names: Iterable[str]) -> dict[str, str | None]:
+    """The current values of ``names`` (None where unset), for ``restore``."""
+    return {name: os.environ.get(name) for name in names}
+
+
+def restore(values: Mapping[str, str | None]) -> None:
+    """Put variables back as ``saved`` found them: set again, or removed where they were unset."""
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@contextmanager
+def variables_set(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for the block (a step's secrets, a container's
+    variables), and the environment as it was afterwards."""
+    before = saved(values)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        restore(before)

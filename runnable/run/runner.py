@@ -31,6 +31,7 @@ from runnable import params as _params
 from runnable.backends.protocols import CheckedLocation, RunLogStore, Storage
 from runnable.errors import CatalogError, JobFailedError, RunIdError, RunnableError
 from runnable.record import FAIL, RUNNING, SUCCESS, RunRecord, check_run_id
+from runnable.run import environment as _environment
 from runnable.run import metrics as _metrics
 from runnable.run import runid
 from runnable.run import scratch as _scratch
@@ -235,7 +236,7 @@ class JobRunner:
         failure: BaseException | None = None
         interrupt: BaseException | None = None
         self.attempt.secrets = self.options.secrets  # resolved by the executor after construction
-        saved_env = {k: os.environ.get(k) for k in [*self.options.secrets, _metrics.ENV_SECRET_NAMES]}
+        saved_env = _environment.saved([*self.options.secrets, _metrics.ENV_SECRET_NAMES])
         context = JobContext(
             parameters=dict(self.options.parameters),
             environment=dict(self.options.secrets),
@@ -251,11 +252,7 @@ class JobRunner:
             failure, interrupt = outcome.failure, outcome.interrupt
         finally:
             with signals_held():  # a Ctrl-C or SIGTERM now waits until the record is written
-                for key, value in saved_env.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+                _environment.restore(saved_env)
                 try:
                     record.execution_log = self.attempt.store_log(self.job.name, record.run_id,
                                                                   record.catalog_content, log_path)
