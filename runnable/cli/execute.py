@@ -65,22 +65,12 @@ def execute_job(file: Path, config_file: str | None, parameters_file: str | None
     sys.path.insert(0, os.path.dirname(main_attributes["__file__"]))
     sys.argv = [str(file)]
     returned = ""
-    try:
-        with given(command_line), _as_main(main_attributes) as namespace:
-            exec(code, namespace)
-            # main() is called while the script is still __main__: a container or pod executor runs
-            # the file __main__ names again, inside.
-            if "main" in namespace and not command_line.runs:
-                returned = _run_main(file, namespace["main"], command_line)
-    except JobFailedError as exc:  # the job's traceback and the summary are already printed
-        click.echo(failure_line(exc, 1), err=True)
-        raise SystemExit(1) from exc
-    except RunnableError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(2) from exc
-    except Exception as exc:  # the script's own code failed: its traceback, as `python FILE` shows it
-        _print_script_traceback(exc)
-        raise SystemExit(1) from exc
+    with script_failures(), given(command_line), _as_main(main_attributes) as namespace:
+        exec(code, namespace)
+        # main() is called while the script is still __main__: a container or pod executor runs
+        # the file __main__ names again, inside.
+        if "main" in namespace and not command_line.runs:
+            returned = _run_main(file, namespace["main"], command_line)
     if not command_line.runs:
         fail(f"{file} ran no job{returned}: {_EXPECTED}")
 
@@ -195,6 +185,24 @@ def _interpreter(shebang: str) -> str:
     if words and os.path.basename(words[0]) == "env":
         words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
     return os.path.basename(words[0]) if words else ""
+
+
+@contextmanager
+def script_failures() -> Iterator[None]:
+    """How a user's script that fails ends the command, for jobs and pipelines alike: a failed run
+    with one line (its output and summary are printed already), our error with one line, the
+    script's own error with its traceback as `python FILE` shows it."""
+    try:
+        yield
+    except JobFailedError as exc:
+        click.echo(failure_line(exc, 1), err=True)
+        raise SystemExit(1) from exc
+    except RunnableError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from exc
+    except Exception as exc:
+        _print_script_traceback(exc)
+        raise SystemExit(1) from exc
 
 
 @contextmanager

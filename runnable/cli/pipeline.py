@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from runnable.cli.execute import _as_main, _check_tags, _load, _print_script_traceback
+from runnable.cli.execute import _as_main, _check_tags, _load, script_failures
 from runnable.cli.output import fail
 from runnable.errors import JobFailedError, RunnableError
 from runnable.run.execute import CommandLine, given
@@ -38,19 +38,9 @@ def _run_script(file: Path, name: str = "__main__") -> dict[str, Any]:
     code, attributes = _load(file)
     sys.path.insert(0, os.path.dirname(attributes["__file__"]))
     sys.argv = [str(file)]
-    try:
-        with _as_main({**attributes, "__name__": name}) as namespace:
-            exec(code, namespace)
-            return dict(namespace)
-    except JobFailedError as exc:  # the steps' output and the summary are printed already
-        click.echo(failure_line(exc, 1), err=True)
-        raise SystemExit(1) from exc
-    except RunnableError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(2) from exc
-    except Exception as exc:  # the script's own code failed: its traceback, as `python FILE` shows it
-        _print_script_traceback(exc)
-        raise SystemExit(1) from exc
+    with script_failures(), _as_main({**attributes, "__name__": name}) as namespace:
+        exec(code, namespace)
+        return dict(namespace)
 
 
 def _pipeline_of(file: Path, namespace: dict[str, Any]) -> Any:
